@@ -1,0 +1,599 @@
+"""The `dialer` command line: thin commands over the service modules, one clear sentence on error.
+
+Exit codes: 0 done; 1 failed (or a check found a problem); 2 bad usage, settings or campaign
+file; 3 an input file cannot be read; 4 the database cannot be used; 5 not found;
+6 `import --strict` found rejected rows; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
+
+from dialer import audit
+from dialer.clock import Clock, SystemClock
+from dialer.config import Settings
+from dialer.customers import (
+    CustomerFilter,
+    count_customers,
+    find_customer,
+    last_service,
+    list_customers,
+    phone_view,
+)
+from dialer.errors import ConfigError, DialerError, UsageError
+from dialer.ingest import Importer, ImportSummary, rejected_rows
+from dialer.models import Customer, ImportRun
+from dialer.spreadsheet import safe_cell
+from dialer.store import Store, describe_url
+
+EXIT_REJECTED = 6
+EXIT_INTERRUPTED = 130
+
+app = typer.Typer(
+    name="dialer",
+    help="Outbound callback campaigns: import customer files, plan callbacks, reach every member "
+    "within three days, never in their rest hours.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+db_app = typer.Typer(help="The database: create or upgrade its schema.", no_args_is_help=True)
+customers_app = typer.Typer(help="Imported customers (numbers masked).", no_args_is_help=True)
+imports_app = typer.Typer(help="Past imports and their rejected rows.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(customers_app, name="customers")
+app.add_typer(imports_app, name="imports")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+
+@dataclass
+class Context:
+    """What every command needs, built once per invocation: settings, clock, and a lazy store."""
+
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+    _store: Store | None = None
+
+    def store(self, *, upgrade: bool = True) -> Store:
+        if self._store is None:
+            self._store = Store.open(self.settings.database_url, upgrade=upgrade)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def _ctx(ctx: typer.Context) -> Context:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Context)
+    return obj
+
+
+def _version(value: bool) -> None:
+    if value:
+        from dialer import __version__
+
+        out.print(f"dialer {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Database URL (default: DIALER_DATABASE_URL or ./dialer.db).",
+            show_default=False,
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    overrides: dict[str, Any] = {}
+    if db:
+        overrides["database_url"] = db
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"setting DIALER_{where.upper()} is invalid: {first['msg']}") from exc
+    ctx.obj = Context(settings=settings)
+    ctx.call_on_close(ctx.obj.close)
+
+
+# --- db ---
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Create the schema or bring it up to date (other commands do this on first use too)."""
+    c = _ctx(ctx)
+    store = c.store()
+    out.print(
+        f"database {describe_url(c.settings.database_url)} is at revision "
+        f"{store.current_revision()}"
+    )
+
+
+@db_app.command("current")
+def db_current(ctx: typer.Context) -> None:
+    """Show the schema revision without changing anything."""
+    c = _ctx(ctx)
+    out.print(c.store(upgrade=False).current_revision() or "empty (run `dialer db upgrade`)")
+
+
+# --- import ---
+
+
+def _parse_maps(maps: list[str]) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for item in maps:
+        column, sep, target = item.partition("=")
+        if not sep or not column.strip() or not target.strip():
+            raise UsageError(f"--map takes COLUMN=FIELD, got {item!r}")
+        result[column.strip()] = target.strip()
+    return result
+
+
+def sample_file() -> Path:
+    """The bundled sample customer file (a Taiwanese/Korean/English mix with a few bad rows)."""
+    return Path(str(resources.files("dialer") / "samples" / "customers.csv"))
+
+
+@app.command("import")
+def import_cmd(
+    ctx: typer.Context,
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="Customer file: CSV, TSV or XLSX.", show_default=False),
+    ] = None,
+    sample: Annotated[
+        bool, typer.Option("--sample", help="Import the bundled sample customer file.")
+    ] = False,
+    encoding: Annotated[
+        str | None, typer.Option(help="Force the text encoding (utf-8, cp950, gb18030, cp949...).")
+    ] = None,
+    file_format: Annotated[
+        str | None, typer.Option("--format", help="Force the format: csv, tsv or xlsx.")
+    ] = None,
+    maps: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="Map a header to a field: COLUMN=FIELD (repeatable; FIELD 'ignore' drops it).",
+        ),
+    ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            help="Region for numbers written without +country (default DIALER_DEFAULT_REGION)."
+        ),
+    ] = None,
+    rejects: Annotated[
+        Path | None, typer.Option(help="Write the rejected rows to this CSV file.")
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help=f"Exit {EXIT_REJECTED} when any row is rejected.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="End with one JSON summary object.")
+    ] = False,
+) -> None:
+    """Import a customer file: customers, their numbers and service events (idempotent)."""
+    c = _ctx(ctx)
+    if sample == (file is not None):
+        raise UsageError("give either a FILE or --sample")
+    path = sample_file() if sample else file
+    assert path is not None
+    default_region = c.settings.default_region
+    if region:
+        try:
+            default_region = Settings(default_region=region).default_region
+        except ValidationError as exc:
+            raise UsageError(f"--region {region!r} is not a two-letter region code") from exc
+    overrides = _parse_maps(maps or [])
+    store = c.store()
+    importer = Importer(store, c.clock, default_region=default_region, actor=c.settings.operator)
+    show_bar = not as_json and err.is_terminal
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not show_bar,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"importing {path.name}", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total or None)
+
+        try:
+            summary = importer.run(
+                path,
+                encoding=encoding,
+                file_format=file_format,
+                overrides=overrides,
+                progress=progress,
+            )
+        except KeyboardInterrupt:
+            err.print(
+                "import interrupted; every customer written so far is complete — run the same "
+                "command again to finish"
+            )
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+    if rejects is not None:
+        _write_rejects(store, summary.run_id, rejects)
+    _report_import(summary, as_json, rejects)
+    if strict and summary.rejected:
+        raise typer.Exit(EXIT_REJECTED)
+
+
+def _report_import(summary: ImportSummary, as_json: bool, rejects: Path | None) -> None:
+    if as_json:
+        data = summary.as_json()
+        data["rejects_file"] = str(rejects) if rejects else None
+        out.print_json(data=data) if out.is_terminal else print(
+            json.dumps(data, ensure_ascii=False)
+        )
+        return
+    enc = f", {summary.encoding}" if summary.encoding else ""
+    out.print(
+        f"[bold]{summary.source}[/] ({summary.file_format}{enc}), import run #{summary.run_id}"
+    )
+    out.print(
+        f"read {summary.read}  imported {summary.imported}  updated {summary.updated}  "
+        f"unchanged {summary.unchanged}  rejected {summary.rejected}"
+        + (f" ({summary.members_rejected} members)" if summary.members_rejected else "")
+        + f"  service events added {summary.events_added}"
+    )
+    if summary.ignored_columns:
+        out.print(f"columns not used: {', '.join(summary.ignored_columns)}")
+    if summary.rejected:
+        where = (
+            f"written to {rejects}" if rejects else f"see `dialer imports rejects {summary.run_id}`"
+        )
+        out.print(f"[yellow]{summary.rejected} row(s) rejected[/]: {where}")
+
+
+REJECT_HEADER = ["row", "column", "value", "reason"]
+
+
+def _write_rejects(store: Store, run_id: int, target: Path) -> int:
+    """Rejected rows with their original cells, ready to fix and import again; written atomically."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    count = 0
+    try:
+        with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.writer(fh)
+            raw_header: list[str] | None = None
+            for rej in rejected_rows(store, run_id):
+                if raw_header is None:
+                    raw_header = list(rej.raw)
+                    writer.writerow(REJECT_HEADER + raw_header)
+                writer.writerow(
+                    [rej.row_number, rej.column or "", rej.value or "", rej.reason]
+                    + [safe_cell(rej.raw.get(h, "")) for h in raw_header]
+                )
+                count += 1
+            if raw_header is None:
+                writer.writerow(REJECT_HEADER)
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"cannot write the rejects file {str(target)!r}: {exc.strerror}") from exc
+    return count
+
+
+# --- imports ---
+
+
+@imports_app.command("list")
+def imports_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per run.")] = False,
+    limit: Annotated[int, typer.Option(min=1)] = 20,
+) -> None:
+    """Recent import runs, newest first."""
+    from sqlalchemy import select
+
+    c = _ctx(ctx)
+    with c.store().sessions() as session:
+        runs = session.scalars(select(ImportRun).order_by(ImportRun.id.desc()).limit(limit)).all()
+    if as_json:
+        for r in runs:
+            print(json.dumps(_run_json(r), ensure_ascii=False))
+        return
+    table = Table(
+        "run",
+        "started (UTC)",
+        "file",
+        "status",
+        "read",
+        "imported",
+        "updated",
+        "unchanged",
+        "rejected",
+    )
+    for r in runs:
+        table.add_row(
+            str(r.id),
+            f"{r.started_at:%Y-%m-%d %H:%M}",
+            Path(r.source_name).name,
+            r.status,
+            str(r.rows_read),
+            str(r.rows_imported),
+            str(r.rows_updated),
+            str(r.rows_unchanged),
+            str(r.rows_rejected),
+        )
+    out.print(table)
+
+
+def _run_json(r: ImportRun) -> dict[str, Any]:
+    return {
+        "run_id": r.id,
+        "source": r.source_name,
+        "status": r.status,
+        "started_at": r.started_at.isoformat(),
+        "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+        "read": r.rows_read,
+        "imported": r.rows_imported,
+        "updated": r.rows_updated,
+        "unchanged": r.rows_unchanged,
+        "rejected": r.rows_rejected,
+        "members_rejected": r.members_rejected,
+        "events_added": r.events_added,
+    }
+
+
+@imports_app.command("rejects")
+def imports_rejects(
+    ctx: typer.Context,
+    run_id: Annotated[int, typer.Argument(help="Import run number.")],
+    output: Annotated[Path | None, typer.Option("--out", help="Write a CSV file instead.")] = None,
+) -> None:
+    """The rows one import rejected, with row number, column, value and reason."""
+    from dialer.errors import NotFoundError
+
+    c = _ctx(ctx)
+    store = c.store()
+    with store.sessions() as session:
+        if session.get(ImportRun, run_id) is None:
+            raise NotFoundError(f"there is no import run #{run_id}")
+    if output is not None:
+        n = _write_rejects(store, run_id, output)
+        out.print(f"{n} rejected row(s) written to {output}")
+        return
+    table = Table("row", "column", "value", "reason")
+    for rej in rejected_rows(store, run_id):
+        table.add_row(str(rej.row_number), rej.column or "", rej.value or "", rej.reason)
+    out.print(table)
+
+
+# --- customers ---
+
+
+def _audit_reveal(c: Context, store: Store, what: str, subjects: list[int]) -> None:
+    with store.transaction() as session:
+        audit.record(
+            session,
+            c.clock,
+            c.settings.operator,
+            "reveal_phone",
+            "customer",
+            subjects[0] if len(subjects) == 1 else None,
+            command=what,
+            customers=subjects[:1000],
+            count=len(subjects),
+        )
+
+
+@customers_app.command("list")
+def customers_list(
+    ctx: typer.Context,
+    members: Annotated[
+        bool | None,
+        typer.Option(
+            "--members/--non-members", help="Only members, or only non-members.", show_default=False
+        ),
+    ] = None,
+    search: Annotated[str | None, typer.Option(help="Part of a name or customer ID.")] = None,
+    limit: Annotated[int, typer.Option(min=0, help="At most this many (0 = all).")] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    reveal: Annotated[
+        bool, typer.Option("--reveal", help="Show full phone numbers (written to the audit log).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per customer.")] = False,
+) -> None:
+    """List customers with their first number masked, members first-class."""
+    c = _ctx(ctx)
+    store = c.store()
+    flt = CustomerFilter(member=members, search=search, limit=limit or None, offset=offset)
+    shown: list[int] = []
+    with store.sessions() as session:
+        if as_json:
+            for cust in list_customers(session, flt):
+                print(json.dumps(customer_json(cust, reveal), ensure_ascii=False))
+                shown.append(cust.id)
+        else:
+            custs = list(list_customers(session, flt))
+            shown = [cu.id for cu in custs]
+            last = last_service(session, shown)
+            total, member_count = count_customers(session)
+            table = Table(
+                "customer",
+                "name",
+                "member",
+                "phone",
+                "type",
+                "time zone",
+                "lang",
+                "last service",
+                title=f"{len(custs)} of {total} customers ({member_count} members)",
+            )
+            for cu in custs:
+                phone = cu.phones[0] if cu.phones else None
+                table.add_row(
+                    cu.customer_key,
+                    cu.name,
+                    "yes" if cu.member else "no",
+                    phone_view(phone.e164, reveal) if phone else "",
+                    phone.phone_type if phone else "",
+                    ", ".join(cu.time_zones) or "(campaign default)",
+                    cu.language or "",
+                    str(last.get(cu.id, "")),
+                )
+            out.print(table)
+    if reveal and shown:
+        _audit_reveal(c, store, "customers list", shown)
+
+
+def customer_json(cust: Customer, reveal: bool) -> dict[str, Any]:
+    """The JSON shape of a customer for scripts; numbers masked unless revealed."""
+    phones = [
+        {
+            "phone_e164": phone_view(p.e164, reveal),
+            "phone_type": p.phone_type,
+            "extension": p.extension,
+            "time_zones": p.time_zones,
+            "sms_ok": p.sms_ok,
+            "voice_ok": p.voice_ok,
+        }
+        for p in cust.phones
+    ]
+    first = phones[0] if phones else {}
+    return {
+        "customer_id": cust.customer_key,
+        "name": cust.name,
+        "member": bool(cust.member),
+        "phone_e164": first.get("phone_e164"),
+        "phone_type": first.get("phone_type"),
+        "phones_masked": not reveal,
+        "phones": phones,
+        "time_zones": list(cust.time_zones),
+        "time_zone_explicit": cust.time_zone_explicit,
+        "marketing_consent": cust.marketing_consent,
+        "language": cust.language,
+        "region": cust.region,
+        "quiet_hours": cust.quiet_hours,
+    }
+
+
+@customers_app.command("show")
+def customers_show(
+    ctx: typer.Context,
+    ref: Annotated[
+        str, typer.Argument(help="Customer ID, #number, or one of their phone numbers.")
+    ],
+    reveal: Annotated[
+        bool, typer.Option("--reveal", help="Show full phone numbers (written to the audit log).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """One customer with all numbers and service events."""
+    c = _ctx(ctx)
+    store = c.store()
+    with store.transaction() as session:
+        cust = find_customer(session, ref, c.settings.default_region)
+        audit.record(
+            session,
+            c.clock,
+            c.settings.operator,
+            "reveal_phone" if reveal else "view_customer",
+            "customer",
+            cust.id,
+            command="customers show",
+        )
+        data = customer_json(cust, reveal)
+        data["service_events"] = [
+            {
+                "service_date": e.service_date.isoformat(),
+                "service_at": e.service_at.isoformat() if e.service_at else None,
+                "service_type": e.service_type,
+                "vehicle": e.vehicle,
+                "mileage_km": e.mileage_km,
+                "store": e.store,
+            }
+            for e in cust.events
+        ]
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False))
+        return
+    out.print(
+        f"[bold]{cust.name}[/] ({data['customer_id']}) — "
+        f"{'member' if data['member'] else 'not a member'}"
+    )
+    for p in data["phones"]:
+        ext = f" ext. {p['extension']}" if p["extension"] else ""
+        out.print(f"  {p['phone_e164']}{ext}  {p['phone_type']}  {', '.join(p['time_zones'])}")
+    out.print(
+        f"  time zones: {', '.join(data['time_zones']) or '(campaign default)'}"
+        f"{' (from the file)' if data['time_zone_explicit'] else ''}"
+    )
+    for key in ("language", "marketing_consent", "quiet_hours", "region"):
+        if data[key] is not None:
+            out.print(f"  {key.replace('_', ' ')}: {data[key]}")
+    if data["service_events"]:
+        table = Table("date", "service", "vehicle", "km", "store")
+        for e in data["service_events"]:
+            table.add_row(
+                e["service_date"],
+                e["service_type"] or "",
+                e["vehicle"] or "",
+                str(e["mileage_km"] or ""),
+                e["store"] or "",
+            )
+        out.print(table)
+
+
+def main() -> None:
+    """Entry point: run the app and turn every expected failure into one sentence and an exit code."""
+    try:
+        app()
+    except DialerError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(exc.exit_code)
+    except SQLAlchemyError as exc:
+        first = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
+        err.print(f"[red]error:[/] the database refused the operation: {first}", highlight=False)
+        sys.exit(4)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:
+        if os.environ.get("DIALER_DEBUG"):
+            raise
+        err.print(
+            f"[red]internal error:[/] {type(exc).__name__}: {exc} "
+            "(set DIALER_DEBUG=1 for the traceback and please report it)",
+            highlight=False,
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

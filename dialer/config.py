@@ -1,0 +1,50 @@
+"""Settings, built once at the edge (CLI, app factory) and passed down; never read at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything that differs between installations. Environment prefix DIALER_, `.env` read."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DIALER_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = Field(
+        default_factory=lambda: f"sqlite:///{Path.cwd() / 'dialer.db'}",
+        description="SQLAlchemy URL; SQLite file in the working directory by default.",
+    )
+    default_region: str = Field(
+        default="TW", description="ISO 3166 region for phone numbers written without +country."
+    )
+    company_name: str = "Dialer Demo Co."
+    operator: str = Field(default="operator", description="Who the CLI acts as in the audit log.")
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_api_base: str | None = Field(
+        default=None, description="Override Twilio's host (the sandbox), e.g. http://127.0.0.1:8765"
+    )
+    sender_numbers: dict[str, str] = Field(
+        default_factory=dict,
+        description='Caller ID per destination region, e.g. {"TW": "+886...", "KR": "+82..."}',
+    )
+    public_base_url: str | None = Field(
+        default=None, description="Public https URL Twilio posts webhooks to."
+    )
+
+    @field_validator("default_region")
+    @classmethod
+    def _upper_region(cls, value: str) -> str:
+        value = value.strip().upper()
+        if len(value) != 2 or not value.isalpha():
+            raise ValueError("must be a two-letter region code such as TW, KR, CN or US")
+        return value
+
+    @property
+    def has_twilio_credentials(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token)

@@ -1,0 +1,601 @@
+"""`dialer import`: customer files become customers, phones and service events — idempotently.
+
+Rows stream from `customer_file`, are checked one by one (`prepare_row`, pure), and are written
+in batches, each batch in one transaction with its rejected rows, so an interrupted import
+leaves only whole customers behind and running it again finishes the job. Every accepted row is
+counted exactly once as imported (new customer), updated (changed or new event/number) or
+unchanged, so read = imported + updated + unchanged + rejected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from dialer.clock import Clock
+from dialer.customer_file import CustomerFile, SourceRow
+from dialer.errors import PhoneError, RowError
+from dialer.models import (
+    Customer,
+    CustomerPhone,
+    ImportRun,
+    ImportStatus,
+    RejectedRow,
+    ServiceEvent,
+)
+from dialer.phones import ParsedPhone, PhoneParser, sort_key, split_phone_cell
+from dialer.store import Store
+from dialer.values import (
+    parse_country,
+    parse_date,
+    parse_flag,
+    parse_int,
+    parse_language,
+    parse_optional_flag,
+    parse_quiet_hours,
+    parse_time,
+    parse_time_zone,
+)
+
+BATCH_ROWS = 5000
+CUSTOMER_FIELDS = (
+    "external_id",
+    "name",
+    "title",
+    "member",
+    "marketing_consent",
+    "language",
+    "region",
+    "quiet_hours",
+    "email",
+)
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedEvent:
+    event_key: str
+    service_date: date
+    service_at: datetime | None
+    service_type: str | None
+    vehicle: str | None
+    mileage_km: int | None
+    store: str | None
+
+
+@dataclass(slots=True)
+class PreparedRow:
+    """A row that passed every check: what it says about one customer."""
+
+    number: int
+    customer_key: str
+    fields: dict[str, Any]
+    phones: list[tuple[ParsedPhone, str]]
+    explicit_zone: str | None
+    event: PreparedEvent | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    number: int
+    column: str | None
+    value: str | None
+    reason: str
+    member: bool | None
+    raw: dict[str, str]
+
+
+@dataclass
+class ImportSummary:
+    """What one import did; `as_json()` is the `--json` answer."""
+
+    run_id: int
+    source: str
+    file_format: str
+    encoding: str | None
+    read: int = 0
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    members_rejected: int = 0
+    events_added: int = 0
+    status: str = ImportStatus.RUNNING
+    ignored_columns: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "source": self.source,
+            "format": self.file_format,
+            "encoding": self.encoding,
+            "status": self.status,
+            "read": self.read,
+            "imported": self.imported,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "members_rejected": self.members_rejected,
+            "events_added": self.events_added,
+            "ignored_columns": self.ignored_columns,
+        }
+
+
+class RowPreparer:
+    """Checks and normalises rows; holds the bounded phone cache shared by a whole import."""
+
+    def __init__(self, default_region: str, phone_parser: PhoneParser | None = None) -> None:
+        self.default_region = default_region
+        self.phones = phone_parser or PhoneParser()
+
+    def prepare(self, row: SourceRow, present: frozenset[str]) -> PreparedRow | Rejection:
+        try:
+            return self._prepare(row, present)
+        except RowError as err:
+            return Rejection(
+                row.number, err.column, err.value, str(err.reason), _member_hint(row), row.raw
+            )
+
+    def _prepare(self, row: SourceRow, present: frozenset[str]) -> PreparedRow:
+        v = row.values
+        if row.extra_cells:
+            raise RowError(
+                f"the row has {row.extra_cells} more cell(s) than the header", None, None
+            )
+        name = v.get("name", "")
+        if not name:
+            raise RowError("name is empty", "name", "")
+        region = parse_country(v["country"], "country") if v.get("country") else None
+        phones = self._phones(row, region or self.default_region)
+        fields: dict[str, Any] = {"name": name}
+        if "customer_id" in present:
+            fields["external_id"] = v.get("customer_id") or None
+        if "title" in present:
+            fields["title"] = v.get("title") or None
+        if "member" in present:
+            fields["member"] = parse_flag(v.get("member", ""), "member")
+        if "consent" in present:
+            fields["marketing_consent"] = parse_optional_flag(v.get("consent", ""), "consent")
+        if "language" in present:
+            fields["language"] = parse_language(v.get("language", ""))
+        if "quiet_hours" in present:
+            spans = parse_quiet_hours(v.get("quiet_hours", ""), "quiet_hours")
+            fields["quiet_hours"] = (
+                ",".join(f"{a:%H:%M}-{b:%H:%M}" for a, b in spans) if spans else None
+            )
+        if "email" in present:
+            fields["email"] = v.get("email") or None
+        fields["region"] = region or phones[0][0].region
+        explicit_zone = parse_time_zone(v["time_zone"], "time_zone") if v.get("time_zone") else None
+        zones = [explicit_zone] if explicit_zone else _zones_of(p for p, _ in phones)
+        event = self._event(v, zones[0] if zones else None)
+        key = v.get("customer_id") or phone_customer_key(phones[0][0].e164)
+        return PreparedRow(row.number, key, fields, phones, explicit_zone, event)
+
+    def _phones(self, row: SourceRow, region: str) -> list[tuple[ParsedPhone, str]]:
+        found: dict[str, tuple[ParsedPhone, str]] = {}
+        first_error: PhoneError | None = None
+        first_column: str | None = None
+        for header, cell in row.phones:
+            for raw in split_phone_cell(cell):
+                try:
+                    parsed = self.phones.parse(raw, region)
+                except PhoneError as err:
+                    if first_error is None:
+                        first_error, first_column = err, header
+                    continue
+                found.setdefault(parsed.e164, (parsed, header))
+        if not found:
+            if first_error is not None:
+                raise RowError(
+                    f"no valid phone number: {first_error.reason}", first_column, first_error.value
+                )
+            raise RowError("no phone number", "phone", "")
+        return sorted(found.values(), key=lambda item: sort_key(item[0]))
+
+    def _event(self, v: dict[str, str], zone: str | None) -> PreparedEvent | None:
+        if not v.get("service_date"):
+            return None
+        day = parse_date(v["service_date"], "service_date")
+        at_time: time | None = (
+            parse_time(v["service_time"], "service_time") if v.get("service_time") else None
+        )
+        service_at = None
+        if at_time is not None and zone is not None:
+            service_at = datetime.combine(day, at_time, ZoneInfo(zone)).astimezone(UTC)
+        mileage = parse_int(v["mileage"], "mileage") if v.get("mileage") else None
+        parts = [
+            day.isoformat(),
+            at_time.isoformat() if at_time else "",
+            v.get("service_type", ""),
+            v.get("vehicle", ""),
+            v.get("store", ""),
+        ]
+        key = hashlib.sha1("\x1f".join(parts).encode(), usedforsecurity=False).hexdigest()
+        return PreparedEvent(
+            key,
+            day,
+            service_at,
+            v.get("service_type") or None,
+            v.get("vehicle") or None,
+            mileage,
+            v.get("store") or None,
+        )
+
+
+def phone_customer_key(e164: str) -> str:
+    """The key of a customer known only by number: stable for upserts, yet no number in listings."""
+    return "tel-" + hashlib.sha256(e164.encode()).hexdigest()[:16]
+
+
+def _zones_of(phones: Iterable[ParsedPhone]) -> list[str]:
+    zones: dict[str, None] = {}
+    for phone in phones:
+        for zone in phone.time_zones:
+            zones.setdefault(zone, None)
+    return list(zones)
+
+
+def _member_hint(row: SourceRow) -> bool | None:
+    """Whether a rejected row looked like a member's, so coverage can show rejected members."""
+    try:
+        return parse_flag(row.values.get("member", ""), "member")
+    except RowError:
+        return None
+
+
+@dataclass(slots=True)
+class _CustomerState:
+    """A customer as the batch sees it: loaded from the store, then changed row by row."""
+
+    id: int | None
+    fields: dict[str, Any]
+    time_zones: list[str]
+    zone_explicit: bool
+    phones: dict[str, int]
+    new_phones: list[dict[str, Any]] = field(default_factory=list)
+    event_keys: set[str] = field(default_factory=set)
+    new_events: list[dict[str, Any]] = field(default_factory=list)
+    changed: bool = False
+
+
+class Importer:
+    """Runs one import run: open the file, stream, check, write batch by batch, summarise."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        default_region: str,
+        actor: str,
+        batch_rows: int = BATCH_ROWS,
+        phone_parser: PhoneParser | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.actor = actor
+        self.batch_rows = batch_rows
+        self.preparer = RowPreparer(default_region, phone_parser)
+
+    def run(
+        self,
+        path: Path,
+        *,
+        encoding: str | None = None,
+        file_format: str | None = None,
+        overrides: dict[str, str] | None = None,
+        progress: Progress | None = None,
+    ) -> ImportSummary:
+        """Import `path`. Raises InputFileError before writing anything if the file is unusable."""
+        with CustomerFile(
+            path, encoding=encoding, file_format=file_format, overrides=overrides
+        ) as source:
+            present = frozenset(source.column_map.fields)
+            summary = self._start(path, source)
+            try:
+                for batch in _batches(source.rows(), self.batch_rows):
+                    self._write_batch(summary, batch, present)
+                    if progress is not None:
+                        progress(source.bytes_read, source.size_bytes)
+            except BaseException as exc:
+                self._finish(summary, _status_for(exc), repr(exc)[:500])
+                raise
+            self._finish(summary, ImportStatus.COMPLETED, None)
+            return summary
+
+    def _start(self, path: Path, source: CustomerFile) -> ImportSummary:
+        with self.store.transaction() as session:
+            run = ImportRun(
+                source_name=str(path),
+                source_sha256=_sha256(path),
+                file_format=source.format,
+                encoding=source.encoding,
+                status=ImportStatus.RUNNING,
+                actor=self.actor,
+                started_at=self.clock.now(),
+            )
+            session.add(run)
+            session.flush()
+            run_id = run.id
+        return ImportSummary(
+            run_id=run_id,
+            source=str(path),
+            file_format=source.format,
+            encoding=source.encoding,
+            ignored_columns=list(source.column_map.ignored),
+        )
+
+    def _finish(self, summary: ImportSummary, status: str, error: str | None) -> None:
+        summary.status = status
+        with self.store.transaction() as session:
+            session.execute(
+                update(ImportRun)
+                .where(ImportRun.id == summary.run_id)
+                .values(status=status, error=error, finished_at=self.clock.now())
+            )
+
+    def _write_batch(
+        self, summary: ImportSummary, rows: list[SourceRow], present: frozenset[str]
+    ) -> None:
+        prepared: list[PreparedRow] = []
+        rejections: list[Rejection] = []
+        for row in rows:
+            result = self.preparer.prepare(row, present)
+            (prepared if isinstance(result, PreparedRow) else rejections).append(result)  # type: ignore[arg-type]
+        counts = {"imported": 0, "updated": 0, "unchanged": 0, "events": 0}
+        now = self.clock.now()
+        with self.store.transaction() as session:
+            states = self._load(session, {p.customer_key for p in prepared})
+            for row in prepared:
+                counts[self._apply(states, row, now, summary.run_id)] += 1
+            counts["events"] = self._save(session, states, now, summary.run_id)
+            if rejections:
+                session.execute(
+                    insert(RejectedRow),
+                    [
+                        {
+                            "import_run_id": summary.run_id,
+                            "row_number": r.number,
+                            "column": r.column,
+                            "value": r.value,
+                            "reason": r.reason,
+                            "member": r.member,
+                            "raw": r.raw,
+                        }
+                        for r in rejections
+                    ],
+                )
+            summary.read += len(rows)
+            summary.imported += counts["imported"]
+            summary.updated += counts["updated"]
+            summary.unchanged += counts["unchanged"]
+            summary.rejected += len(rejections)
+            summary.members_rejected += sum(1 for r in rejections if r.member)
+            summary.events_added += counts["events"]
+            session.execute(
+                update(ImportRun)
+                .where(ImportRun.id == summary.run_id)
+                .values(
+                    rows_read=summary.read,
+                    rows_imported=summary.imported,
+                    rows_updated=summary.updated,
+                    rows_unchanged=summary.unchanged,
+                    rows_rejected=summary.rejected,
+                    members_rejected=summary.members_rejected,
+                    events_added=summary.events_added,
+                )
+            )
+
+    def _load(self, session: Session, keys: set[str]) -> dict[str, _CustomerState]:
+        states: dict[str, _CustomerState] = {}
+        if not keys:
+            return states
+        cols = [getattr(Customer, f) for f in CUSTOMER_FIELDS]
+        by_id: dict[int, _CustomerState] = {}
+        for key_chunk in _chunks(sorted(keys), 900):
+            result = session.execute(
+                select(
+                    Customer.id,
+                    Customer.customer_key,
+                    Customer.time_zones,
+                    Customer.time_zone_explicit,
+                    *cols,
+                ).where(Customer.customer_key.in_(key_chunk))
+            )
+            for rec in result:
+                state = _CustomerState(
+                    id=rec[0],
+                    fields=dict(zip(CUSTOMER_FIELDS, rec[4:], strict=True)),
+                    time_zones=list(rec[2] or []),
+                    zone_explicit=bool(rec[3]),
+                    phones={},
+                )
+                states[rec[1]] = state
+                by_id[rec[0]] = state
+        for id_chunk in _chunks(sorted(by_id), 900):
+            for cid, e164, rank in session.execute(
+                select(CustomerPhone.customer_id, CustomerPhone.e164, CustomerPhone.rank).where(
+                    CustomerPhone.customer_id.in_(id_chunk)
+                )
+            ):
+                by_id[cid].phones[e164] = rank
+            for cid, event_key in session.execute(
+                select(ServiceEvent.customer_id, ServiceEvent.event_key).where(
+                    ServiceEvent.customer_id.in_(id_chunk)
+                )
+            ):
+                by_id[cid].event_keys.add(event_key)
+        return states
+
+    def _apply(
+        self, states: dict[str, _CustomerState], row: PreparedRow, now: datetime, run_id: int
+    ) -> str:
+        """Fold one row into its customer's state; say whether it imported, updated or changed nothing."""
+        state = states.get(row.customer_key)
+        is_new = state is None
+        if state is None:
+            state = _CustomerState(
+                id=None,
+                fields={f: None for f in CUSTOMER_FIELDS} | {"member": False},
+                time_zones=[],
+                zone_explicit=False,
+                phones={},
+            )
+            states[row.customer_key] = state
+        changed = False
+        for name, value in row.fields.items():
+            if state.fields.get(name) != value:
+                state.fields[name] = value
+                changed = True
+        for parsed, header in row.phones:
+            if parsed.e164 not in state.phones:
+                rank = len(state.phones)
+                state.phones[parsed.e164] = rank
+                state.new_phones.append(
+                    {
+                        "e164": parsed.e164,
+                        "phone_type": str(parsed.phone_type),
+                        "region": parsed.region,
+                        "extension": parsed.extension,
+                        "time_zones": list(parsed.time_zones),
+                        "rank": rank,
+                        "source_column": header,
+                        "voice_ok": True,
+                        "sms_ok": parsed.phone_type.can_receive_sms,
+                    }
+                )
+                changed = True
+        if row.explicit_zone:
+            zones, explicit = [row.explicit_zone], True
+        elif state.zone_explicit:
+            zones, explicit = state.time_zones, True
+        else:
+            merged = dict.fromkeys(state.time_zones)
+            merged.update(dict.fromkeys(_zones_of(p for p, _ in row.phones)))
+            zones, explicit = list(merged), False
+        if zones != state.time_zones or explicit != state.zone_explicit:
+            state.time_zones, state.zone_explicit = zones, explicit
+            changed = True
+        if row.event is not None and row.event.event_key not in state.event_keys:
+            state.event_keys.add(row.event.event_key)
+            ev = row.event
+            state.new_events.append(
+                {
+                    "event_key": ev.event_key,
+                    "service_date": ev.service_date,
+                    "service_at": ev.service_at,
+                    "service_type": ev.service_type,
+                    "vehicle": ev.vehicle,
+                    "mileage_km": ev.mileage_km,
+                    "store": ev.store,
+                    "import_run_id": run_id,
+                    "created_at": now,
+                }
+            )
+            changed = True
+        state.changed = state.changed or changed
+        if is_new:
+            return "imported"
+        return "updated" if changed else "unchanged"
+
+    def _save(
+        self, session: Session, states: dict[str, _CustomerState], now: datetime, run_id: int
+    ) -> int:
+        """Write the batch's net changes: new customers, changed customers, new numbers and events."""
+        new_keys = [k for k, s in states.items() if s.id is None]
+        new_ids: set[int | None] = set()
+        if new_keys:
+            rows = [
+                {
+                    "customer_key": k,
+                    **states[k].fields,
+                    "time_zones": states[k].time_zones,
+                    "time_zone_explicit": states[k].zone_explicit,
+                    "last_import_run_id": run_id,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for k in new_keys
+            ]
+            result = session.execute(
+                insert(Customer).returning(
+                    Customer.id, Customer.customer_key, sort_by_parameter_order=True
+                ),
+                rows,
+            )
+            for cid, key in result:
+                states[key].id = cid
+                new_ids.add(cid)
+        changed = [s for s in states.values() if s.changed and s.id not in new_ids]
+        if changed:
+            session.execute(
+                update(Customer),
+                [
+                    {
+                        "id": s.id,
+                        **s.fields,
+                        "time_zones": s.time_zones,
+                        "time_zone_explicit": s.zone_explicit,
+                        "last_import_run_id": run_id,
+                        "updated_at": now,
+                    }
+                    for s in changed
+                ],
+            )
+        phones = [p | {"customer_id": s.id} for s in states.values() for p in s.new_phones]
+        if phones:
+            session.execute(insert(CustomerPhone), phones)
+        events = [e | {"customer_id": s.id} for s in states.values() for e in s.new_events]
+        if events:
+            session.execute(insert(ServiceEvent), events)
+        return len(events)
+
+
+def _batches(rows: Iterator[SourceRow], size: int) -> Iterator[list[SourceRow]]:
+    batch: list[SourceRow] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _status_for(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt | SystemExit):
+        return ImportStatus.INTERRUPTED
+    return ImportStatus.FAILED
+
+
+def rejected_rows(store: Store, run_id: int) -> Iterator[RejectedRow]:
+    """The rejected rows of one run in file order, streamed."""
+    with store.sessions() as session:
+        yield from session.scalars(
+            select(RejectedRow)
+            .where(RejectedRow.import_run_id == run_id)
+            .order_by(RejectedRow.row_number)
+            .execution_options(yield_per=2000)
+        )

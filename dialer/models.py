@@ -1,0 +1,499 @@
+"""The store's tables: what the callback process records, as SQLAlchemy 2.0 typed models.
+
+Times are aware UTC everywhere (`UTCDateTime`); local time exists only at the calling-window
+edge. Business times are bound from the injected Clock, never `server_default=now()`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC in, aware UTC out, on SQLite (naive storage) and PostgreSQL (timestamptz)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r} cannot be stored; use aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+    }
+
+
+# --- vocabularies (stored as plain strings so later issues can extend them without migrations) ---
+
+
+class PhoneType(StrEnum):
+    MOBILE = "mobile"
+    FIXED_LINE = "fixed_line"
+    FIXED_LINE_OR_MOBILE = "fixed_line_or_mobile"
+    VOIP = "voip"
+    TOLL_FREE = "toll_free"
+    OTHER = "other"
+
+    @property
+    def can_receive_sms(self) -> bool:
+        """SMS goes to mobiles and to numbers phonenumbers cannot tell apart, until Twilio says no."""
+        return self in (PhoneType.MOBILE, PhoneType.FIXED_LINE_OR_MOBILE, PhoneType.VOIP)
+
+
+class ImportStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    INTERRUPTED = "interrupted"
+    FAILED = "failed"
+
+
+class Purpose(StrEnum):
+    SERVICE = "service"
+    MARKETING = "marketing"
+
+
+class CampaignStatus(StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+
+
+class Channel(StrEnum):
+    VOICE = "voice"
+    SMS = "sms"
+    AGENT = "agent"
+
+
+class TaskState(StrEnum):
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    REACHED = "reached"
+    NOT_REACHED = "not_reached"
+    NOT_CONTACTABLE = "not_contactable"
+    CANCELLED = "cancelled"
+
+
+class AttemptState(StrEnum):
+    SCHEDULED = "scheduled"
+    CLAIMED = "claimed"
+    PLACED = "placed"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+IN_FLIGHT_ATTEMPT_STATES = (AttemptState.CLAIMED, AttemptState.PLACED)
+
+
+class OutcomeName(StrEnum):
+    """DOMAIN.md's outcome names, used as written everywhere."""
+
+    SATISFIED = "satisfied"
+    AVERAGE = "average"
+    UNSATISFIED = "unsatisfied"
+    CALLBACK_REQUESTED = "callback_requested"
+    REFUSED = "refused"
+    OPTED_OUT = "opted_out"
+    WRONG_NUMBER = "wrong_number"
+    NOT_REACHED = "not_reached"
+    NOT_CONTACTABLE = "not_contactable"
+
+
+class CaseState(StrEnum):
+    """The complaint loop of DOMAIN.md: intake → judge → investigate → propose → implement → callback."""
+
+    INTAKE = "intake"
+    JUDGED = "judged"
+    INVESTIGATING = "investigating"
+    PROPOSED = "proposed"
+    IMPLEMENTED = "implemented"
+    CALLED_BACK = "called_back"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+
+
+class AgentRole(StrEnum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+
+
+# --- customers and their files ---
+
+
+class Customer(Base):
+    """One person the company serves; upserted by `customer_key` on every import."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_key: Mapped[str] = mapped_column(String(200), unique=True)
+    external_id: Mapped[str | None] = mapped_column(String(120))
+    name: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(String(40))
+    member: Mapped[bool] = mapped_column(Boolean, default=False)
+    marketing_consent: Mapped[bool | None] = mapped_column(Boolean)
+    language: Mapped[str | None] = mapped_column(String(20))
+    region: Mapped[str | None] = mapped_column(String(2))
+    time_zones: Mapped[list[str]] = mapped_column(JSON, default=list)
+    time_zone_explicit: Mapped[bool] = mapped_column(Boolean, default=False)
+    quiet_hours: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(200))
+    last_import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_runs.id"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    phones: Mapped[list[CustomerPhone]] = relationship(
+        back_populates="customer", order_by="CustomerPhone.rank", cascade="all, delete-orphan"
+    )
+    events: Mapped[list[ServiceEvent]] = relationship(
+        back_populates="customer", order_by="ServiceEvent.service_at", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (Index("ix_customers_member", "member"),)
+
+
+class CustomerPhone(Base):
+    """A customer's number in E.164; several per customer, mobile first (`rank` 0 is tried first)."""
+
+    __tablename__ = "customer_phones"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    e164: Mapped[str] = mapped_column(String(20))
+    phone_type: Mapped[str] = mapped_column(String(24))
+    region: Mapped[str | None] = mapped_column(String(2))
+    extension: Mapped[str | None] = mapped_column(String(20))
+    time_zones: Mapped[list[str]] = mapped_column(JSON, default=list)
+    rank: Mapped[int] = mapped_column(Integer, default=0)
+    source_column: Mapped[str | None] = mapped_column(String(120))
+    voice_ok: Mapped[bool] = mapped_column(Boolean, default=True)
+    sms_ok: Mapped[bool] = mapped_column(Boolean, default=True)
+    unusable_reason: Mapped[str | None] = mapped_column(String(200))
+
+    customer: Mapped[Customer] = relationship(back_populates="phones")
+
+    __table_args__ = (
+        UniqueConstraint("customer_id", "e164"),
+        Index("ix_customer_phones_e164", "e164"),
+    )
+
+
+class ServiceEvent(Base):
+    """One service visit (or purchase) that may trigger a callback; never duplicated on re-import."""
+
+    __tablename__ = "service_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    event_key: Mapped[str] = mapped_column(String(64))
+    service_date: Mapped[date] = mapped_column(Date)
+    service_at: Mapped[datetime | None]
+    service_type: Mapped[str | None] = mapped_column(String(200))
+    vehicle: Mapped[str | None] = mapped_column(String(60))
+    mileage_km: Mapped[int | None] = mapped_column(Integer)
+    store: Mapped[str | None] = mapped_column(String(200))
+    import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_runs.id"))
+    created_at: Mapped[datetime]
+
+    customer: Mapped[Customer] = relationship(back_populates="events")
+
+    __table_args__ = (
+        UniqueConstraint("customer_id", "event_key"),
+        Index("ix_service_events_service_date", "service_date"),
+    )
+
+
+class ImportRun(Base):
+    """One `dialer import` of one file: what was read, kept and rejected."""
+
+    __tablename__ = "import_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_name: Mapped[str] = mapped_column(String(500))
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    file_format: Mapped[str] = mapped_column(String(10))
+    encoding: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), default=ImportStatus.RUNNING)
+    rows_read: Mapped[int] = mapped_column(Integer, default=0)
+    rows_imported: Mapped[int] = mapped_column(Integer, default=0)
+    rows_updated: Mapped[int] = mapped_column(Integer, default=0)
+    rows_unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    members_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    events_added: Mapped[int] = mapped_column(Integer, default=0)
+    actor: Mapped[str] = mapped_column(String(120))
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class RejectedRow(Base):
+    """A row an import could not use, kept with where and why so nothing is silently dropped."""
+
+    __tablename__ = "rejected_rows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    import_run_id: Mapped[int] = mapped_column(ForeignKey("import_runs.id", ondelete="CASCADE"))
+    row_number: Mapped[int] = mapped_column(Integer)
+    column: Mapped[str | None] = mapped_column(String(200))
+    value: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    member: Mapped[bool | None] = mapped_column(Boolean)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (Index("ix_rejected_rows_run", "import_run_id", "row_number"),)
+
+
+# --- people and campaigns ---
+
+
+class Agent(Base):
+    """A customer-service agent (客服專員) or supervisor."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20), default=AgentRole.AGENT)
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    daily_capacity: Mapped[int] = mapped_column(Integer, default=60)
+    skill: Mapped[int] = mapped_column(Integer, default=1)
+    phone_e164: Mapped[str | None] = mapped_column(String(20))
+    password_hash: Mapped[str | None] = mapped_column(String(300))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class Campaign(Base):
+    """A callback run as loaded from `campaigns/*.toml`; the validated file is kept in `definition`."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(40))
+    purpose: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default=CampaignStatus.DRAFT)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    definition_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class CallbackTask(Base):
+    """One customer to reach in one campaign, with a deadline; state, slack and reach kept on it."""
+
+    __tablename__ = "callback_tasks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    service_event_id: Mapped[int | None] = mapped_column(ForeignKey("service_events.id"))
+    dedupe_key: Mapped[str] = mapped_column(String(120))
+    member: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(20), default=TaskState.PENDING)
+    deadline: Mapped[datetime]
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    slack_seconds: Mapped[int | None] = mapped_column(BigInteger)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    attempts_made: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    appointment_at: Mapped[datetime | None]
+    reached_at: Mapped[datetime | None]
+    notified_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "customer_id", "dedupe_key"),
+        Index("ix_callback_tasks_campaign_state", "campaign_id", "state", "member"),
+        Index("ix_callback_tasks_agent", "agent_id", "state"),
+        Index("ix_callback_tasks_due", "state", "next_attempt_at"),
+    )
+
+
+class Attempt(Base):
+    """One call or SMS placed for a task; claimed (with a lease) before the API is called."""
+
+    __tablename__ = "attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("callback_tasks.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(10))
+    phone_e164: Mapped[str | None] = mapped_column(String(20))
+    from_e164: Mapped[str | None] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(20), default=AttemptState.SCHEDULED)
+    due_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(120))
+    lease_expires_at: Mapped[datetime | None]
+    placed_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    provider_status: Mapped[str | None] = mapped_column(String(30))
+    answered_by: Mapped[str | None] = mapped_column(String(30))
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("task_id", "number"),
+        Index("ix_attempts_due", "state", "due_at"),
+        # Schema invariant: at most one in-flight attempt per task (never contact twice).
+        Index(
+            "uq_attempts_one_in_flight",
+            "task_id",
+            unique=True,
+            sqlite_where=text("state IN ('claimed', 'placed')"),
+            postgresql_where=text("state IN ('claimed', 'placed')"),
+        ),
+    )
+
+
+class WebhookEvent(Base):
+    """Append-only log of every provider callback, stored once per (sid, status, sequence)."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_sid: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(30))
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    received_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("provider_sid", "status", "sequence"),)
+
+
+class Outcome(Base):
+    """The callback record (回訪記錄) of one reached or ended task: one per task."""
+
+    __tablename__ = "outcomes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[int] = mapped_column(
+        ForeignKey("callback_tasks.id", ondelete="CASCADE"), unique=True
+    )
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id"))
+    name: Mapped[str] = mapped_column(String(30))
+    channel: Mapped[str | None] = mapped_column(String(10))
+    answer: Mapped[str | None] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    digits: Mapped[str | None] = mapped_column(String(40))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    recorded_at: Mapped[datetime]
+
+
+class FollowUpCase(Base):
+    """A complaint (跟進個案) opened by an unsatisfied answer, handled until it is called back."""
+
+    __tablename__ = "follow_up_cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("callback_tasks.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    outcome_id: Mapped[int | None] = mapped_column(ForeignKey("outcomes.id"))
+    follow_up_task_id: Mapped[int | None] = mapped_column(ForeignKey("callback_tasks.id"))
+    state: Mapped[str] = mapped_column(String(20), default=CaseState.INTAKE)
+    category: Mapped[str | None] = mapped_column(String(120))
+    description: Mapped[str | None] = mapped_column(Text)
+    department: Mapped[str | None] = mapped_column(String(120))
+    resolution: Mapped[str | None] = mapped_column(Text)
+    owner_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    opened_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_follow_up_cases_state", "state"),)
+
+
+class DoNotContact(Base):
+    """A number or customer that must not be contacted (opt-out, STOP, regulator list)."""
+
+    __tablename__ = "do_not_contact"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    e164: Mapped[str | None] = mapped_column(String(20))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(10), default="all")
+    scope: Mapped[str] = mapped_column(String(20), default="all")
+    reason: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str | None] = mapped_column(String(60))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_do_not_contact_e164", "e164"),
+        Index("ix_do_not_contact_customer", "customer_id"),
+    )
+
+
+class AuditEntry(Base):
+    """Who saw or changed customer data, when, and what: every reveal, export and change."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(60))
+    subject_type: Mapped[str | None] = mapped_column(String(60))
+    subject_id: Mapped[str | None] = mapped_column(String(120))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (Index("ix_audit_log_at", "at"),)

@@ -1,0 +1,138 @@
+"""One store, two engines: SQLite (WAL, foreign keys) embedded by default, PostgreSQL for fleets.
+
+The service layer owns transactions (`Store.transaction()`); query helpers never commit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from dialer.errors import StoreError
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def normalise_url(url: str) -> str:
+    """Accept the URLs people paste (postgres://, postgresql://) and pick psycopg 3 for them."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> Engine:
+    """Build an engine tuned for its backend; `schema` pins PostgreSQL's search_path (test isolation)."""
+    url = normalise_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"the database URL {url!r} is not a valid SQLAlchemy URL") from exc
+    backend = parsed.get_backend_name()
+    kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    if backend == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            folder = Path(database).expanduser().resolve().parent
+            if not folder.is_dir():
+                raise StoreError(f"the folder for the SQLite database {database!r} does not exist")
+        kwargs["connect_args"] = {"timeout": 30}
+    elif backend == "postgresql":
+        kwargs["pool_pre_ping"] = True
+        if schema is not None:
+            if not _SCHEMA_NAME.match(schema):
+                raise StoreError(f"{schema!r} is not a plain schema name")
+            kwargs["connect_args"] = {"options": f"-csearch_path={schema}"}
+    else:
+        raise StoreError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+    try:
+        engine = create_engine(url, **kwargs)
+    except (ArgumentError, ImportError) as exc:
+        raise StoreError(f"cannot use the database URL {url!r}: {exc}") from exc
+    if backend == "sqlite":
+        event.listen(engine, "connect", _sqlite_on_connect)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    """WAL for concurrent readers, foreign keys on, and NORMAL sync (safe under WAL)."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def describe_url(url: str) -> str:
+    """The URL with any password hidden, for messages and logs."""
+    try:
+        return make_url(normalise_url(url)).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<invalid database URL>"
+
+
+class Store:
+    """The engine plus a session factory; created once per process and passed down."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str, *, schema: str | None = None, upgrade: bool = True) -> Store:
+        """Open the database, bringing the schema up to date first unless told not to."""
+        store = cls(make_engine(url, schema=schema))
+        if upgrade:
+            store.upgrade()
+        return store
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session whose work commits on success and rolls back on any error."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Run the Alembic migrations up to `revision`; clear message if the server is unreachable."""
+        from dialer.migrate import upgrade
+
+        try:
+            upgrade(self.engine, revision)
+        except OperationalError as exc:
+            raise StoreError(
+                f"cannot reach the database {describe_url(str(self.engine.url))}: "
+                f"{_first_line(exc.orig)}"
+            ) from exc
+
+    def current_revision(self) -> str | None:
+        from dialer.migrate import current_revision
+
+        return current_revision(self.engine)
+
+    def table_names(self) -> list[str]:
+        return sorted(inspect(self.engine).get_table_names())
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _first_line(exc: BaseException | None) -> str:
+    return str(exc).strip().splitlines()[0] if exc and str(exc).strip() else "unknown error"

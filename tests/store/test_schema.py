@@ -1,0 +1,143 @@
+"""The migrations build exactly the models' schema, on SQLite and PostgreSQL, and keep invariants."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from dialer.clock import SettableClock
+from dialer.migrate import head_revision
+from dialer.models import (
+    Attempt,
+    AttemptState,
+    Base,
+    CallbackTask,
+    Campaign,
+    Customer,
+    ImportRun,
+)
+from dialer.store import Store
+
+
+def test_migrations_match_models(store: Store) -> None:
+    assert store.current_revision() == head_revision()
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_upgrade_is_idempotent(store: Store) -> None:
+    store.upgrade()
+    store.upgrade()
+    assert "customers" in store.table_names()
+
+
+def _task(session, clock: SettableClock) -> CallbackTask:  # type: ignore[no-untyped-def]
+    now = clock.now()
+    customer = Customer(
+        customer_key="C1", name="王小明", time_zones=["Asia/Taipei"], created_at=now, updated_at=now
+    )
+    campaign = Campaign(
+        slug="after-service",
+        name="After service",
+        kind="after_service",
+        purpose="service",
+        created_at=now,
+        updated_at=now,
+    )
+    session.add_all([customer, campaign])
+    session.flush()
+    task = CallbackTask(
+        campaign_id=campaign.id,
+        customer_id=customer.id,
+        dedupe_key="e1",
+        member=True,
+        deadline=now + timedelta(days=3),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(task)
+    session.flush()
+    return task
+
+
+def test_times_round_trip_as_aware_utc(store: Store, clock: SettableClock) -> None:
+    with store.transaction() as session:
+        task = _task(session, clock)
+        task_id = task.id
+    with store.sessions() as session:
+        loaded = session.get(CallbackTask, task_id)
+        assert loaded is not None
+        assert loaded.deadline.tzinfo is not None
+        assert loaded.deadline == datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+
+
+def test_naive_datetime_is_refused(store: Store) -> None:
+    with pytest.raises(Exception, match="naive datetime"), store.transaction() as session:
+        session.add(
+            ImportRun(
+                source_name="x.csv",
+                source_sha256="0" * 64,
+                file_format="csv",
+                actor="t",
+                started_at=datetime(2026, 1, 1),  # noqa: DTZ001
+            )
+        )
+
+
+def test_at_most_one_in_flight_attempt_per_task(store: Store, clock: SettableClock) -> None:
+    now = clock.now()
+    with store.transaction() as session:
+        task = _task(session, clock)
+        session.add(
+            Attempt(
+                task_id=task.id,
+                number=1,
+                channel="voice",
+                due_at=now,
+                state=AttemptState.CLAIMED,
+                created_at=now,
+            )
+        )
+        session.add(
+            Attempt(
+                task_id=task.id,
+                number=2,
+                channel="sms",
+                due_at=now,
+                state=AttemptState.SCHEDULED,
+                created_at=now,
+            )
+        )
+        task_id = task.id
+    with pytest.raises(IntegrityError), store.transaction() as session:
+        second = session.scalars(select(Attempt).where(Attempt.number == 2)).one()
+        second.state = AttemptState.PLACED
+    with store.transaction() as session:  # once the first ends, the next may fly
+        first = session.scalars(
+            select(Attempt).where(Attempt.task_id == task_id, Attempt.number == 1)
+        ).one()
+        first.state = AttemptState.COMPLETED
+        session.flush()
+        second = session.scalars(select(Attempt).where(Attempt.number == 2)).one()
+        second.state = AttemptState.PLACED
+
+
+def test_foreign_keys_are_enforced(store: Store, clock: SettableClock) -> None:
+    now = clock.now()
+    with pytest.raises(IntegrityError), store.transaction() as session:
+        session.add(
+            CallbackTask(
+                campaign_id=999,
+                customer_id=999,
+                dedupe_key="x",
+                deadline=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
