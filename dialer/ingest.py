@@ -350,13 +350,16 @@ class Importer:
         rejections: list[Rejection] = []
         for row in rows:
             result = self.preparer.prepare(row, present)
-            (prepared if isinstance(result, PreparedRow) else rejections).append(result)  # type: ignore[arg-type]
+            if isinstance(result, PreparedRow):
+                prepared.append(result)
+            else:
+                rejections.append(result)
         counts = {"imported": 0, "updated": 0, "unchanged": 0, "events": 0}
         now = self.clock.now()
         with self.store.transaction() as session:
             states = self._load(session, {p.customer_key for p in prepared})
-            for row in prepared:
-                counts[self._apply(states, row, now, summary.run_id)] += 1
+            for good in prepared:
+                counts[self._apply(states, good, now, summary.run_id)] += 1
             counts["events"] = self._save(session, states, now, summary.run_id)
             if rejections:
                 session.execute(

@@ -24,7 +24,7 @@ def test_defaults_use_sqlite_in_working_directory(
 def test_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".env").write_text(
-        "DIALER_COMPANY_NAME=好車保養\nDIALER_SENDER_NUMBERS={\"TW\": \"+886200000000\"}\n",
+        'DIALER_COMPANY_NAME=好車保養\nDIALER_SENDER_NUMBERS={"TW": "+886200000000"}\n',
         encoding="utf-8",
     )
     monkeypatch.setenv("DIALER_DEFAULT_REGION", "kr")

@@ -1,0 +1,156 @@
+"""The `dialer` command as a user runs it: real processes, real SQLite files, exit codes and JSON."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dialer.models import AuditEntry
+from dialer.store import Store
+
+
+def run(tmp_path: Path, *args: str, db: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIALER_")}
+    env["DIALER_OPERATOR"] = "ops-tester"
+    cmd = [sys.executable, "-m", "dialer.cli", "--db", f"sqlite:///{db or tmp_path / 'd.db'}"]
+    return subprocess.run(
+        [*cmd, *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def assert_one_sentence(result: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    assert result.stderr.strip().startswith("error:")
+
+
+def test_readme_main_job_imports_sample_and_lists(tmp_path: Path) -> None:
+    result = run(tmp_path, "import", "--sample", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert {k: summary[k] for k in ("read", "imported", "updated", "rejected")} == {
+        "read": 18,
+        "imported": 14,
+        "updated": 1,
+        "rejected": 3,
+    }
+    listing = run(tmp_path, "customers", "list")
+    assert listing.returncode == 0, listing.stderr
+    assert "王小明" in listing.stdout and "김민준" in listing.stdout
+    assert "912345678" not in listing.stdout  # masked
+
+
+def test_customers_list_json_lines(tmp_path: Path) -> None:
+    assert run(tmp_path, "import", "--sample").returncode == 0
+    result = run(tmp_path, "customers", "list", "--json", "--limit", "0")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 14
+    first = next(r for r in rows if r["customer_id"] == "C0001")
+    assert first["name"] == "王小明" and first["member"] is True
+    assert first["time_zones"] == ["Asia/Taipei"] and first["phone_type"] == "mobile"
+    assert first["phone_e164"] != "+886912345678" and first["phone_e164"].endswith("678")
+    us = next(r for r in rows if r["customer_id"] == "C0010")
+    assert us["phone_type"] == "fixed_line_or_mobile" and us["member"] is True
+    members = run(tmp_path, "customers", "list", "--json", "--members", "--limit", "0")
+    assert all(json.loads(line)["member"] for line in members.stdout.splitlines())
+
+
+def test_reveal_shows_numbers_and_is_audited(tmp_path: Path) -> None:
+    assert run(tmp_path, "import", "--sample").returncode == 0
+    result = run(tmp_path, "customers", "show", "C0001", "--reveal", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["phone_e164"] == "+886912345678"
+    assert len(data["service_events"]) == 2
+    by_phone = run(tmp_path, "customers", "show", "0912 345 678", "--json")
+    assert json.loads(by_phone.stdout)["customer_id"] == "C0001"
+    store = Store.open(f"sqlite:///{tmp_path / 'd.db'}")
+    try:
+        with store.sessions() as s:
+            entries = s.query(AuditEntry).order_by(AuditEntry.id).all()
+            assert [(e.actor, e.action) for e in entries] == [
+                ("ops-tester", "reveal_phone"),
+                ("ops-tester", "view_customer"),
+            ]
+    finally:
+        store.close()
+
+
+def test_rejects_file_and_strict_exit(tmp_path: Path) -> None:
+    out = tmp_path / "rejects.csv"
+    result = run(tmp_path, "import", "--sample", "--rejects", str(out), "--strict")
+    assert result.returncode == 6
+    with out.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0][:4] == ["row", "column", "value", "reason"]
+    assert [r[0] for r in rows[1:]] == ["16", "17", "18"]
+    assert "姓名" in rows[0]
+    listing = run(tmp_path, "imports", "list", "--json")
+    assert json.loads(listing.stdout.splitlines()[0])["rejected"] == 3
+
+
+def test_missing_file_is_one_sentence(tmp_path: Path) -> None:
+    result = run(tmp_path, "import", "nothing-here.csv")
+    assert result.returncode == 3
+    assert_one_sentence(result)
+
+
+def test_missing_columns_name_fields_and_headers(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("編號,地址\n1,台北\n", encoding="utf-8")
+    result = run(tmp_path, "import", str(path))
+    assert result.returncode == 3
+    assert_one_sentence(result)
+    assert "name" in result.stderr and "地址" in result.stderr
+
+
+def test_bad_map_option(tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text("聯絡人,手機\n王小明,0912345678\n", encoding="utf-8")
+    bad = run(tmp_path, "import", str(path), "--map", "聯絡人")
+    assert bad.returncode == 2
+    assert_one_sentence(bad)
+    good = run(tmp_path, "import", str(path), "--map", "聯絡人=name", "--json")
+    assert good.returncode == 0, good.stderr
+    assert json.loads(good.stdout)["imported"] == 1
+
+
+def test_unknown_customer_and_bad_database(tmp_path: Path) -> None:
+    result = run(tmp_path, "customers", "show", "NOPE")
+    assert result.returncode == 5
+    assert_one_sentence(result)
+    missing_dir = run(tmp_path, "customers", "list", db=tmp_path / "no" / "such" / "d.db")
+    assert missing_dir.returncode == 4
+    assert_one_sentence(missing_dir)
+
+
+def test_usage_errors(tmp_path: Path) -> None:
+    neither = run(tmp_path, "import")
+    assert neither.returncode == 2
+    assert_one_sentence(neither)
+    assert run(tmp_path, "--help").returncode == 0
+
+
+@pytest.mark.parametrize("encoding", ["cp950", "gb18030", "cp949"])
+def test_legacy_encodings_from_the_command_line(tmp_path: Path, encoding: str) -> None:
+    name = {"cp950": "陳美玲", "gb18030": "刘德华", "cp949": "김민준"}[encoding]
+    header = {"cp950": "姓名,手機", "gb18030": "姓名,手机", "cp949": "이름,휴대폰"}[encoding]
+    path = tmp_path / "legacy.csv"
+    path.write_bytes(f"{header}\n{name},0912345678\n".encode(encoding))
+    result = run(tmp_path, "import", str(path), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["imported"] == 1
+    listed = run(tmp_path, "customers", "list", "--json")
+    assert json.loads(listed.stdout)["name"] == name
