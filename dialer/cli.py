@@ -41,6 +41,7 @@ from dialer.spreadsheet import safe_cell
 from dialer.store import Store, describe_url
 
 EXIT_REJECTED = 6
+PHONE_TYPE_SHORT = {"fixed_line_or_mobile": "fixed/mobile", "fixed_line": "fixed"}
 EXIT_INTERRUPTED = 130
 
 app = typer.Typer(
@@ -59,7 +60,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(customers_app, name="customers")
 app.add_typer(imports_app, name="imports")
 
-out = Console(soft_wrap=True)
+# Piped output (files, scripts, CI logs) gets a wide page instead of rich's 80-column default.
+out = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160)
 err = Console(stderr=True)
 
 
@@ -444,26 +446,28 @@ def customers_list(
             shown = [cu.id for cu in custs]
             last = last_service(session, shown)
             total, member_count = count_customers(session)
-            table = Table(
-                "customer",
-                "name",
-                "member",
-                "phone",
-                "type",
-                "time zone",
-                "lang",
-                "last service",
-                title=f"{len(custs)} of {total} customers ({member_count} members)",
-            )
+            table = Table(title=f"{len(custs)} of {total} customers ({member_count} members)")
+            table.add_column("customer", no_wrap=True, overflow="ellipsis", max_width=20)
+            table.add_column("name", max_width=24, min_width=6)
+            table.add_column("member")
+            table.add_column("phone", no_wrap=True)
+            table.add_column("type")
+            table.add_column("time zone")
+            table.add_column("lang")
+            table.add_column("last service")
             for cu in custs:
                 phone = cu.phones[0] if cu.phones else None
+                more = f" +{len(cu.phones) - 1}" if len(cu.phones) > 1 else ""
+                zones = cu.time_zones[0] if cu.time_zones else "(campaign)"
+                if len(cu.time_zones) > 1:
+                    zones += f" +{len(cu.time_zones) - 1}"
                 table.add_row(
                     cu.customer_key,
                     cu.name,
                     "yes" if cu.member else "no",
-                    phone_view(phone.e164, reveal) if phone else "",
-                    phone.phone_type if phone else "",
-                    ", ".join(cu.time_zones) or "(campaign default)",
+                    (phone_view(phone.e164, reveal) + more) if phone else "",
+                    PHONE_TYPE_SHORT.get(phone.phone_type, phone.phone_type) if phone else "",
+                    zones,
                     cu.language or "",
                     str(last.get(cu.id, "")),
                 )

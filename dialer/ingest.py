@@ -136,12 +136,16 @@ class RowPreparer:
         self.default_region = default_region
         self.phones = phone_parser or PhoneParser()
 
-    def prepare(self, row: SourceRow, present: frozenset[str]) -> PreparedRow | Rejection:
+    def prepare(
+        self, row: SourceRow, present: frozenset[str], headers: dict[str, str] | None = None
+    ) -> PreparedRow | Rejection:
+        """Check one row; a rejection names the file's own header, so people can find the cell."""
         try:
             return self._prepare(row, present)
         except RowError as err:
+            column = (headers or {}).get(err.column or "", err.column)
             return Rejection(
-                row.number, err.column, err.value, str(err.reason), _member_hint(row), row.raw
+                row.number, column, err.value, str(err.reason), _member_hint(row), row.raw
             )
 
     def _prepare(self, row: SourceRow, present: frozenset[str]) -> PreparedRow:
@@ -299,11 +303,13 @@ class Importer:
         with CustomerFile(
             path, encoding=encoding, file_format=file_format, overrides=overrides
         ) as source:
-            present = frozenset(source.column_map.fields)
+            cmap = source.column_map
+            present = frozenset(cmap.fields)
+            headers = {name: cmap.headers[index] for name, index in cmap.fields.items()}
             summary = self._start(path, source)
             try:
                 for batch in _batches(source.rows(), self.batch_rows):
-                    self._write_batch(summary, batch, present)
+                    self._write_batch(summary, batch, present, headers)
                     if progress is not None:
                         progress(source.bytes_read, source.size_bytes)
             except BaseException as exc:
@@ -344,12 +350,16 @@ class Importer:
             )
 
     def _write_batch(
-        self, summary: ImportSummary, rows: list[SourceRow], present: frozenset[str]
+        self,
+        summary: ImportSummary,
+        rows: list[SourceRow],
+        present: frozenset[str],
+        headers: dict[str, str],
     ) -> None:
         prepared: list[PreparedRow] = []
         rejections: list[Rejection] = []
         for row in rows:
-            result = self.preparer.prepare(row, present)
+            result = self.preparer.prepare(row, present, headers)
             if isinstance(result, PreparedRow):
                 prepared.append(result)
             else:

@@ -60,8 +60,8 @@ def test_sample_file_counts_every_row_once(store: Store, clock: SettableClock) -
     }
     assert set(reasons) == {16, 17, 18}
     assert reasons[16][1] == "12345"
-    assert "也許" in reasons[17][2] and reasons[17][0] == "member"
-    assert reasons[18][0] == "name"
+    assert "也許" in reasons[17][2] and reasons[17][0] == "會員"  # the file's own header
+    assert reasons[18][0] == "姓名"
     with store.sessions() as s:
         run = s.get(ImportRun, summary.run_id)
         assert run is not None and run.rows_rejected == 3 and run.finished_at == clock.now()
@@ -239,3 +239,22 @@ def test_rejects_are_stored_with_raw_cells(
         assert rows[0].raw["phone"] == "abc" and rows[0].column == "phone"
         assert "perhaps" in rows[1].reason
         assert "more cell" in rows[2].reason
+
+
+def test_xlsx_file_with_numeric_and_date_cells(
+    store: Store, clock: SettableClock, tmp_path: Path
+) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["客戶編號", "姓名", "手機", "會員", "服務日期", "里程"])
+    sheet.append(["X1", "王小明", 912345678, "是", date(2026, 11, 20), 45200])
+    sheet.append(["X2", "陳美玲", "0928-222-333", "否", date(2026, 11, 21), "30,100 km"])
+    path = tmp_path / "客戶.xlsx"
+    book.save(path)
+    summary = importer(store, clock).run(path)
+    assert (summary.file_format, summary.imported, summary.rejected) == ("xlsx", 2, 0)
+    x1 = customer(store, "X1")
+    assert x1.phones[0].e164 == "+886912345678"  # Excel dropped the leading 0; still valid
+    assert x1.events[0].service_date == date(2026, 11, 20) and x1.events[0].mileage_km == 45200
+    assert customer(store, "X2").events[0].mileage_km == 30100
