@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from dialer.clock import SettableClock
+from dialer.errors import StoreError
 from dialer.migrate import head_revision
 from dialer.models import (
     Attempt,
@@ -141,3 +142,27 @@ def test_foreign_keys_are_enforced(store: Store, clock: SettableClock) -> None:
                 updated_at=now,
             )
         )
+
+
+def test_sqlite_runs_in_wal_with_foreign_keys(sqlite_url: str) -> None:
+    store = Store.open(sqlite_url)
+    try:
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        store.close()
+
+
+def test_unreachable_database_is_one_clear_error() -> None:
+    with pytest.raises(StoreError, match="cannot reach the database") as info:
+        Store.open("postgresql://nobody@127.0.0.1:1/none")
+    assert "Traceback" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["mysql://x/y", "not a url at all", "sqlite:////no/such/folder/dialer.db"]
+)
+def test_unusable_urls_are_refused(url: str) -> None:
+    with pytest.raises(StoreError):
+        Store.open(url)
