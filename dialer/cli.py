@@ -24,6 +24,7 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from dialer import audit
+from dialer.campaign_cli import campaign_app
 from dialer.clock import Clock, SystemClock
 from dialer.config import Settings
 from dialer.customers import (
@@ -59,6 +60,7 @@ imports_app = typer.Typer(help="Past imports and their rejected rows.", no_args_
 app.add_typer(db_app, name="db")
 app.add_typer(customers_app, name="customers")
 app.add_typer(imports_app, name="imports")
+app.add_typer(campaign_app, name="campaign")
 
 # Piped output (files, scripts, CI logs) gets a wide page instead of rich's 80-column default.
 out = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160)
