@@ -24,6 +24,7 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from dialer import audit
+from dialer.agents_cli import agents_app
 from dialer.campaign_cli import campaign_app
 from dialer.clock import Clock, SystemClock
 from dialer.config import Settings
@@ -38,6 +39,7 @@ from dialer.customers import (
 from dialer.errors import ConfigError, DialerError, UsageError
 from dialer.ingest import Importer, ImportSummary, rejected_rows
 from dialer.models import Customer, ImportRun
+from dialer.plan_cli import plan_command
 from dialer.spreadsheet import safe_cell
 from dialer.store import Store, describe_url
 
@@ -61,6 +63,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(customers_app, name="customers")
 app.add_typer(imports_app, name="imports")
 app.add_typer(campaign_app, name="campaign")
+app.add_typer(agents_app, name="agents")
+app.command("plan")(plan_command)
 
 # Piped output (files, scripts, CI logs) gets a wide page instead of rich's 80-column default.
 out = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160)

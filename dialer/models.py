@@ -307,6 +307,11 @@ class Agent(Base):
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)
     daily_capacity: Mapped[int] = mapped_column(Integer, default=60)
     skill: Mapped[int] = mapped_column(Integer, default=1)
+    skills: Mapped[list[str] | None] = mapped_column(JSON)  # campaign kinds; NULL = all kinds
+    work_start: Mapped[str | None] = mapped_column(String(5))  # "09:00" local
+    work_end: Mapped[str | None] = mapped_column(String(5))
+    work_days: Mapped[list[int] | None] = mapped_column(JSON)  # Monday = 0
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     phone_e164: Mapped[str | None] = mapped_column(String(20))
     password_hash: Mapped[str | None] = mapped_column(String(300))
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -1,0 +1,198 @@
+"""`dialer plan CAMPAIGN`: build the campaign's callback tasks, say what could not be planned and why.
+
+Mounted by `dialer.cli` with `app.command("plan")(plan_command)`; it then uses the root command's
+settings, clock and store (`--db`). Also runnable on its own as `python -m dialer.plan_cli`, where
+`--db` (or DIALER_DATABASE_URL) names the database. Phone numbers never appear in the output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy.exc import SQLAlchemyError
+
+from dialer.campaigns import CampaignSpec, load_campaign
+from dialer.clock import Clock, SystemClock
+from dialer.errors import ConfigError, DialerError
+from dialer.planner import PlanResult, plan_campaign
+from dialer.store import Store
+
+out = Console(
+    width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160, highlight=False
+)
+err = Console(stderr=True, highlight=False)
+
+REASONS = {
+    "not_in_audience": "not in the audience",
+    "no_consent": "no marketing consent",
+    "no_valid_number": "no valid number",
+    "opted_out": "opted out (do-not-contact)",
+    "already_covered": "already covered by a task",
+}
+
+
+def resolve_campaign(target: str, folder: Path) -> CampaignSpec:
+    """A campaign named by slug (in `folder`) or by the path of its .toml file."""
+    if target.endswith(".toml") or os.sep in target or "/" in target:
+        path = Path(target)
+    else:
+        if not folder.is_dir():
+            raise ConfigError(
+                f"the campaign folder {str(folder)!r} does not exist; pass --dir or set "
+                "DIALER_CAMPAIGNS_DIR"
+            )
+        path = folder / f"{target}.toml"
+    if not path.is_file():
+        raise ConfigError(f"there is no campaign file {str(path)!r}")
+    return load_campaign(path)
+
+
+def _local(at: datetime | None, zone: str) -> str:
+    return f"{at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M}" if at else "—"
+
+
+def _store_and_clock(ctx: typer.Context, db: str | None) -> tuple[Store, Clock, Callable[[], None]]:
+    """The root `dialer` context's store and clock when mounted there, else our own."""
+    obj = ctx.find_root().obj
+    if db is None and obj is not None and hasattr(obj, "store") and hasattr(obj, "clock"):
+        return obj.store(), obj.clock, lambda: None
+    from dialer.config import Settings
+
+    url = db or Settings().database_url
+    store = Store.open(url)
+    return store, SystemClock(), store.close
+
+
+def plan_command(
+    ctx: typer.Context,
+    campaign: Annotated[str, typer.Argument(help="Campaign slug, or the path of its .toml file.")],
+    folder: Annotated[
+        Path,
+        typer.Option(
+            "--dir",
+            envvar="DIALER_CAMPAIGNS_DIR",
+            help="Folder of campaign files (default: DIALER_CAMPAIGNS_DIR or ./campaigns).",
+            show_default=False,
+        ),
+    ] = Path("campaigns"),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Explain the plan without writing anything.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    limit: Annotated[
+        int, typer.Option("--limit", min=0, help="Rows listed per section (people output).")
+    ] = 20,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Database URL (standalone use; default DIALER_DATABASE_URL)."),
+    ] = None,
+) -> None:
+    """Plan a campaign's callback tasks: deadlines, priorities, and what cannot be met in time."""
+    spec = resolve_campaign(campaign, folder)
+    store, clock, close = _store_and_clock(ctx, db)
+    try:
+        result = plan_campaign(store, clock, spec, dry_run=dry_run)
+    finally:
+        close()
+    if as_json:
+        print(json.dumps(result.as_json(), ensure_ascii=False, default=str))
+    else:
+        report(result, spec, limit)
+
+
+def report(result: PlanResult, spec: CampaignSpec, limit: int) -> None:
+    zone = spec.default_time_zone
+    verb = "would create" if result.dry_run else "created"
+    head = Text(f"{spec.name} ({result.campaign})", style="bold")
+    out.print(head)
+    out.print(
+        f"{verb} {result.created} task(s), {result.members} for members; "
+        f"{result.existing} trigger(s) already planned; "
+        f"{result.not_contactable_count} not contactable; "
+        f"{result.infeasible_count} cannot be met in time ({result.seconds:.1f} s)"
+    )
+    if result.skipped:
+        parts = [f"{REASONS.get(k, k)}: {v}" for k, v in sorted(result.skipped.items())]
+        out.print("skipped: " + ", ".join(parts))
+    if result.dry_run and result.planned and limit:
+        table = Table(title=f"who would be contacted when (times {zone})", title_justify="left")
+        for col in ("customer", "name", "member", "first try", "deadline", "slack h", "note"):
+            table.add_column(col)
+        for t in result.planned[:limit]:
+            note = t.not_contactable or (t.infeasible.action if t.infeasible else "")
+            table.add_row(
+                t.customer_key,
+                t.name,
+                "yes" if t.member else "",
+                _local(t.next_attempt_at, zone),
+                _local(t.deadline, zone),
+                f"{(t.slack_seconds or 0) / 3600:.1f}",
+                note,
+            )
+        out.print(table)
+    if result.dry_run and result.skips and limit:
+        table = Table(title="skipped customers", title_justify="left")
+        for col in ("customer", "name", "member", "reason", "why"):
+            table.add_column(col)
+        for s in result.skips[:limit]:
+            table.add_row(
+                s.customer_key, s.name, "yes" if s.member else "", REASONS[s.reason], s.detail
+            )
+        out.print(table)
+    if result.not_contactable and limit:
+        out.print(
+            Text("not contactable (kept as tasks: members stay in coverage):", style="yellow")
+        )
+        for t in result.not_contactable[:limit]:
+            out.print(f"  {t.customer_key} {t.name}{' (member)' if t.member else ''}: "
+                      f"{t.not_contactable}")  # fmt: skip
+    if result.infeasible and limit:
+        out.print(Text("cannot be met before the deadline:", style="red"))
+        for t in result.infeasible[:limit]:
+            assert t.infeasible is not None
+            out.print(
+                f"  {t.customer_key} {t.name}{' (member)' if t.member else ''}: "
+                f"{t.infeasible.reason}; earliest possible "
+                f"{_local(t.infeasible.earliest_possible, zone)} {zone}; {t.infeasible.action}",
+                soft_wrap=True,
+            )
+    if result.capacity is not None:
+        c = result.capacity
+        style = "green" if c.verdict == "sufficient" else "red"
+        out.print(Text(f"capacity: {c.verdict}", style=style), Text(f" — {c.basis}"))
+
+
+plan_app = typer.Typer(
+    help="Plan a campaign's callback tasks.",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+plan_app.command("plan")(plan_command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m dialer.plan_cli CAMPAIGN ...`: the same command and error handling as `dialer plan`."""
+    try:
+        plan_app(args=argv)
+    except DialerError as exc:
+        err.print(Text("error:", style="red"), Text(str(exc)), soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except SQLAlchemyError as exc:
+        first = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
+        err.print(Text("error:", style="red"), Text(f"the database refused the operation: {first}"))
+        sys.exit(4)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""`dialer agents ...` as a user runs it: real processes, a real SQLite file, JSON and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from dialer.models import AuditEntry, CallbackTask, Campaign, Customer
+from dialer.store import Store
+
+# Until dialer.cli mounts agents_app itself, mount it here (a no-op once it does).
+LAUNCH = (
+    "from dialer.cli import app, main\n"
+    "from dialer.agents_cli import agents_app\n"
+    "if 'agents' not in {g.name for g in app.registered_groups}:\n"
+    "    app.add_typer(agents_app, name='agents')\n"
+    "main()\n"
+)
+
+
+def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIALER_")}
+    env["DIALER_OPERATOR"] = "ops-tester"
+    cmd = [sys.executable, "-c", LAUNCH, "--db", f"sqlite:///{tmp_path / 'd.db'}"]
+    return subprocess.run(
+        [*cmd, *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def seed_tasks(tmp_path: Path, n: int, language: str) -> None:
+    now = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    store = Store.open(f"sqlite:///{tmp_path / 'd.db'}")
+    try:
+        with store.transaction() as s:
+            camp = Campaign(
+                slug="after-service",
+                name="After service",
+                kind="after_service",
+                purpose="service",
+                definition={"handled_by": "agents"},
+                created_at=now,
+                updated_at=now,
+            )
+            s.add(camp)
+            s.flush()
+            for i in range(n):
+                cust = Customer(
+                    customer_key=f"C{i}",
+                    name=f"c{i}",
+                    language=language,
+                    created_at=now,
+                    updated_at=now,
+                )
+                s.add(cust)
+                s.flush()
+                s.add(
+                    CallbackTask(
+                        campaign_id=camp.id,
+                        customer_id=cust.id,
+                        dedupe_key="k",
+                        deadline=now + timedelta(days=3),
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+    finally:
+        store.close()
+
+
+def test_add_list_assign_json(tmp_path: Path) -> None:
+    added = run(
+        tmp_path,
+        "agents", "add", "wang", "--name", "王小明", "--phone", "0912-345-678",
+        "--languages", "zh-TW,en", "--skills", "after_service", "--capacity", "60",
+        "--hours", "09:00-18:00", "--days", "mon-fri", "--time-zone", "Asia/Taipei", "--json",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout)["username"] == "wang"
+    assert run(tmp_path, "agents", "add", "lin", "--name", "林", "--capacity", "30").returncode == 0
+    dup = run(tmp_path, "agents", "add", "lin", "--name", "X")
+    assert dup.returncode == 2 and dup.stderr.strip().startswith("error:")
+    assert "Traceback" not in dup.stderr
+
+    listing = run(tmp_path, "agents", "list", "--json")
+    assert listing.returncode == 0, listing.stderr
+    rows = [json.loads(line) for line in listing.stdout.splitlines()]
+    assert [r["username"] for r in rows] == ["lin", "wang"]
+    assert rows[1]["languages"] == ["zh-TW", "en"]
+    assert "912345678" not in listing.stdout and rows[1]["phone"].endswith("678")
+
+    seed_tasks(tmp_path, 90, "zh-TW")
+    result = run(tmp_path, "agents", "assign", "--campaign", "after-service", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["assigned"] == 90 and data["unassigned"] == 0
+    loads = {a["username"]: a["backlog"] for a in data["agents"]}
+    assert loads == {"lin": 30, "wang": 60}
+    table = run(tmp_path, "agents", "assign")
+    assert table.returncode == 0 and "assigned 0" in table.stdout
+
+    assert run(tmp_path, "agents", "deactivate", "lin").returncode == 0
+    moved = json.loads(run(tmp_path, "agents", "rebalance", "--json").stdout)
+    assert moved["moved"] == 30 and moved["unassigned"] == 0  # wang takes all 90 (cap 3 days)
+
+    store = Store.open(f"sqlite:///{tmp_path / 'd.db'}")
+    try:
+        with store.sessions() as s:
+            entries = list(s.execute(select(AuditEntry.actor, AuditEntry.action)))
+    finally:
+        store.close()
+    actions = [a for _, a in entries]
+    assert {actor for actor, _ in entries} == {"ops-tester"}
+    assert actions == [
+        "agent_add",
+        "agent_add",
+        "tasks_assign",
+        "agent_deactivate",
+        "tasks_rebalance",
+    ]
+
+
+def test_import_bad_file_and_unknown_campaign(tmp_path: Path) -> None:
+    path = tmp_path / "agents.csv"
+    path.write_text("username,name,languages\nok,OK,ko\nbad,,ko\n", encoding="utf-8")
+    result = run(tmp_path, "agents", "import", str(path))
+    assert result.returncode == 3
+    assert "row 3: name is empty" in result.stderr and "nothing was imported" in result.stderr
+    assert run(tmp_path, "agents", "list", "--json").stdout.strip() == ""
+    path.write_text("username,name,languages\nok,OK,ko\n", encoding="utf-8")
+    good = run(tmp_path, "agents", "import", str(path), "--json")
+    assert good.returncode == 0 and json.loads(good.stdout) == {"added": ["ok"], "updated": []}
+    missing = run(tmp_path, "agents", "assign", "--campaign", "nope")
+    assert missing.returncode == 5 and "no campaign 'nope'" in missing.stderr

@@ -1,0 +1,161 @@
+"""`dialer plan CAMPAIGN` as a user runs it: JSON shape, dry-run explanations, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from dialer.clock import Clock, SettableClock, SystemClock
+from dialer.ingest import Importer
+from dialer.plan_cli import plan_command
+from dialer.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+CAMPAIGNS = ROOT / "campaigns"
+HEADER = "customer id,name,phone,member,consent,service date,service time,service\n"
+KEYS = {
+    "campaign",
+    "created",
+    "existing",
+    "members",
+    "not_contactable",
+    "skipped",
+    "infeasible",
+    "capacity",
+    "dry_run",
+}
+
+
+@dataclass
+class Root:
+    """Stands in for dialer.cli's Context: the mounted command takes store and clock from it."""
+
+    db: Store
+    clock: Clock
+
+    def store(self) -> Store:
+        return self.db
+
+
+@pytest.fixture
+def app_and_store(tmp_path: Path) -> Iterator[tuple[typer.Typer, Store, SettableClock]]:
+    store = Store.open(f"sqlite:///{tmp_path / 'd.db'}")
+    clock = SettableClock(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))
+    app = typer.Typer()
+
+    @app.callback()
+    def root(ctx: typer.Context) -> None:
+        ctx.obj = Root(store, clock)
+
+    app.command("plan")(plan_command)  # the line dialer.cli adds
+    csv = tmp_path / "f.csv"
+    csv.write_text(
+        HEADER
+        + "A1,王小明,0912345678,yes,,2026/11/21,10:00,oil\n"
+        + "A2,陳美玲,0928222333,no,,2026/11/20,09:00,wash\n"
+        + "A3,No Number,12345,yes,,2026/11/21,10:00,oil\n",
+        encoding="utf-8",
+    )
+    Importer(store, clock, default_region="TW", actor="t").run(csv)
+    try:
+        yield app, store, clock
+    finally:
+        store.close()
+
+
+def test_json_is_one_object_with_the_documented_keys(
+    app_and_store: tuple[typer.Typer, Store, SettableClock],
+) -> None:
+    app, _store, _clock = app_and_store
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["plan", "after-service-satisfaction", "--dir", str(CAMPAIGNS), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1
+    data = json.loads(lines[0])
+    assert set(data) >= KEYS
+    assert data["campaign"] == "after-service-satisfaction" and data["dry_run"] is False
+    assert (data["created"], data["members"], data["existing"]) == (2, 1, 0)
+    assert set(data["capacity"]) >= {
+        "verdict",
+        "required_agent_hours",
+        "available_agent_hours",
+        "shortfall_agent_hours",
+    }
+    for item in data["infeasible"]:
+        assert set(item) >= {"task_id", "customer_id", "member", "reason", "earliest_possible"}
+    assert "0912345678" not in result.stdout and "+886" not in result.stdout
+
+    again = json.loads(
+        runner.invoke(
+            app, ["plan", str(CAMPAIGNS / "after-service-satisfaction.toml"), "--json"]
+        ).stdout
+    )
+    assert (again["created"], again["existing"]) == (0, 2)
+    assert again["skipped"] == {"already_covered": 2}
+
+
+def test_dry_run_explains_who_and_why_without_writing(
+    app_and_store: tuple[typer.Typer, Store, SettableClock],
+) -> None:
+    app, store, _clock = app_and_store
+    result = CliRunner().invoke(
+        app, ["plan", "lunar-new-year-2027", "--dir", str(CAMPAIGNS), "--dry-run"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "would create" in result.stdout
+    assert "not in the audience" in result.stdout and "not a member" in result.stdout
+    assert "no marketing consent" in result.stdout
+    from sqlalchemy import text
+
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM callback_tasks")).scalar() == 0
+
+
+def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIALER_")}
+    return subprocess.run(
+        [sys.executable, "-m", "dialer.plan_cli", "--db", f"sqlite:///{tmp_path / 'p.db'}", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_standalone_process_plans_todays_services(tmp_path: Path) -> None:
+    clock = SystemClock()
+    today = clock.now().date()
+    store = Store.open(f"sqlite:///{tmp_path / 'p.db'}")
+    csv = tmp_path / "today.csv"
+    csv.write_text(
+        HEADER + f"S1,Amy,0912345678,yes,,{today - timedelta(days=1):%Y/%m/%d},10:00,oil\n",
+        encoding="utf-8",
+    )
+    Importer(store, clock, default_region="TW", actor="t").run(csv)
+    store.close()
+    result = run(tmp_path, str(CAMPAIGNS / "after-service-satisfaction.toml"), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) >= KEYS and data["created"] == 1 and data["members"] == 1
+
+
+def test_unknown_campaign_is_one_sentence_and_exit_2(tmp_path: Path) -> None:
+    result = run(tmp_path, "no-such-campaign", "--dir", str(CAMPAIGNS))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stderr.strip().startswith("error:") and "no-such-campaign" in result.stderr
