@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+import traceback
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -219,6 +220,9 @@ def _parse_or_reason(cleaned: str, region: str) -> ParsedPhone | str:
             number = phonenumbers.parse(attempt, region)
         except NumberParseException as exc:
             reason = _parse_failure(exc, cleaned, region)
+            # phonenumbers.parse keeps a caught exception in a local (sys.exc_info()): a frame
+            # <-> traceback cycle that would hold every caller's frame until a full collection.
+            traceback.clear_frames(exc.__traceback__)
         else:
             parsed = _to_parsed(number)
             if parsed is not None:
@@ -260,7 +264,8 @@ def _attempts(text: str) -> Iterator[tuple[str, bool]]:
         junk = _LEADING_JUNK.match(base)
         rest = base[junk.end() :] if junk else base
         international = f"+{rest}"
-        if rest[:1].isdigit() and international not in seen:
+        # No country code starts with 0, so "+0..." cannot parse: skip that parse.
+        if rest[:1].isdigit() and rest[:1] != "0" and international not in seen:
             seen.add(international)
             yield international, False
 
