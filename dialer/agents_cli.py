@@ -7,13 +7,10 @@ to the audit log as the operator (DIALER_OPERATOR); phone numbers are masked in 
 from __future__ import annotations
 
 import json
-import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
@@ -35,6 +32,7 @@ from dialer.agents import (
     profile_of,
     set_active,
 )
+from dialer.console import err, out, sub_app
 from dialer.errors import NotFoundError
 from dialer.models import Agent, Campaign
 from dialer.phones import mask_phone
@@ -43,17 +41,8 @@ if TYPE_CHECKING:
     from dialer.assign import AssignResult
     from dialer.cli import Context
 
-agents_app = typer.Typer(
-    help="Agents (客服專員): add or import them, list them, assign tasks to them.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+agents_app = sub_app("Agents (客服專員): add or import them, list them, assign tasks to them.")
 
-out = Console(
-    width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160, highlight=False
-)
-err = Console(stderr=True, highlight=False)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 

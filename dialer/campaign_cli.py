@@ -17,7 +17,6 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -33,19 +32,11 @@ from dialer.campaigns import (
     scan_campaigns,
 )
 from dialer.clock import Clock, SystemClock
+from dialer.console import err, out, sub_app
 from dialer.errors import ConfigError, DialerError, NotFoundError
 
-campaign_app = typer.Typer(
-    help="Campaign files (campaigns/*.toml): list them, show one, validate them.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+campaign_app = sub_app("Campaign files (campaigns/*.toml): list them, show one, validate them.")
 
-out = Console(
-    width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160, highlight=False
-)
-err = Console(stderr=True, highlight=False)
 
 DirOption = Annotated[
     Path,

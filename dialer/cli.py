@@ -18,7 +18,6 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
@@ -28,6 +27,7 @@ from dialer.agents_cli import agents_app
 from dialer.campaign_cli import campaign_app
 from dialer.clock import Clock, SystemClock
 from dialer.config import Settings
+from dialer.console import err, out, sub_app
 from dialer.customers import (
     CustomerFilter,
     count_customers,
@@ -56,19 +56,15 @@ app = typer.Typer(
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-db_app = typer.Typer(help="The database: create or upgrade its schema.", no_args_is_help=True)
-customers_app = typer.Typer(help="Imported customers (numbers masked).", no_args_is_help=True)
-imports_app = typer.Typer(help="Past imports and their rejected rows.", no_args_is_help=True)
+db_app = sub_app("The database: create or upgrade its schema.")
+customers_app = sub_app("Imported customers (numbers masked).")
+imports_app = sub_app("Past imports and their rejected rows.")
 app.add_typer(db_app, name="db")
 app.add_typer(customers_app, name="customers")
 app.add_typer(imports_app, name="imports")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(agents_app, name="agents")
 app.command("plan")(plan_command)
-
-# Piped output (files, scripts, CI logs) gets a wide page instead of rich's 80-column default.
-out = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160)
-err = Console(stderr=True)
 
 
 @dataclass

@@ -17,21 +17,16 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
 from dialer.campaigns import CampaignSpec, load_campaign
 from dialer.clock import Clock, SystemClock
+from dialer.console import err, out
 from dialer.errors import ConfigError, DialerError
 from dialer.planner import PlanResult, plan_campaign
 from dialer.store import Store
-
-out = Console(
-    width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160, highlight=False
-)
-err = Console(stderr=True, highlight=False)
 
 REASONS = {
     "not_in_audience": "not in the audience",
