@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -274,9 +274,9 @@ class _CustomerState:
     time_zones: list[str]
     zone_explicit: bool
     phones: dict[str, int]
-    new_phones: list[dict[str, Any]] = field(default_factory=list)
+    new_phones: list[tuple[Any, ...]] = field(default_factory=list)  # _PHONE_COLUMNS[1:] order
     event_keys: set[str] = field(default_factory=set)
-    new_events: list[dict[str, Any]] = field(default_factory=list)
+    new_events: list[PreparedEvent] = field(default_factory=list)
     changed: bool = False
 
 
@@ -498,17 +498,17 @@ class Importer:
                 rank = len(state.phones)
                 state.phones[parsed.e164] = rank
                 state.new_phones.append(
-                    {
-                        "e164": parsed.e164,
-                        "phone_type": str(parsed.phone_type),
-                        "region": parsed.region,
-                        "extension": parsed.extension,
-                        "time_zones": list(parsed.time_zones),
-                        "rank": rank,
-                        "source_column": header,
-                        "voice_ok": True,
-                        "sms_ok": parsed.phone_type.can_receive_sms,
-                    }
+                    (
+                        parsed.e164,
+                        str(parsed.phone_type),
+                        parsed.region,
+                        parsed.extension,
+                        rank,
+                        header,
+                        True,
+                        parsed.phone_type.can_receive_sms,
+                        parsed.time_zones,
+                    )
                 )
                 changed = True
         if row.explicit_zone:
@@ -524,20 +524,7 @@ class Importer:
             changed = True
         if row.event is not None and row.event.event_key not in state.event_keys:
             state.event_keys.add(row.event.event_key)
-            ev = row.event
-            state.new_events.append(
-                {
-                    "event_key": ev.event_key,
-                    "service_date": ev.service_date,
-                    "service_at": ev.service_at,
-                    "service_type": ev.service_type,
-                    "vehicle": ev.vehicle,
-                    "mileage_km": ev.mileage_km,
-                    "store": ev.store,
-                    "import_run_id": run_id,
-                    "created_at": now,
-                }
-            )
+            state.new_events.append(row.event)
             changed = True
         state.changed = state.changed or changed
         if is_new:
@@ -624,18 +611,20 @@ class Importer:
             )
         if raw:
             phone_rows = [
-                (s.id, *[p[c] for c in _PHONE_COLUMNS[1:-1]], _zones_json(p["time_zones"]))
-                for s in states.values()
-                for p in s.new_phones
+                (s.id, *p[:-1], _zones_json(p[-1])) for s in states.values() for p in s.new_phones
             ]
             if phone_rows:
                 session.connection().exec_driver_sql(_SQLITE_INSERT_PHONE, phone_rows)
             event_rows = [
                 (
                     s.id,
-                    *[e[c] for c in _EVENT_COLUMNS[1:-4]],
-                    e["service_date"].isoformat(),
-                    _sqlite_stamp(e["service_at"]) if e["service_at"] else None,
+                    e.event_key,
+                    e.service_type,
+                    e.vehicle,
+                    e.mileage_km,
+                    e.store,
+                    e.service_date.isoformat(),
+                    _sqlite_stamp(e.service_at) if e.service_at else None,
                     stamp,
                     run_id,
                 )
@@ -645,10 +634,29 @@ class Importer:
             if event_rows:
                 session.connection().exec_driver_sql(_SQLITE_INSERT_EVENT, event_rows)
             return len(event_rows)
-        phones = [p | {"customer_id": s.id} for s in states.values() for p in s.new_phones]
+        phones = [
+            dict(zip(_PHONE_COLUMNS, (s.id, *p[:-1], list(p[-1])), strict=True))
+            for s in states.values()
+            for p in s.new_phones
+        ]
         if phones:
             session.execute(insert(_TABLES["customer_phones"]), phones)
-        events = [e | {"customer_id": s.id} for s in states.values() for e in s.new_events]
+        events = [
+            {
+                "customer_id": s.id,
+                "event_key": e.event_key,
+                "service_type": e.service_type,
+                "vehicle": e.vehicle,
+                "mileage_km": e.mileage_km,
+                "store": e.store,
+                "service_date": e.service_date,
+                "service_at": e.service_at,
+                "created_at": now,
+                "import_run_id": run_id,
+            }
+            for s in states.values()
+            for e in s.new_events
+        ]
         if events:
             session.execute(insert(_TABLES["service_events"]), events)
         return len(events)
@@ -658,7 +666,7 @@ class Importer:
 _ZONES_JSON: dict[tuple[str, ...], str] = {}
 
 
-def _zones_json(zones: list[str]) -> str:
+def _zones_json(zones: Sequence[str]) -> str:
     """json.dumps of a number's zones, as the JSON type stores them; few distinct lists exist."""
     key = tuple(zones)
     text = _ZONES_JSON.get(key)

@@ -163,6 +163,9 @@ def split_phone_cell(raw: str) -> list[str]:
     "02-2345-6789 ext. 12" stay whole; a part that is only an extension ("…, ext 12") is joined
     back to the number before it. Empty parts are dropped.
     """
+    if _CELL_SEPARATOR.search(raw) is None:  # the common case: one number per cell
+        part = raw.strip()
+        return [part] if part else []
     parts: list[str] = []
     for piece in _CELL_SEPARATOR.split(raw):
         part = piece.strip()
