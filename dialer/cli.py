@@ -599,7 +599,3 @@ def main() -> None:
             highlight=False,
         )
         sys.exit(1)
-
-
-if __name__ == "__main__":
-    main()

@@ -3,40 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from dialer_process import run_dialer
 from sqlalchemy import select
 
 from dialer.models import AuditEntry, CallbackTask, Campaign, Customer
 from dialer.store import Store
 
-# Until dialer.cli mounts agents_app itself, mount it here (a no-op once it does).
-LAUNCH = (
-    "from dialer.cli import app, main\n"
-    "from dialer.agents_cli import agents_app\n"
-    "if 'agents' not in {g.name for g in app.registered_groups}:\n"
-    "    app.add_typer(agents_app, name='agents')\n"
-    "main()\n"
-)
-
 
 def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIALER_")}
-    env["DIALER_OPERATOR"] = "ops-tester"
-    cmd = [sys.executable, "-c", LAUNCH, "--db", f"sqlite:///{tmp_path / 'd.db'}"]
-    return subprocess.run(
-        [*cmd, *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_dialer(tmp_path, *args, db=tmp_path / "d.db")
 
 
 def seed_tasks(tmp_path: Path, n: int, language: str) -> None:

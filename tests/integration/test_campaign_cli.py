@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import typer
+from dialer_process import run_dialer
 from typer.testing import CliRunner
 
 from dialer.campaign_cli import campaign_app
@@ -221,26 +222,9 @@ def _mounted_in_dialer_cli() -> bool:
     'name="campaign")',
 )
 def test_dialer_campaign_command(folder: Path, tmp_path: Path) -> None:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("DIALER_")}
-    args = [sys.executable, "-m", "dialer.cli", "--db", f"sqlite:///{tmp_path / 'd.db'}"]
-    ok = subprocess.run(
-        [*args, "campaign", "validate", "--dir", str(SHIPPED)],
-        cwd=tmp_path,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    db = tmp_path / "d.db"
+    ok = run_dialer(tmp_path, "campaign", "validate", "--dir", str(SHIPPED), db=db)
     assert ok.returncode == 0, ok.stderr
-    bad = subprocess.run(
-        [*args, "campaign", "validate", "--dir", str(folder)],
-        cwd=tmp_path,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    bad = run_dialer(tmp_path, "campaign", "validate", "--dir", str(folder), db=db)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.startswith("error:")

@@ -4,30 +4,18 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from dialer_process import run_dialer
 
 from dialer.models import AuditEntry
 from dialer.store import Store
 
 
 def run(tmp_path: Path, *args: str, db: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIALER_")}
-    env["DIALER_OPERATOR"] = "ops-tester"
-    cmd = [sys.executable, "-m", "dialer.cli", "--db", f"sqlite:///{db or tmp_path / 'd.db'}"]
-    return subprocess.run(
-        [*cmd, *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_dialer(tmp_path, *args, db=db or tmp_path / "d.db")
 
 
 def assert_one_sentence(result: subprocess.CompletedProcess[str]) -> None:

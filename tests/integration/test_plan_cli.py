@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import typer
+from dialer_process import run_dialer
 from typer.testing import CliRunner
 
 from dialer.clock import Clock, SettableClock, SystemClock
@@ -125,16 +124,7 @@ def test_dry_run_explains_who_and_why_without_writing(
 
 
 def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIALER_")}
-    return subprocess.run(
-        [sys.executable, "-m", "dialer.plan_cli", "--db", f"sqlite:///{tmp_path / 'p.db'}", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_dialer(tmp_path, *args, db=tmp_path / "p.db", module="dialer.plan_cli")
 
 
 def test_standalone_process_plans_todays_services(tmp_path: Path) -> None:
