@@ -357,6 +357,11 @@ class CallbackTask(Base):
     reached_at: Mapped[datetime | None]
     notified_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(30))
+    # The planner's decision for a task it found infeasible: what it did (sms / extend / flag),
+    # why, and the earliest possible time, so the dispatcher and supervisors can see it.
+    plan_action: Mapped[str | None] = mapped_column(String(30))
+    plan_reason: Mapped[str | None] = mapped_column(Text)
+    earliest_possible_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
