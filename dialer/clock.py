@@ -14,6 +14,10 @@ class Clock(Protocol):
 
     def monotonic(self) -> float: ...
 
+    def sleep(self, seconds: float) -> None:
+        """Wait: really on the system clock, by moving time on a settable one (tests never sleep)."""
+        ...
+
 
 class SystemClock:
     """The real wall clock; the only place in dialer that reads it."""
@@ -23,6 +27,10 @@ class SystemClock:
 
     def monotonic(self) -> float:
         return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
 
 
 class SettableClock:
@@ -37,6 +45,10 @@ class SettableClock:
 
     def monotonic(self) -> float:
         return self._mono
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self.advance(seconds)
 
     def set(self, at: datetime) -> None:
         at = ensure_utc(at)

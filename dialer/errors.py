@@ -63,3 +63,56 @@ class NotFoundError(DialerError):
     """A named record does not exist (or the caller may not see it)."""
 
     exit_code = 5
+
+
+class TelephonyError(DialerError):
+    """Twilio (or the sandbox) refused or failed a request; keeps Twilio's error code."""
+
+    def __init__(self, message: str, *, code: int | None = None, status: int | None = None) -> None:
+        self.code = code
+        self.status = status
+        super().__init__(message)
+
+
+class TransientTelephonyError(TelephonyError):
+    """Worth retrying later: 429, 5xx, timeouts. `ambiguous` when the request may have been done."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+        ambiguous: bool = False,
+    ) -> None:
+        self.retry_after = retry_after
+        self.ambiguous = ambiguous
+        super().__init__(message, code=code, status=status)
+
+
+class PermanentTelephonyError(TelephonyError):
+    """Retrying the same request cannot help: a bad or unreachable number, an opt-out, a refusal.
+
+    `number_unusable` says the number cannot take this channel (mark it and try another);
+    `opted_out` says the carrier holds an opt-out (STOP) for it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        status: int | None = None,
+        number_unusable: bool = False,
+        opted_out: bool = False,
+    ) -> None:
+        self.number_unusable = number_unusable
+        self.opted_out = opted_out
+        super().__init__(message, code=code, status=status)
+
+
+class TelephonyConfigError(TelephonyError):
+    """Credentials or account settings are wrong: every request would fail, so dispatch stops."""
+
+    exit_code = 2

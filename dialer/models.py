@@ -380,6 +380,8 @@ class Attempt(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("callback_tasks.id", ondelete="CASCADE"))
+    # Denormalised from the task so contact caps across campaigns are one indexed range query.
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     number: Mapped[int] = mapped_column(Integer)
     channel: Mapped[str] = mapped_column(String(10))
     phone_e164: Mapped[str | None] = mapped_column(String(20))
@@ -387,6 +389,8 @@ class Attempt(Base):
     state: Mapped[str] = mapped_column(String(20), default=AttemptState.SCHEDULED)
     due_at: Mapped[datetime]
     claimed_by: Mapped[str | None] = mapped_column(String(120))
+    # When the claim was taken: a lost placement is reconciled from calls created after it.
+    claimed_at: Mapped[datetime | None]
     lease_expires_at: Mapped[datetime | None]
     placed_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
@@ -402,6 +406,8 @@ class Attempt(Base):
     __table_args__ = (
         UniqueConstraint("task_id", "number"),
         Index("ix_attempts_due", "state", "due_at"),
+        Index("ix_attempts_customer_placed", "customer_id", "placed_at"),
+        Index("ix_attempts_lease", "state", "lease_expires_at"),
         # Schema invariant: at most one in-flight attempt per task (never contact twice).
         Index(
             "uq_attempts_one_in_flight",
@@ -507,3 +513,25 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+
+class Control(Base):
+    """A switch every dispatcher reads before each request: the emergency stop ("halt")."""
+
+    __tablename__ = "controls"
+
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(120))
+    at: Mapped[datetime]
+
+
+class TriggerFiring(Base):
+    """The last firing of each campaign trigger, so a restart neither misses nor repeats one."""
+
+    __tablename__ = "trigger_firings"
+
+    campaign_slug: Mapped[str] = mapped_column(String(120), primary_key=True)
+    occurrence_at: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    fired_at: Mapped[datetime]

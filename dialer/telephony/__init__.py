@@ -1,0 +1,1 @@
+"""Telephony: Twilio through the official SDK (client), and the Twilio-compatible sandbox."""
