@@ -1,0 +1,623 @@
+"""Attempts as rows: scheduled from due tasks, claimed with a lease, moved by provider statuses.
+
+The books of the dispatcher, with no network in them:
+- `schedule_due` turns tasks whose `next_attempt_at` has come into one `scheduled` attempt each
+  (channel and number chosen by the campaign's attempt policy and fallback order) and clears
+  `next_attempt_at`, so a task has at most one open attempt;
+- `claim` takes due attempts with a lease in one statement (`FOR UPDATE SKIP LOCKED` on
+  PostgreSQL; SQLite's write lock serialises);
+- `apply_status` stores each provider callback once in the event log and moves the attempt
+  through one transition table in which terminal states never regress;
+- `follow_up` decides the task's next attempt (spacing, backoff, fallback) once one has ended.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from dialer.campaigns import CampaignSpec
+from dialer.models import (
+    Attempt,
+    AttemptState,
+    CallbackTask,
+    Campaign,
+    CustomerPhone,
+    DoNotContact,
+    OutcomeName,
+    PhoneType,
+    TaskState,
+    WebhookEvent,
+)
+
+log = logging.getLogger(__name__)
+
+OPEN_TASK_STATES = (TaskState.PENDING, TaskState.IN_PROGRESS)
+ENDED_ATTEMPT_STATES = (AttemptState.COMPLETED, AttemptState.FAILED, AttemptState.CANCELLED)
+SANDBOX_SENDER = "+15005550006"  # Twilio's magic test number that is valid as a From
+
+# Provider statuses in the order they can happen; terminal ones (rank 9) end the attempt.
+CALL_RANK = {"queued": 0, "initiated": 1, "ringing": 2, "in-progress": 3, "answered": 3}
+SMS_RANK = {"accepted": 0, "scheduled": 0, "queued": 0, "sending": 1, "sent": 2}
+CALL_TERMINAL = {"completed", "busy", "no-answer", "failed", "canceled"}
+SMS_TERMINAL = {"delivered", "undelivered", "failed", "read", "canceled"}
+TERMINAL = 9
+
+
+def rank(kind: str, status: str | None) -> int:
+    if status is None:
+        return -1
+    table, terminal = (CALL_RANK, CALL_TERMINAL) if kind == "call" else (SMS_RANK, SMS_TERMINAL)
+    if status in terminal:
+        return TERMINAL
+    return table.get(status, -1)
+
+
+def kind_of(channel: str) -> str:
+    return "sms" if channel == "sms" else "call"
+
+
+# ----------------------------------------------------------------------------- campaigns
+
+
+class CampaignBook:
+    """Campaign specs by id, parsed once per definition; statuses read fresh on `refresh`."""
+
+    def __init__(self) -> None:
+        self._specs: dict[int, tuple[str | None, CampaignSpec]] = {}
+        self.status: dict[int, str] = {}
+
+    def refresh(self, session: Session) -> None:
+        rows = session.execute(
+            select(Campaign.id, Campaign.slug, Campaign.status, Campaign.definition_sha256)
+        ).all()
+        self.status = {r.id: r.status for r in rows}
+        for r in rows:
+            cached = self._specs.get(r.id)
+            if cached is None or cached[0] != r.definition_sha256:
+                definition = session.scalar(select(Campaign.definition).where(Campaign.id == r.id))
+                spec = CampaignSpec.from_definition(definition or {}, slug=r.slug)
+                self._specs[r.id] = (r.definition_sha256, spec)
+
+    def spec(self, campaign_id: int) -> CampaignSpec:
+        return self._specs[campaign_id][1]
+
+    def dispatchable(self) -> list[int]:
+        """Campaigns whose tasks the dispatcher places (not agent-handled, not stopped)."""
+        return [
+            cid
+            for cid, (_, spec) in self._specs.items()
+            if spec.channels[0] != "agent" and self.status.get(cid) != "stopped"
+        ]
+
+
+# ------------------------------------------------------------------- channel and number choice
+
+
+@dataclass(frozen=True, slots=True)
+class Phone:
+    e164: str
+    phone_type: str
+    region: str | None
+    voice_ok: bool
+    sms_ok: bool
+    unusable_reason: str | None
+
+    def takes(self, channel: str) -> bool:
+        if self.unusable_reason and not (self.voice_ok or self.sms_ok):
+            return False
+        if channel == "sms":
+            try:
+                sms_type = PhoneType(self.phone_type).can_receive_sms
+            except ValueError:
+                sms_type = False
+            return self.sms_ok and sms_type
+        return self.voice_ok
+
+
+@dataclass(frozen=True, slots=True)
+class Tried:
+    channel: str
+    at: datetime
+
+
+def choose(
+    spec: CampaignSpec,
+    tried: Sequence[Tried],
+    phones: Sequence[Phone],
+    blocked: Mapping[str, frozenset[str]],
+    now: datetime,
+    plan_action: str | None = None,
+) -> tuple[str, Phone | None] | None:
+    """The next (channel, number) by the campaign's fallback order; None when all are used up.
+
+    A channel is used up after `max_attempts` tries, `give_up_after` its first try, or when no
+    number can take it. Numbers rotate across tries ("the customer's other valid numbers are
+    tried when one fails"). `blocked` maps "" (the customer) and each number to do-not-contact
+    channels. An infeasible task the planner sent to SMS starts at SMS.
+    """
+    channels = list(spec.channels)
+    if plan_action == "sms" and "sms" in channels:
+        channels = channels[channels.index("sms") :]
+    for channel in channels:
+        if channel == "agent":
+            return "agent", None
+        policy = spec.attempt_policy(channel)
+        mine = [t for t in tried if t.channel == channel]
+        if len(mine) >= policy.max_attempts:
+            continue
+        if mine and policy.give_up_after and now >= mine[0].at + policy.give_up_after:
+            continue
+        customer_block = blocked.get("", frozenset())
+        usable = [
+            p
+            for p in phones
+            if p.takes(channel)
+            and not _blocked(customer_block | blocked.get(p.e164, frozenset()), channel)
+        ]
+        if not usable:
+            continue
+        return channel, usable[len(mine) % len(usable)]
+    return None
+
+
+def _blocked(blocked: frozenset[str], channel: str) -> bool:
+    return "all" in blocked or channel in blocked
+
+
+def sender_for(senders: Mapping[str, str], region: str | None) -> str | None:
+    """The caller ID for a destination region: its own, else "default", else None."""
+    if region and region.upper() in senders:
+        return senders[region.upper()]
+    return senders.get("default") or senders.get("DEFAULT")
+
+
+def do_not_contact(
+    session: Session, purpose: str, customer_ids: Iterable[int], numbers: Iterable[str]
+) -> dict[tuple[int | None, str], set[str]]:
+    """DNC channels by (customer id, "") and (None, number) for the given customers and numbers."""
+    scopes = ("all", "marketing") if purpose == "marketing" else ("all",)
+    ids, nums = list(set(customer_ids)), list(set(numbers))
+    out: dict[tuple[int | None, str], set[str]] = defaultdict(set)
+    if ids:
+        for cid, channel in session.execute(
+            select(DoNotContact.customer_id, DoNotContact.channel).where(
+                DoNotContact.customer_id.in_(ids), DoNotContact.scope.in_(scopes)
+            )
+        ):
+            out[(cid, "")].add(channel or "all")
+    if nums:
+        for e164, channel in session.execute(
+            select(DoNotContact.e164, DoNotContact.channel).where(
+                DoNotContact.e164.in_(nums), DoNotContact.scope.in_(scopes)
+            )
+        ):
+            if e164:
+                out[(None, e164)].add(channel or "all")
+    return out
+
+
+# ----------------------------------------------------------------------------- scheduling
+
+
+@dataclass
+class ScheduleReport:
+    scheduled: int = 0
+    exhausted: int = 0  # tasks that ended not_reached: every channel used up
+    to_agents: int = 0
+
+
+def schedule_due(
+    session: Session,
+    book: CampaignBook,
+    now: datetime,
+    senders: Mapping[str, str],
+    *,
+    limit: int = 1000,
+) -> ScheduleReport:
+    """One scheduled attempt for each open task whose next attempt time has come."""
+    report = ScheduleReport()
+    campaign_ids = book.dispatchable()
+    if not campaign_ids:
+        return report
+    tasks = session.execute(
+        select(
+            CallbackTask.id,
+            CallbackTask.campaign_id,
+            CallbackTask.customer_id,
+            CallbackTask.next_attempt_at,
+            CallbackTask.appointment_at,
+            CallbackTask.attempts_made,
+            CallbackTask.plan_action,
+        )
+        .where(
+            CallbackTask.state.in_(OPEN_TASK_STATES),
+            CallbackTask.next_attempt_at <= now,
+            CallbackTask.campaign_id.in_(campaign_ids),
+        )
+        .order_by(CallbackTask.priority, CallbackTask.next_attempt_at)
+        .limit(limit)
+    ).all()
+    if not tasks:
+        return report
+    task_ids = [t.id for t in tasks]
+    tried: dict[int, list[Tried]] = defaultdict(list)
+    for tid, channel, created in session.execute(
+        select(Attempt.task_id, Attempt.channel, Attempt.created_at)
+        .where(Attempt.task_id.in_(task_ids), Attempt.state != AttemptState.CANCELLED)
+        .order_by(Attempt.task_id, Attempt.number)
+    ):
+        tried[tid].append(Tried(channel, created))
+    phones: dict[int, list[Phone]] = defaultdict(list)
+    customer_ids = {t.customer_id for t in tasks}
+    for row in session.execute(
+        select(
+            CustomerPhone.customer_id,
+            CustomerPhone.e164,
+            CustomerPhone.phone_type,
+            CustomerPhone.region,
+            CustomerPhone.voice_ok,
+            CustomerPhone.sms_ok,
+            CustomerPhone.unusable_reason,
+        )
+        .where(CustomerPhone.customer_id.in_(customer_ids))
+        .order_by(CustomerPhone.customer_id, CustomerPhone.rank)
+    ):
+        phones[row.customer_id].append(Phone(*row[1:]))
+    all_numbers = [p.e164 for ps in phones.values() for p in ps]
+    dnc_by_purpose = {
+        purpose: do_not_contact(session, purpose, customer_ids, all_numbers)
+        for purpose in {book.spec(t.campaign_id).purpose for t in tasks}
+    }
+    new_rows: list[dict[str, Any]] = []
+    for t in tasks:
+        spec = book.spec(t.campaign_id)
+        dnc = dnc_by_purpose[spec.purpose]
+        blocked = {"": frozenset(dnc.get((t.customer_id, ""), ()))}
+        for p in phones[t.customer_id]:
+            blocked[p.e164] = frozenset(dnc.get((None, p.e164), ()))
+        choice = choose(spec, tried[t.id], phones[t.customer_id], blocked, now, t.plan_action)
+        if choice is None:
+            _end_task(session, t.id, now, TaskState.NOT_REACHED, OutcomeName.NOT_REACHED)
+            report.exhausted += 1
+            continue
+        channel, phone = choice
+        if phone is None:  # the next channel is a person: the agents' queue takes it
+            session.execute(
+                update(CallbackTask)
+                .where(CallbackTask.id == t.id)
+                .values(next_attempt_at=None, state=TaskState.IN_PROGRESS, updated_at=now)
+            )
+            report.to_agents += 1
+            continue
+        due = t.next_attempt_at
+        if t.appointment_at is not None and t.appointment_at > due:
+            due = t.appointment_at
+        new_rows.append(
+            {
+                "task_id": t.id,
+                "customer_id": t.customer_id,
+                "number": t.attempts_made + 1,
+                "channel": channel,
+                "phone_e164": phone.e164,
+                "from_e164": sender_for(senders, phone.region) or SANDBOX_SENDER,
+                "state": AttemptState.SCHEDULED,
+                "due_at": due,
+                "created_at": now,
+            }
+        )
+    if new_rows:
+        maker = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        made = session.execute(
+            maker(Attempt)
+            .on_conflict_do_nothing(index_elements=["task_id", "number"])
+            .returning(Attempt.task_id, Attempt.number),
+            new_rows,
+        ).all()
+        for task_id, number in made:
+            session.execute(
+                update(CallbackTask)
+                .where(CallbackTask.id == task_id)
+                .values(
+                    next_attempt_at=None,
+                    attempts_made=number,
+                    state=TaskState.IN_PROGRESS,
+                    updated_at=now,
+                )
+            )
+        report.scheduled = len(made)
+    return report
+
+
+def _end_task(
+    session: Session, task_id: int, now: datetime, state: TaskState, outcome: str | None
+) -> None:
+    session.execute(
+        update(CallbackTask)
+        .where(CallbackTask.id == task_id, CallbackTask.state.in_(OPEN_TASK_STATES))
+        .values(state=state, outcome=outcome, next_attempt_at=None, updated_at=now)
+    )
+
+
+# ----------------------------------------------------------------------------- claiming
+
+
+def claim(session: Session, worker: str, now: datetime, lease: timedelta, limit: int) -> list[int]:
+    """Claim up to `limit` due attempts for `worker` in one statement; their ids, due first."""
+    due = (
+        select(Attempt.id)
+        .where(Attempt.state == AttemptState.SCHEDULED, Attempt.due_at <= now)
+        .order_by(Attempt.due_at, Attempt.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = session.execute(
+        update(Attempt)
+        .where(Attempt.id.in_(due.scalar_subquery()), Attempt.state == AttemptState.SCHEDULED)
+        .values(
+            state=AttemptState.CLAIMED,
+            claimed_by=worker,
+            claimed_at=now,
+            lease_expires_at=now + lease,
+        )
+        .returning(Attempt.id, Attempt.due_at)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return [r.id for r in sorted(rows, key=lambda r: (r.due_at, r.id))]
+
+
+def release(session: Session, attempt_id: int, due_at: datetime, note: str | None = None) -> None:
+    """Give a claimed attempt back (gate said not now, or a transient error): not a contact."""
+    session.execute(
+        update(Attempt)
+        .where(Attempt.id == attempt_id, Attempt.state == AttemptState.CLAIMED)
+        .values(
+            state=AttemptState.SCHEDULED,
+            claimed_by=None,
+            claimed_at=None,
+            lease_expires_at=None,
+            due_at=due_at,
+            error_message=note,
+        )
+    )
+
+
+def mark_placed(
+    session: Session,
+    attempt_id: int,
+    sid: str,
+    status: str,
+    now: datetime,
+    lease: timedelta,
+) -> None:
+    """Record the provider's acceptance; a status callback that came first is not undone."""
+    moved = session.execute(  # type: ignore[attr-defined]
+        update(Attempt)
+        .where(Attempt.id == attempt_id, Attempt.state == AttemptState.CLAIMED)
+        .values(
+            state=AttemptState.PLACED,
+            provider_sid=sid,
+            provider_status=status,
+            placed_at=now,
+            lease_expires_at=now + lease,
+        )
+    ).rowcount
+    if not moved:
+        session.execute(
+            update(Attempt)
+            .where(Attempt.id == attempt_id)
+            .values(
+                provider_sid=func.coalesce(Attempt.provider_sid, sid),
+                placed_at=func.coalesce(Attempt.placed_at, now),
+            )
+        )
+
+
+def fail_attempt(
+    session: Session,
+    attempt_id: int,
+    now: datetime,
+    *,
+    code: int | None,
+    message: str,
+    state: AttemptState = AttemptState.FAILED,
+) -> None:
+    session.execute(
+        update(Attempt)
+        .where(Attempt.id == attempt_id, Attempt.state.notin_(ENDED_ATTEMPT_STATES))
+        .values(
+            state=state,
+            error_code=code,
+            error_message=message,
+            ended_at=now,
+            lease_expires_at=None,
+        )
+    )
+
+
+# ------------------------------------------------------------------------ provider statuses
+
+
+def _insert_event(
+    session: Session,
+    sid: str,
+    kind: str,
+    status: str,
+    sequence: int,
+    attempt_id: int | None,
+    payload: Mapping[str, Any],
+    now: datetime,
+) -> bool:
+    maker = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    result = session.execute(
+        maker(WebhookEvent)
+        .values(
+            provider_sid=sid,
+            kind=kind,
+            status=status,
+            sequence=sequence,
+            attempt_id=attempt_id,
+            payload=dict(payload),
+            received_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["provider_sid", "status", "sequence"])
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def apply_status(
+    session: Session,
+    book: CampaignBook,
+    now: datetime,
+    *,
+    kind: str,
+    attempt_id: int | None,
+    sid: str,
+    status: str,
+    sequence: int,
+    payload: Mapping[str, Any],
+) -> bool:
+    """Store one provider status once and move its attempt; False when it was a repeat."""
+    if not _insert_event(
+        session, sid, f"{kind}_status", status, sequence, attempt_id, payload, now
+    ):
+        return False
+    attempt = None
+    if attempt_id is not None:
+        attempt = session.get(Attempt, attempt_id, with_for_update=True)
+    if attempt is None:
+        attempt = session.scalar(select(Attempt).where(Attempt.provider_sid == sid))
+    if attempt is None or kind_of(attempt.channel) != kind:
+        log.warning("status %s for %s matches no attempt; kept in the event log", status, sid)
+        return True
+    if attempt.provider_sid is None:
+        attempt.provider_sid = sid
+    elif attempt.provider_sid != sid:
+        log.warning("status for %s does not belong to attempt %s; ignored", sid, attempt.id)
+        return True
+    if attempt.state in ENDED_ATTEMPT_STATES:
+        return True  # terminal states never regress
+    new = rank(kind, status)
+    if new <= rank(kind, attempt.provider_status):
+        return True  # late or reordered: an earlier status after a later one
+    attempt.provider_status = status
+    if attempt.state == AttemptState.CLAIMED:
+        attempt.state = AttemptState.PLACED
+        attempt.placed_at = attempt.placed_at or now
+    answered_by = payload.get("AnsweredBy")
+    if answered_by:
+        attempt.answered_by = str(answered_by)
+    if new == TERMINAL:
+        _finish(session, book, attempt, status, payload, now)
+    return True
+
+
+def _finish(
+    session: Session,
+    book: CampaignBook,
+    attempt: Attempt,
+    status: str,
+    payload: Mapping[str, Any],
+    now: datetime,
+) -> None:
+    duration = str(payload.get("CallDuration") or payload.get("Duration") or "")
+    error = str(payload.get("ErrorCode") or "")
+    attempt.duration_seconds = int(duration) if duration.isdigit() else None
+    attempt.error_code = int(error) if error.isdigit() else attempt.error_code
+    attempt.ended_at = now
+    attempt.lease_expires_at = None
+    attempt.state = {
+        "failed": AttemptState.FAILED,
+        "undelivered": AttemptState.FAILED,
+        "canceled": AttemptState.CANCELLED,
+    }.get(status, AttemptState.COMPLETED)
+    task = session.get(CallbackTask, attempt.task_id, with_for_update=True)
+    if task is None:
+        return
+    notified = (attempt.channel == "sms" and status in ("delivered", "read")) or (
+        (attempt.answered_by or "").startswith(("machine", "fax"))
+    )
+    if notified and task.notified_at is None:
+        task.notified_at = now
+    follow_up(session, book, task, attempt, now)
+
+
+def follow_up(
+    session: Session, book: CampaignBook, task: CallbackTask, attempt: Attempt, now: datetime
+) -> None:
+    """After an attempt ended: the next try on this channel after its spacing, or fall back now.
+
+    A task with an outcome (reached, or ended by the script) is left alone; so is one that has
+    an open attempt already. `schedule_due` picks channel and number when the time comes.
+    """
+    if task.state not in OPEN_TASK_STATES or task.reached_at is not None or task.outcome:
+        return
+    if task.next_attempt_at is not None:
+        return
+    spec = book.spec(task.campaign_id)
+    if attempt.channel == "agent" or attempt.channel not in spec.channels:
+        return
+    policy = spec.attempt_policy(attempt.channel)
+    tries = session.scalar(
+        select(func.count())
+        .select_from(Attempt)
+        .where(
+            Attempt.task_id == task.id,
+            Attempt.channel == attempt.channel,
+            Attempt.state != AttemptState.CANCELLED,
+        )
+    )
+    tries = int(tries or 0)
+    if tries >= policy.max_attempts or (
+        attempt.state == AttemptState.FAILED and attempt.error_code
+    ):
+        task.next_attempt_at = now  # this channel is done (or this number failed): fall back
+    else:
+        spacing = policy.spacing * (policy.backoff ** max(0, tries - 1))
+        task.next_attempt_at = (attempt.ended_at or now) + spacing
+    task.updated_at = now
+
+
+def adopt(
+    session: Session,
+    book: CampaignBook,
+    attempt_id: int,
+    *,
+    sid: str,
+    status: str,
+    created_at: datetime | None,
+    now: datetime,
+    lease: timedelta,
+    payload: Mapping[str, Any],
+) -> None:
+    """A lost placement found at the provider: record it (and its end, if it has ended)."""
+    mark_placed(session, attempt_id, sid, "queued", created_at or now, lease)
+    kind = kind_of(session.scalar(select(Attempt.channel).where(Attempt.id == attempt_id)) or "")
+    apply_status(
+        session,
+        book,
+        now,
+        kind=kind,
+        attempt_id=attempt_id,
+        sid=sid,
+        status=status,
+        sequence=-1,  # found by reconciliation, not posted by the provider
+        payload=payload,
+    )
+
+
+def counts(session: Session) -> dict[str, int]:
+    """Attempts by state: the operator's quick look at the books."""
+    return {
+        state: int(n)
+        for state, n in session.execute(select(Attempt.state, func.count()).group_by(Attempt.state))
+    }
