@@ -1,0 +1,186 @@
+"""The webhook app Twilio posts to: call and SMS status callbacks, and the call's TwiML.
+
+Every request is checked against `X-Twilio-Signature` with the auth token and the configured
+public URL (so it works behind a proxy); a bad signature gets 403 and is logged, never
+processed. Each status callback is stored once in the event log (unique on SID + status +
+SequenceNumber) and moves its attempt through `attempts.apply_status`, where terminal states
+never regress, so repeated, late and reordered callbacks change nothing twice. The voice route
+answers with the campaign's opening (the full script with its branches is the outcomes issue).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from xml.sax.saxutils import escape, quoteattr
+
+from fastapi import FastAPI, Request, Response
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from twilio.request_validator import RequestValidator
+
+from dialer import attempts as books
+from dialer.clock import Clock
+from dialer.models import Attempt, CallbackTask, Customer, ServiceEvent
+from dialer.script_text import fill
+from dialer.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+_SID = re.compile(r"^(CA|SM|MM)[0-9a-fA-F]{32}$")
+_STATUS = re.compile(r"^[a-z-]{3,20}$")
+
+
+class WebhookApp:
+    """Builds the FastAPI app around one store, clock and auth token."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        auth_token: str,
+        public_base_url: str | None = None,
+        company: str = "",
+    ) -> None:
+        self.store, self.clock = store, clock
+        self.validator = RequestValidator(auth_token)
+        self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
+        self.company = company
+        self.book = books.CampaignBook()
+        self.rejected = 0  # requests refused for a bad signature (for tests and health)
+
+    def public_url(self, request: Request) -> str:
+        """The URL Twilio signed: the configured public base plus the path and query."""
+        if self.public_base_url is None:
+            return str(request.url)
+        query = f"?{request.url.query}" if request.url.query else ""
+        return f"{self.public_base_url}{request.url.path}{query}"
+
+    async def form(self, request: Request) -> FormData | Response:
+        """The signed form, or the 4xx response to send instead."""
+        size = request.headers.get("content-length")
+        if size is not None and (not size.isdigit() or int(size) > MAX_BODY):
+            return Response("request too large", status_code=413)
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return Response("request too large", status_code=413)
+        try:
+            form = await request.form()
+        except Exception:  # noqa: BLE001 - any parse failure is the client's: 400, never 500
+            return Response("malformed form", status_code=400)
+        params = {k: str(v) for k, v in form.items()}
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not signature or not self.validator.validate(
+            self.public_url(request), params, signature
+        ):
+            self.rejected += 1
+            log.warning("refused %s: bad or missing X-Twilio-Signature", request.url.path)
+            return Response("bad signature", status_code=403)
+        return form
+
+    def status(self, kind: str, attempt_id: int, form: FormData) -> Response:
+        sid_field, status_field = (
+            ("CallSid", "CallStatus")
+            if kind == "call"
+            else (
+                "MessageSid",
+                "MessageStatus",
+            )
+        )
+        sid, status = str(form.get(sid_field) or ""), str(form.get(status_field) or "")
+        seq_text = str(form.get("SequenceNumber") or "0")
+        if not _SID.match(sid) or not _STATUS.match(status) or not seq_text.isdigit():
+            return Response(f"{sid_field}, {status_field} or SequenceNumber invalid", 400)
+        with self.store.transaction() as session:
+            self.book.refresh(session)
+            books.apply_status(
+                session,
+                self.book,
+                self.clock.now(),
+                kind=kind,
+                attempt_id=attempt_id,
+                sid=sid,
+                status=status,
+                sequence=int(seq_text),
+                payload={k: str(v) for k, v in form.items()},
+            )
+        return Response(status_code=204)
+
+    def voice(self, attempt_id: int, form: FormData) -> Response:
+        """The call's TwiML: the opening in the customer's language (a voicemail for machines)."""
+        with self.store.sessions() as session:
+            row = session.execute(
+                select(Attempt, CallbackTask, Customer)
+                .join(CallbackTask, CallbackTask.id == Attempt.task_id)
+                .join(Customer, Customer.id == CallbackTask.customer_id)
+                .where(Attempt.id == attempt_id)
+            ).first()
+            if row is None:
+                return _twiml("<Hangup/>")
+            _attempt, task, cust = row
+            self.book.refresh(session)
+            event = (
+                session.get(ServiceEvent, task.service_event_id) if task.service_event_id else None
+            )
+        spec = self.book.spec(task.campaign_id)
+        _, script = spec.script_for(cust.language)
+        values = {
+            "company": self.company,
+            "name": cust.name,
+            "title": cust.title or "",
+            "service": (event.service_type if event else None) or "",
+            "date": event.service_date.isoformat() if event else "",
+        }
+        machine = str(form.get("AnsweredBy") or "").startswith(("machine", "fax"))
+        text = (script.voicemail or script.opening) if machine else script.opening
+        voice = quoteattr(script.voice)
+        return _twiml(f"<Say voice={voice}>{escape(fill(text, values))}</Say><Hangup/>")
+
+
+def _twiml(inner: str) -> Response:
+    return Response(
+        f'<?xml version="1.0" encoding="UTF-8"?><Response>{inner}</Response>',
+        media_type="application/xml",
+    )
+
+
+def create_app(
+    store: Store,
+    clock: Clock,
+    auth_token: str,
+    public_base_url: str | None = None,
+    company: str = "",
+) -> FastAPI:
+    """The webhook app; `app.state.webhooks` is the `WebhookApp` behind it."""
+    hooks = WebhookApp(store, clock, auth_token, public_base_url, company)
+    app = FastAPI(title="dialer webhooks", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.webhooks = hooks
+
+    @app.post("/twilio/status/call/{attempt_id}")
+    async def call_status(attempt_id: int, request: Request) -> Response:
+        form = await hooks.form(request)
+        if isinstance(form, Response):
+            return form
+        return await run_in_threadpool(hooks.status, "call", attempt_id, form)
+
+    @app.post("/twilio/status/sms/{attempt_id}")
+    async def sms_status(attempt_id: int, request: Request) -> Response:
+        form = await hooks.form(request)
+        if isinstance(form, Response):
+            return form
+        return await run_in_threadpool(hooks.status, "sms", attempt_id, form)
+
+    @app.post("/twilio/voice/{attempt_id}")
+    async def voice(attempt_id: int, request: Request) -> Response:
+        form = await hooks.form(request)
+        if isinstance(form, Response):
+            return form
+        return await run_in_threadpool(hooks.voice, attempt_id, form)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
