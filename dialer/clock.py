@@ -47,8 +47,8 @@ class SettableClock:
         return self._mono
 
     def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            self.advance(seconds)
+        if seconds > 0:  # at least one microsecond, so a waiting loop always moves on
+            self.advance(max(timedelta(microseconds=1), timedelta(seconds=seconds)))
 
     def set(self, at: datetime) -> None:
         at = ensure_utc(at)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from dialer.clock import Clock
 
+EPSILON = 1e-9  # float rounding of summed waits must not keep a slot taken
 MARGIN = 0.01  # seconds added to each window: scheduling jitter must not push 51 into a second
 
 
@@ -58,7 +59,7 @@ class Pacer:
             for lim in limits:
                 wait = max(wait, self._blocked_until.get(lim.key, 0.0) - now)
                 log = self._log.setdefault(lim.key, deque())
-                while log and now - log[0] >= lim.window:
+                while log and now - log[0] >= lim.window - EPSILON:
                     log.popleft()
                 if len(log) >= lim.burst:
                     wait = max(wait, log[0] + lim.window - now)
