@@ -352,17 +352,24 @@ def _end_task(
 
 
 def claim(session: Session, worker: str, now: datetime, lease: timedelta, limit: int) -> list[int]:
-    """Claim up to `limit` due attempts for `worker` in one statement; their ids, due first."""
+    """Claim up to `limit` due attempts for `worker` in one statement; their ids, due first.
+
+    The due rows are picked in a materialised CTE (`FOR UPDATE SKIP LOCKED` on PostgreSQL) and
+    updated from it: an `IN (subquery LIMIT n)` may be re-run by PostgreSQL's planner and claim
+    more than `n` rows.
+    """
     due = (
         select(Attempt.id)
         .where(Attempt.state == AttemptState.SCHEDULED, Attempt.due_at <= now)
         .order_by(Attempt.due_at, Attempt.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .cte("due")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
     rows = session.execute(
         update(Attempt)
-        .where(Attempt.id.in_(due.scalar_subquery()), Attempt.state == AttemptState.SCHEDULED)
+        .where(Attempt.id == due.c.id, Attempt.state == AttemptState.SCHEDULED)
         .values(
             state=AttemptState.CLAIMED,
             claimed_by=worker,
@@ -470,8 +477,9 @@ def _insert_event(
             received_at=now,
         )
         .on_conflict_do_nothing(index_elements=["provider_sid", "status", "sequence"])
+        .returning(WebhookEvent.id)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return result.scalar() is not None  # RETURNING, not rowcount: reliable on both drivers
 
 
 def apply_status(

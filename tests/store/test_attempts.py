@@ -1,0 +1,308 @@
+"""Attempts on the real store (SQLite and PostgreSQL): scheduling, claiming, statuses, follow-up."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from dialer import attempts as books
+from dialer.campaigns import CampaignSpec, load_campaign
+from dialer.clock import SettableClock
+from dialer.models import (
+    Attempt,
+    AttemptState,
+    CallbackTask,
+    Customer,
+    CustomerPhone,
+    DoNotContact,
+    TaskState,
+    WebhookEvent,
+)
+from dialer.planner import upsert_campaign
+from dialer.store import Store
+
+CAMPAIGNS = Path(__file__).parents[2] / "campaigns"
+SID = "CA" + "0" * 31 + "1"
+
+
+@pytest.fixture
+def spec() -> CampaignSpec:
+    return load_campaign(CAMPAIGNS / "after-service-satisfaction.toml")
+
+
+def seed(
+    store: Store,
+    clock: SettableClock,
+    spec: CampaignSpec,
+    n: int = 3,
+    phones: tuple[tuple[str, str], ...] = (("+886912345678", "mobile"),),
+) -> list[int]:
+    """`n` member customers in Taipei, each with `phones`, and a task due now: the task ids."""
+    now = clock.now()
+    ids = []
+    with store.transaction() as s:
+        cid = upsert_campaign(s, spec, now)
+        for i in range(n):
+            cust = Customer(
+                customer_key=f"C{i}",
+                name=f"客戶{i}",
+                member=True,
+                time_zones=["Asia/Taipei"],
+                region="TW",
+                created_at=now,
+                updated_at=now,
+            )
+            s.add(cust)
+            s.flush()
+            for rank, (e164, kind) in enumerate(phones):
+                s.add(
+                    CustomerPhone(
+                        customer_id=cust.id,
+                        e164=e164[:-1] + str(i) if len(phones) == 1 else e164,
+                        phone_type=kind,
+                        region="TW",
+                        rank=rank,
+                        time_zones=["Asia/Taipei"],
+                    )
+                )
+            task = CallbackTask(
+                campaign_id=cid,
+                customer_id=cust.id,
+                dedupe_key=f"svc:{i}",
+                member=True,
+                deadline=now + timedelta(days=3),
+                next_attempt_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+            s.add(task)
+            s.flush()
+            ids.append(task.id)
+    return ids
+
+
+def book(session: Session) -> books.CampaignBook:
+    b = books.CampaignBook()
+    b.refresh(session)
+    return b
+
+
+def schedule(store: Store, clock: SettableClock) -> books.ScheduleReport:
+    with store.transaction() as s:
+        return books.schedule_due(s, book(s), clock.now(), {"TW": "+886200000001"})
+
+
+def attempts_of(store: Store, task_id: int) -> list[Attempt]:
+    with store.sessions() as s:
+        return list(
+            s.scalars(select(Attempt).where(Attempt.task_id == task_id).order_by(Attempt.number))
+        )
+
+
+def status(
+    store: Store, clock: SettableClock, attempt_id: int, value: str, seq: int, **extra: str
+) -> bool:
+    with store.transaction() as s:
+        return books.apply_status(
+            s,
+            book(s),
+            clock.now(),
+            kind="call",
+            attempt_id=attempt_id,
+            sid=SID,
+            status=value,
+            sequence=seq,
+            payload={"CallStatus": value, **extra},
+        )
+
+
+def test_schedule_makes_one_attempt_per_due_task_and_is_idempotent(
+    store: Store, clock: SettableClock, spec: CampaignSpec
+) -> None:
+    tasks = seed(store, clock, spec)
+    report = schedule(store, clock)
+    assert report.scheduled == 3
+    assert schedule(store, clock).scheduled == 0
+    first = attempts_of(store, tasks[0])
+    assert [(a.channel, a.number, a.state, a.from_e164) for a in first] == [
+        ("voice", 1, AttemptState.SCHEDULED, "+886200000001")
+    ]
+    with store.sessions() as s:
+        task = s.get(CallbackTask, tasks[0])
+        assert task is not None
+        assert task.state == TaskState.IN_PROGRESS and task.next_attempt_at is None
+
+
+def test_claims_are_disjoint_and_respect_due_time(
+    store: Store, clock: SettableClock, spec: CampaignSpec
+) -> None:
+    seed(store, clock, spec, n=5)
+    schedule(store, clock)
+    with store.transaction() as s:
+        s.execute(
+            update(Attempt)
+            .where(
+                Attempt.number == 1, Attempt.task_id == s.scalar(select(func.max(Attempt.task_id)))
+            )
+            .values(due_at=clock.now() + timedelta(hours=1))
+        )
+    lease = timedelta(minutes=2)
+    with store.transaction() as s:
+        a = books.claim(s, "A", clock.now(), lease, 2)
+    with store.transaction() as s:
+        b = books.claim(s, "B", clock.now(), lease, 10)
+    assert len(a) == 2 and len(b) == 2 and not set(a) & set(b)
+    with store.sessions() as s:
+        claimed = s.execute(
+            select(Attempt.claimed_by, Attempt.lease_expires_at).where(
+                Attempt.state == AttemptState.CLAIMED
+            )
+        ).all()
+    assert sorted(c for c, _ in claimed) == ["A", "A", "B", "B"]
+    assert all(exp == clock.now() + lease for _, exp in claimed)
+
+
+@pytest.mark.postgres
+def test_skip_locked_lets_a_second_worker_take_other_rows(
+    pg_schema: tuple[str, str], clock: SettableClock, spec: CampaignSpec
+) -> None:
+    url, schema = pg_schema
+    store = Store.open(url, schema=schema)
+    try:
+        seed(store, clock, spec, n=4)
+        schedule(store, clock)
+        lease = timedelta(minutes=2)
+        with store.transaction() as held:  # worker A holds its claim, uncommitted
+            a = books.claim(held, "A", clock.now(), lease, 2)
+            with store.transaction() as other:
+                b = books.claim(other, "B", clock.now(), lease, 4)
+            assert len(a) == 2 and len(b) == 2 and not set(a) & set(b)
+    finally:
+        store.close()
+
+
+def test_statuses_are_stored_once_and_terminal_never_regresses(
+    store: Store, clock: SettableClock, spec: CampaignSpec
+) -> None:
+    [task_id] = seed(store, clock, spec, n=1)
+    schedule(store, clock)
+    with store.transaction() as s:
+        [aid] = books.claim(s, "A", clock.now(), timedelta(minutes=2), 5)
+        books.mark_placed(s, aid, SID, "queued", clock.now(), timedelta(minutes=15))
+    assert status(store, clock, aid, "ringing", 1)
+    assert not status(store, clock, aid, "ringing", 1)  # a duplicate callback: nothing twice
+    clock.advance(40)
+    assert status(store, clock, aid, "no-answer", 3, CallDuration="0")
+    assert status(store, clock, aid, "initiated", 0)  # late and reordered: logged only
+    [attempt] = attempts_of(store, task_id)
+    assert attempt.state == AttemptState.COMPLETED and attempt.provider_status == "no-answer"
+    with store.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(WebhookEvent)) == 3
+        task = s.get(CallbackTask, task_id)
+        assert task is not None and task.next_attempt_at == clock.now() + timedelta(hours=2)
+
+
+def test_a_callback_before_the_placement_record_is_not_undone(
+    store: Store, clock: SettableClock, spec: CampaignSpec
+) -> None:
+    [task_id] = seed(store, clock, spec, n=1)
+    schedule(store, clock)
+    with store.transaction() as s:
+        [aid] = books.claim(s, "A", clock.now(), timedelta(minutes=2), 5)
+    assert status(store, clock, aid, "busy", 2)  # the callback won the race
+    with store.transaction() as s:
+        books.mark_placed(s, aid, SID, "queued", clock.now(), timedelta(minutes=15))
+    [attempt] = attempts_of(store, task_id)
+    assert (attempt.state, attempt.provider_sid, attempt.provider_status) == (
+        AttemptState.COMPLETED,
+        SID,
+        "busy",
+    )
+
+
+def test_voice_retries_with_backoff_then_falls_back_to_sms_then_ends(
+    store: Store, clock: SettableClock, spec: CampaignSpec
+) -> None:
+    [task_id] = seed(store, clock, spec, n=1)
+    waits = []
+    for n in range(1, 5):
+        assert schedule(store, clock).scheduled == 1
+        with store.transaction() as s:
+            [aid] = books.claim(s, "A", clock.now(), timedelta(minutes=2), 5)
+            sid = f"CA{n:032d}"
+            books.mark_placed(s, aid, sid, "queued", clock.now(), timedelta(minutes=15))
+            b = book(s)
+            final = "delivered" if n == 4 else "busy"
+            books.apply_status(
+                s,
+                b,
+                clock.now(),
+                kind="sms" if n == 4 else "call",
+                attempt_id=aid,
+                sid=sid,
+                status=final,
+                sequence=1,
+                payload={},
+            )
+            task = s.get(CallbackTask, task_id)
+            assert task is not None
+            waits.append(task.next_attempt_at - clock.now() if task.next_attempt_at else None)
+        if task.next_attempt_at:
+            clock.set(task.next_attempt_at)
+    channels = [a.channel for a in attempts_of(store, task_id)]
+    assert channels == ["voice", "voice", "voice", "sms"]
+    assert waits[:3] == [timedelta(hours=2), timedelta(hours=3), timedelta(0)]
+    schedule(store, clock)  # sms (max 1) used up: the task ends not reached, but notified
+    with store.sessions() as s:
+        task = s.get(CallbackTask, task_id)
+        assert task is not None
+        assert (task.state, task.outcome) == (TaskState.NOT_REACHED, "not_reached")
+        assert task.notified_at is not None
+
+
+def test_choice_rotates_numbers_and_skips_blocked_ones(
+    store: Store, clock: SettableClock, spec: CampaignSpec
+) -> None:
+    now = clock.now()
+    a = books.Phone("+886912000001", "mobile", "TW", True, True, None)
+    b = books.Phone("+886223456789", "fixed_line", "TW", True, True, None)
+    tried = [books.Tried("voice", now)]
+    assert books.choose(spec, [], [a, b], {}, now) == ("voice", a)
+    assert books.choose(spec, tried, [a, b], {}, now) == ("voice", b)
+    assert books.choose(spec, tried, [a, b], {b.e164: frozenset({"all"})}, now) == ("voice", a)
+    three = tried * 3
+    assert books.choose(spec, three, [a, b], {}, now) == ("sms", a)  # landline takes no SMS
+    assert books.choose(spec, three, [b], {}, now) is None
+    late = now + timedelta(days=2)
+    assert books.choose(spec, tried, [a], {}, late) == ("sms", a)  # give_up_after 2d
+    assert books.choose(spec, [], [a], {}, now, plan_action="sms") == ("sms", a)
+    assert books.choose(spec, [], [a], {"": frozenset({"voice"})}, now) == ("sms", a)
+
+
+def test_do_not_contact_on_every_number_ends_the_task(
+    store: Store, clock: SettableClock, spec: CampaignSpec
+) -> None:
+    [task_id] = seed(store, clock, spec, n=1)
+    with store.transaction() as s:
+        cust_id = s.scalar(select(CallbackTask.customer_id).where(CallbackTask.id == task_id))
+        s.add(DoNotContact(customer_id=cust_id, channel="all", created_at=clock.now()))
+    report = schedule(store, clock)
+    assert (report.scheduled, report.exhausted) == (0, 1)
+
+
+def test_sender_by_region() -> None:
+    senders = {"TW": "+886200000001", "default": "+15550000000"}
+    assert books.sender_for(senders, "tw") == "+886200000001"
+    assert books.sender_for(senders, "KR") == "+15550000000"
+    assert books.sender_for({}, "KR") is None
+
+
+def test_ranks_order_the_lifecycle() -> None:
+    order = ["queued", "initiated", "ringing", "in-progress", "completed"]
+    assert [books.rank("call", s) for s in order] == sorted(books.rank("call", s) for s in order)
+    assert books.rank("sms", "sent") < books.rank("sms", "delivered") == books.TERMINAL
+    assert books.rank("call", None) < books.rank("call", "queued")
