@@ -36,6 +36,14 @@ from dialer.customers import (
     list_customers,
     phone_view,
 )
+from dialer.dispatch_cli import (
+    attempts_app,
+    emergency_stop_cmd,
+    pause_cmd,
+    resume_all_cmd,
+    resume_cmd,
+    stop_cmd,
+)
 from dialer.errors import ConfigError, DialerError, UsageError
 from dialer.ingest import Importer, ImportSummary, rejected_rows
 from dialer.models import Customer, ImportRun
@@ -65,6 +73,12 @@ app.add_typer(imports_app, name="imports")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(agents_app, name="agents")
 app.command("plan")(plan_command)
+campaign_app.command("pause")(pause_cmd)
+campaign_app.command("resume")(resume_cmd)
+campaign_app.command("stop")(stop_cmd)
+app.command("stop")(emergency_stop_cmd)
+app.command("resume")(resume_all_cmd)
+app.add_typer(attempts_app, name="attempts")
 
 
 @dataclass
