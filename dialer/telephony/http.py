@@ -1,0 +1,56 @@
+"""Point the official Twilio SDK at another host (the sandbox) through its supported `http_client=`."""
+
+from __future__ import annotations
+
+import re
+
+from requests.adapters import HTTPAdapter
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+
+_TWILIO_HOST = re.compile(r"^https://(?:[A-Za-z0-9-]+\.)*twilio\.com(?::\d+)?(?=/|$)")
+
+
+class RewritingHttpClient(TwilioHttpClient):  # type: ignore[misc]
+    """A TwilioHttpClient that sends every `https://*.twilio.com` request to `base_url` instead.
+
+    Used as `Client(sid, token, http_client=RewritingHttpClient("http://127.0.0.1:8765"))`: the
+    SDK builds its URLs (including `next_page_uri` paging) against api.twilio.com, and this
+    client swaps the scheme and host just before sending, so nothing in the SDK is patched.
+    One pooled keep-alive session; environment proxies are ignored (the sandbox is loopback).
+    """
+
+    def __init__(self, base_url: str, *, timeout: float | None = None, pool_size: int = 8) -> None:
+        super().__init__(pool_connections=True, timeout=timeout)
+        self.base_url = base_url.rstrip("/")
+        assert self.session is not None
+        self.session.trust_env = False
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def rewrite(self, url: str) -> str:
+        """The URL the request really goes to: a Twilio host replaced by `base_url`."""
+        return _TWILIO_HOST.sub(self.base_url, url, count=1)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        return super().request(
+            method,
+            self.rewrite(url),
+            params=params,
+            data=data,
+            headers=headers,
+            auth=auth,
+            timeout=timeout,
+            allow_redirects=allow_redirects,
+        )
