@@ -15,12 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from sandbox_webhooks import WebhookReceiver
 from twilio.rest import Client
 
 from dialer.clock import SettableClock
 from dialer.telephony.http import RewritingHttpClient
 from dialer.telephony.sandbox import Sandbox, SandboxServer
-from sandbox_webhooks import WebhookReceiver
 
 TEST_SID = "AC" + "0123456789abcdef" * 2
 TEST_TOKEN = "sandbox-test-auth-token"

@@ -54,7 +54,9 @@ class WebhookReceiver:
                 raw = self.rfile.read(length).decode() if length else split.query
                 params = dict(parse_qsl(raw, keep_blank_values=True))
                 host = f"http://{self.server.server_address[0]}:{self.server.server_address[1]}"
-                item = Received(self.command, split.path, host + self.path, params, dict(self.headers))
+                item = Received(
+                    self.command, split.path, host + self.path, params, dict(self.headers)
+                )
                 with receiver._lock:
                     receiver.received.append(item)
                     answer = receiver._answers.get(split.path, "<Response/>")
@@ -74,7 +76,7 @@ class WebhookReceiver:
 
             do_GET = do_POST = _handle
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

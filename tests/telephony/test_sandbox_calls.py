@@ -185,9 +185,7 @@ def test_broken_webhook_ends_the_call(
     assert sandbox.sandbox.contacts(to=CUSTOMER)[0].error == "11200"
 
 
-def test_calls_are_queued_at_the_account_cps(
-    make_sandbox, webhooks: WebhookReceiver
-) -> None:  # type: ignore[no-untyped-def]
+def test_calls_are_queued_at_the_account_cps(make_sandbox, webhooks: WebhookReceiver) -> None:  # type: ignore[no-untyped-def]
     h = make_sandbox(cps=2.0)
     client = h.client()
     t0 = h.clock.now()
@@ -233,9 +231,17 @@ def test_cancel_a_queued_call_and_hang_up_a_live_one(
     assert twilio_client.calls(first.sid).fetch().status == "in-progress"
     assert twilio_client.calls(first.sid).update(status="completed").status == "completed"
     sandbox.settle()
-    assert [r.params["CallStatus"] for r in webhooks.requests("/status") if r.params["CallSid"] == queued.sid] == ["canceled"]
+    assert [
+        r.params["CallStatus"]
+        for r in webhooks.requests("/status")
+        if r.params["CallSid"] == queued.sid
+    ] == ["canceled"]
     assert sandbox.sandbox.contacts(to=CUSTOMER)[0].rang_at is None
-    finals = [r.params["CallStatus"] for r in webhooks.requests("/status") if r.params["CallSid"] == first.sid]
+    finals = [
+        r.params["CallStatus"]
+        for r in webhooks.requests("/status")
+        if r.params["CallSid"] == first.sid
+    ]
     assert finals[-1] == "completed" and finals.count("completed") == 1
 
 
