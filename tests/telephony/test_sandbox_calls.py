@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -198,7 +199,7 @@ def test_calls_are_queued_at_the_account_cps(make_sandbox, webhooks: WebhookRece
     h.settle()
     starts = sorted(c.started_at for c in h.sandbox.contacts() if c.started_at)
     assert starts[0] == t0
-    gaps = [(b - a).total_seconds() for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(starts)]
     assert all(g >= 0.5 for g in gaps)
 
 
@@ -213,7 +214,7 @@ def test_ring_times_spaced_by_cps_while_the_clock_moves(
     sandbox.settle()
     rang = sorted(c.rang_at for c in sandbox.sandbox.contacts() if c.rang_at)
     assert len(rang) == 4
-    assert all((b - a).total_seconds() >= 1.0 for a, b in zip(rang, rang[1:], strict=False))
+    assert all((b - a).total_seconds() >= 1.0 for a, b in itertools.pairwise(rang))
 
 
 def test_cancel_a_queued_call_and_hang_up_a_live_one(
@@ -248,9 +249,9 @@ def test_cancel_a_queued_call_and_hang_up_a_live_one(
 def test_list_filters_and_pages_through_the_sdk(
     sandbox: SandboxHarness, twilio_client: Client, webhooks: WebhookReceiver
 ) -> None:
-    for i in range(7):
+    for _i in range(7):
         twilio_client.calls.create(to=CUSTOMER, from_=SENDER, url=webhooks.url("/v"))
-    for i in range(3):
+    for _i in range(3):
         twilio_client.calls.create(to="+886912000002", from_="+15005550007", url=webhooks.url("/v"))
     mine = list(twilio_client.calls.list(to=CUSTOMER, page_size=3))
     assert len(mine) == 7 and len({c.sid for c in mine}) == 7

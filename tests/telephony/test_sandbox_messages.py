@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -84,7 +85,7 @@ def test_messages_are_paced_and_expire_past_their_validity_period(
     assert [statuses[s].status for s in sids] == ["delivered", "delivered", "delivered", "failed"]
     assert statuses[sids[3]].error_code == 30001
     sent = sorted(c.started_at for c in h.sandbox.contacts(kind="sms") if c.started_at)
-    assert [(b - a) for a, b in zip(sent, sent[1:], strict=False)] == [timedelta(seconds=1)] * 2
+    assert [(b - a) for a, b in itertools.pairwise(sent)] == [timedelta(seconds=1)] * 2
 
 
 def test_list_and_date_sent_filter(sandbox: SandboxHarness, twilio_client: Client) -> None:
