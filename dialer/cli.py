@@ -40,6 +40,7 @@ from dialer.errors import ConfigError, DialerError, UsageError
 from dialer.ingest import Importer, ImportSummary, rejected_rows
 from dialer.models import Customer, ImportRun
 from dialer.plan_cli import plan_command
+from dialer.sandbox_cli import sandbox_command
 from dialer.spreadsheet import safe_cell
 from dialer.store import Store, describe_url
 
@@ -65,6 +66,7 @@ app.add_typer(imports_app, name="imports")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(agents_app, name="agents")
 app.command("plan")(plan_command)
+app.command("sandbox")(sandbox_command)
 
 
 @dataclass
