@@ -5,73 +5,25 @@
 - `twilio_client`: the real `twilio.rest.Client`, pointed at it by `RewritingHttpClient`.
 - `webhooks`: a WebhookReceiver (real loopback server) that records callbacks and answers TwiML.
 - `make_sandbox`: the factory behind `sandbox`, for a Sandbox with other options.
+
+The helpers live in `dialer.telephony.sandbox.testing`, so a conftest elsewhere can build the same
+fixtures in a few lines.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sandbox_webhooks import WebhookReceiver
 from twilio.rest import Client
 
 from dialer.clock import SettableClock
-from dialer.telephony.http import RewritingHttpClient
 from dialer.telephony.sandbox import Sandbox, SandboxServer
+from dialer.telephony.sandbox.testing import SandboxHarness, WebhookReceiver
 
 TEST_SID = "AC" + "0123456789abcdef" * 2
 TEST_TOKEN = "sandbox-test-auth-token"
-
-
-@dataclass
-class SandboxHarness:
-    """A served Sandbox plus the clock that drives it."""
-
-    sandbox: Sandbox
-    server: SandboxServer
-    clock: SettableClock
-    processed: int = field(default=0)
-
-    @property
-    def base_url(self) -> str:
-        return self.server.base_url
-
-    def client(self) -> Client:
-        """A fresh real Twilio client for this sandbox."""
-        return Client(
-            self.sandbox.account_sid,
-            self.sandbox.auth_token,
-            http_client=RewritingHttpClient(self.base_url),
-        )
-
-    def advance(self, seconds: float) -> int:
-        """Move the clock forward `seconds`, stopping at every due event on the way to run it."""
-        end = self.clock.now() + timedelta(seconds=seconds)
-        n = self.sandbox.pump()
-        while (nxt := self.sandbox.next_event_at()) is not None and nxt <= end:
-            if nxt > self.clock.now():
-                self.clock.set(nxt)
-            n += self.sandbox.pump()
-        self.clock.set(max(end, self.clock.now()))
-        n += self.sandbox.pump()
-        self.processed += n
-        return n
-
-    def settle(self, limit: float = 24 * 3600) -> int:
-        """Run events until none is left (at most `limit` virtual seconds ahead); returns how many."""
-        start: datetime = self.clock.now()
-        n = self.sandbox.pump()
-        while (nxt := self.sandbox.next_event_at()) is not None:
-            if (nxt - start).total_seconds() > limit:
-                break
-            if nxt > self.clock.now():
-                self.clock.set(nxt)
-            n += self.sandbox.pump()
-        self.processed += n
-        return n
 
 
 @pytest.fixture
@@ -90,8 +42,7 @@ def make_sandbox(clock: SettableClock) -> Iterator[Callable[..., SandboxHarness]
 
     yield make
     for h in made:
-        h.server.stop()
-        h.sandbox.close()
+        h.close()
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ import itertools
 from datetime import timedelta
 
 import pytest
-from conftest import SandboxHarness
-from sandbox_webhooks import WebhookReceiver
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
+
+from dialer.telephony.sandbox.testing import SandboxHarness, WebhookReceiver
 
 SENDER = "+15005550006"
 CUSTOMER = "+886912345678"

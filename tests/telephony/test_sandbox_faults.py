@@ -7,10 +7,10 @@ import time
 
 import pytest
 import requests
-from conftest import SandboxHarness
-from sandbox_webhooks import WebhookReceiver
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
+
+from dialer.telephony.sandbox.testing import SandboxHarness, WebhookReceiver
 
 SENDER = "+15005550006"
 EVENTS = ["initiated", "ringing", "answered", "completed"]

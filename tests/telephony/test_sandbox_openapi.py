@@ -19,16 +19,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import SandboxHarness
 from jsonschema import Draft7Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
-from sandbox_webhooks import WebhookReceiver
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.response import Response
 from twilio.rest import Client
 
 from dialer.telephony.http import RewritingHttpClient
+from dialer.telephony.sandbox.testing import SandboxHarness, WebhookReceiver
 
 SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "twilio" / "twilio_api_v2010.json"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -1,20 +1,79 @@
-"""A real loopback HTTP server that plays the application's webhooks in sandbox tests.
+"""Test helpers shipped with the sandbox (like a stub broker): a harness that runs virtual time,
+and a loopback webhook receiver that plays the application.
 
-It records every request (path, full URL, form fields, headers) and answers each path with the
-TwiML (or status code) the test set, so a test can check callbacks, their order and signatures.
+Used by tests/telephony/conftest.py's fixtures; any other test package can import them too.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from dialer.clock import SettableClock
+from dialer.telephony.http import RewritingHttpClient
+from dialer.telephony.sandbox.sandbox import Sandbox
+from dialer.telephony.sandbox.server import SandboxServer
 
 Answer = str | int | Callable[[dict[str, str]], str | int]
+
+
+@dataclass
+class SandboxHarness:
+    """A served Sandbox plus the clock that drives it."""
+
+    sandbox: Sandbox
+    server: SandboxServer
+    clock: SettableClock
+    processed: int = field(default=0)
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def client(self) -> Client:
+        """A fresh real Twilio client for this sandbox."""
+        return Client(
+            self.sandbox.account_sid,
+            self.sandbox.auth_token,
+            http_client=RewritingHttpClient(self.base_url),
+        )
+
+    def advance(self, seconds: float) -> int:
+        """Move the clock forward `seconds`, stopping at every due event on the way to run it."""
+        end = self.clock.now() + timedelta(seconds=seconds)
+        n = self.sandbox.pump()
+        while (nxt := self.sandbox.next_event_at()) is not None and nxt <= end:
+            if nxt > self.clock.now():
+                self.clock.set(nxt)
+            n += self.sandbox.pump()
+        self.clock.set(max(end, self.clock.now()))
+        n += self.sandbox.pump()
+        self.processed += n
+        return n
+
+    def settle(self, limit: float = 24 * 3600) -> int:
+        """Run events until none is left (at most `limit` virtual seconds ahead); returns how many."""
+        start: datetime = self.clock.now()
+        n = self.sandbox.pump()
+        while (nxt := self.sandbox.next_event_at()) is not None:
+            if (nxt - start).total_seconds() > limit:
+                break
+            if nxt > self.clock.now():
+                self.clock.set(nxt)
+            n += self.sandbox.pump()
+        self.processed += n
+        return n
+
+    def close(self) -> None:
+        self.server.stop()
+        self.sandbox.close()
 
 
 @dataclass(frozen=True)
@@ -53,9 +112,12 @@ class WebhookReceiver:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length).decode() if length else split.query
                 params = dict(parse_qsl(raw, keep_blank_values=True))
-                host = f"http://{self.server.server_address[0]}:{self.server.server_address[1]}"
                 item = Received(
-                    self.command, split.path, host + self.path, params, dict(self.headers)
+                    self.command,
+                    split.path,
+                    receiver.base_url + self.path,
+                    params,
+                    dict(self.headers),
                 )
                 with receiver._lock:
                     receiver.received.append(item)
