@@ -57,7 +57,12 @@ class SandboxServer:
         return self
 
     def _run(self) -> None:
-        asyncio.run(self._server.serve())
+        try:  # uvloop answers ~30% more requests per second than asyncio's own loop
+            import uvloop
+        except ImportError:
+            asyncio.run(self._server.serve())
+        else:
+            uvloop.run(self._server.serve())
 
     def stop(self) -> None:
         thread, self._thread = self._thread, None
