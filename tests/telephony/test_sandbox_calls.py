@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -329,3 +330,51 @@ def test_the_log_tells_who_rang_when_and_how_often(
     assert {"method": "POST", "resource": "calls", "count": 3} in [
         {k: v for k, v in r.items() if k != "arrivals"} for r in log["requests"]
     ]
+
+
+def test_speed_runs_simulated_durations_faster(
+    make_sandbox: Callable[..., SandboxHarness], webhooks: WebhookReceiver
+) -> None:
+    h = make_sandbox(speed=60.0)
+    h.sandbox.person(CUSTOMER, "no_answer")
+    h.client().calls.create(to=CUSTOMER, from_=SENDER, url=webhooks.url("/v"), timeout=60)
+    h.settle()
+    (contact,) = h.sandbox.contacts()
+    assert contact.status == "no-answer"
+    assert contact.ended_at is not None and contact.rang_at is not None
+    assert contact.ended_at - contact.rang_at == timedelta(seconds=1)
+
+
+def test_background_pumping_in_real_time_mode(
+    sandbox: SandboxHarness, twilio_client: Client, webhooks: WebhookReceiver
+) -> None:
+    """The pump thread runs due events by itself; the test waits for the callback, not for time."""
+    sandbox.sandbox.person(CUSTOMER, "busy")
+    sandbox.sandbox.run_in_background(interval=0.005)
+    try:
+        twilio_client.calls.create(
+            to=CUSTOMER, from_=SENDER, url=webhooks.url("/v"), status_callback=webhooks.url("/s")
+        )
+        sandbox.clock.advance(60)
+        (done,) = webhooks.wait_for("/s", 1, timeout=10)
+    finally:
+        sandbox.sandbox.stop_background()
+    assert done.params["CallStatus"] == "busy"
+
+
+def test_a_late_pump_keeps_the_virtual_timeline(
+    sandbox: SandboxHarness, twilio_client: Client, webhooks: WebhookReceiver
+) -> None:
+    """One pump after a one-hour jump runs the whole call at the times it was due."""
+    script(webhooks)
+    sandbox.sandbox.person(CUSTOMER, "human", digits=["1", "2"], ring_seconds=7)
+    t0 = sandbox.clock.now()
+    place(twilio_client, webhooks)
+    sandbox.clock.advance(3600)
+    assert sandbox.sandbox.pump() > 5
+    assert sandbox.sandbox.next_event_at() is None
+    (contact,) = sandbox.sandbox.contacts()
+    assert contact.rang_at == t0 and contact.answered_at == t0 + timedelta(seconds=7)
+    assert contact.ended_at is not None and contact.ended_at < t0 + timedelta(minutes=2)
+    stamps = [r.params["Timestamp"] for r in webhooks.requests("/status")]
+    assert stamps[0] == "Mon, 23 Nov 2026 02:00:00 +0000"

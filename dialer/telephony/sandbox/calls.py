@@ -64,7 +64,7 @@ class Calls:
             raise ApiError(400, 21218, "Timeout must be an integer") from exc
         events = frozenset(p.get("StatusCallbackEvent", "").replace(",", " ").split()) & EVENTS
         with self.w.lock:
-            now = self.w.clock.now()
+            now = self.w.now()
             start = now
             if self._last_start is not None:
                 start = max(now, self._last_start + timedelta(seconds=1 / self.cps))
@@ -113,10 +113,10 @@ class Calls:
                 rec.status = "completed"
             else:
                 return rec.as_json()
-            rec.ended_at = rec.updated_at = self.w.clock.now()
+            rec.ended_at = rec.updated_at = self.w.now()
             self._walks.pop(sid, None)
             body = rec.as_json()
-        self.w.scheduler.at(self.w.clock.now(), lambda: self._final_callback(sid))
+        self.w.scheduler.at(self.w.now(), lambda: self._final_callback(sid))
         return body
 
     def listing(self, query: dict[str, str], path: str) -> dict[str, Any]:
@@ -162,7 +162,7 @@ class Calls:
                 return
             params = self._params(rec, status)
             params["SequenceNumber"] = str(rec.sequence)
-            params["Timestamp"] = rfc2822(self.w.clock.now()) or ""
+            params["Timestamp"] = rfc2822(self.w.now()) or ""
             params["CallbackSource"] = "call-progress-events"
             rec.sequence += 1
             if last and status == "completed":
@@ -181,7 +181,7 @@ class Calls:
             to = rec.to
         person = self.w.person_for("call", to)
         with self.w.lock:
-            now = self.w.clock.now()
+            now = self.w.now()
             rec.person, rec.started_at, rec.updated_at = person, now, now
         self._callback(sid, "initiated")
         if person.kind == "failed":
@@ -193,14 +193,14 @@ class Calls:
                 self.w.later(self.w.behaviour.busy_seconds), lambda: self._finish(sid, "busy")
             )
         else:
-            self.w.scheduler.at(self.w.clock.now(), lambda: self._ring(sid))
+            self.w.scheduler.at(self.w.now(), lambda: self._ring(sid))
 
     def _ring(self, sid: str) -> None:
         with self.w.lock:
             rec = self.records[sid]
             if rec.status != "queued" or rec.person is None:
                 return
-            now = self.w.clock.now()
+            now = self.w.now()
             rec.status, rec.rang_at, rec.updated_at = "ringing", now, now
             ring = rec.person.ring_seconds
             if rec.person.kind == "no_answer" or ring >= rec.timeout:
@@ -216,7 +216,7 @@ class Calls:
             rec = self.records[sid]
             if rec.status != "ringing":
                 return
-            now = self.w.clock.now()
+            now = self.w.now()
             rec.status, rec.answered_at, rec.updated_at = "in-progress", now, now
             url, method, twiml = rec.url, rec.method, rec.twiml
             params = self._params(rec, "in-progress")
@@ -259,7 +259,7 @@ class Calls:
                 self._gather(rec, verb, doc_url)
                 return
             if verb.name == "Other":
-                self.w.scheduler.at(self.w.clock.now(), lambda: self._step(sid))
+                self.w.scheduler.at(self.w.now(), lambda: self._step(sid))
                 return
         if verb.name == "Redirect":
             target = urljoin(doc_url or "", verb.text)
@@ -323,7 +323,7 @@ class Calls:
             rec = self.records[sid]
             if rec.status in CALL_TERMINAL:
                 return
-            now = self.w.clock.now()
+            now = self.w.now()
             rec.status, rec.ended_at, rec.updated_at = status, now, now
             self._walks.pop(sid, None)
         self._final_callback(sid)

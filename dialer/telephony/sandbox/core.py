@@ -1,7 +1,9 @@
 """The sandbox's engine: a time-ordered event queue on the injected clock, and signed webhooks.
 
 Events are plain callables due at a virtual time; `pump` runs those due at `clock.now()`, so a
-test moves a SettableClock and pumps, and the real-time mode pumps from a thread. Webhooks are
+test moves a SettableClock and pumps, and the real-time mode pumps from a thread. An event runs
+"at" its due time (World.now()), so a late pump or a clock jump never stretches the timeline:
+what follows an event is scheduled from when it was due, not from when it happened to run. Webhooks are
 real HTTP requests signed like Twilio's (`X-Twilio-Signature`), made outside any state lock.
 """
 
@@ -44,10 +46,11 @@ class Scheduler:
         with self._lock:
             heapq.heappush(self._heap, (when, next(self._order), event))
 
-    def pop_due(self, now: datetime) -> Event | None:
+    def pop_due(self, now: datetime) -> tuple[datetime, Event] | None:
         with self._lock:
             if self._heap and self._heap[0][0] <= now:
-                return heapq.heappop(self._heap)[2]
+                at, _, event = heapq.heappop(self._heap)
+                return at, event
             return None
 
     def next_at(self) -> datetime | None:
@@ -161,10 +164,24 @@ class World:
         self.lock = threading.RLock()
         self.persons: dict[str, Person] = {}
         self._nth: Counter[tuple[str, str]] = Counter()
+        self._running = threading.local()
+
+    def now(self) -> datetime:
+        """The virtual time of the event being run (so a late pump keeps the timeline), else now."""
+        at: datetime | None = getattr(self._running, "at", None)
+        return at if at is not None else self.clock.now()
+
+    def run(self, at: datetime, event: Event) -> None:
+        """Run one event as if at its due time `at`."""
+        self._running.at = at
+        try:
+            event()
+        finally:
+            self._running.at = None
 
     def later(self, seconds: float) -> datetime:
-        """The clock time a simulated duration ends at (durations run `speed` times faster)."""
-        return self.clock.now() + timedelta(seconds=seconds / self.speed)
+        """When a simulated duration starting now ends (durations run `speed` times faster)."""
+        return self.now() + timedelta(seconds=seconds / self.speed)
 
     def person_for(self, channel: str, number: str) -> Person:
         """The person behind `number` for this contact: an override, or a fresh default draw."""

@@ -76,7 +76,7 @@ class Messages:
             if not 1 <= validity <= 36000:
                 raise ApiError(400, 21609, "ValidityPeriod must be between 1 and 36000 seconds")
         with self.w.lock:
-            now = self.w.clock.now()
+            now = self.w.now()
             start = now
             if self._last_start is not None:
                 start = max(
@@ -165,7 +165,7 @@ class Messages:
         b = self.w.behaviour
         delay = random.Random(f"{self.w.seed}:deliver:{sid}").uniform(*b.sms_deliver_seconds)
         with self.w.lock:
-            now = self.w.clock.now()
+            now = self.w.now()
             rec.person, rec.status, rec.sent_at, rec.updated_at = person, "sent", now, now
         self._callback(sid)
         outcome = person.sms_delivery
@@ -179,7 +179,7 @@ class Messages:
             rec = self.records[sid]
             if rec.status in ("delivered", "undelivered", "failed"):
                 return
-            now = self.w.clock.now()
+            now = self.w.now()
             rec.status, rec.updated_at = status, now
             if error is not None:
                 rec.error_code, rec.error_message = ERRORS[error]
@@ -197,7 +197,7 @@ class Messages:
         """The customer answers: an inbound message, posted to the inbound SMS URL (signed)."""
         with self.w.lock:
             out = self.records[sid]
-            now = self.w.clock.now()
+            now = self.w.now()
             rec = MessageRecord(
                 sid=new_sid("SM"),
                 account_sid=out.account_sid,

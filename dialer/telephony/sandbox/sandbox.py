@@ -155,8 +155,8 @@ class Sandbox:
         """Run every event due at `clock.now()`, in time order; returns how many ran."""
         done = 0
         with self._pump_lock:
-            while (event := self.world.scheduler.pop_due(self.clock.now())) is not None:
-                event()
+            while (due := self.world.scheduler.pop_due(self.clock.now())) is not None:
+                self.world.run(*due)
                 done += 1
         return done
 

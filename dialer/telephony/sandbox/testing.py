@@ -104,6 +104,7 @@ class WebhookReceiver:
         self.received: list[Received] = []
         self._answers: dict[str, Answer] = {}
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -121,6 +122,7 @@ class WebhookReceiver:
                 )
                 with receiver._lock:
                     receiver.received.append(item)
+                    receiver._arrived.notify_all()
                     answer = receiver._answers.get(split.path, "<Response/>")
                 if callable(answer):
                     answer = answer(params)
@@ -159,6 +161,15 @@ class WebhookReceiver:
     def requests(self, path: str | None = None) -> list[Received]:
         with self._lock:
             return [r for r in self.received if path is None or r.path == path]
+
+    def wait_for(self, path: str, count: int = 1, timeout: float = 10.0) -> list[Received]:
+        """Block until `count` requests reached `path` (real-time mode); raises TimeoutError."""
+        with self._arrived:
+            if not self._arrived.wait_for(
+                lambda: sum(r.path == path for r in self.received) >= count, timeout
+            ):
+                raise TimeoutError(f"fewer than {count} webhook(s) reached {path} in {timeout} s")
+            return [r for r in self.received if r.path == path]
 
     def close(self) -> None:
         self._server.shutdown()
