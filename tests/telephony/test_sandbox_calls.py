@@ -378,3 +378,21 @@ def test_a_late_pump_keeps_the_virtual_timeline(
     assert contact.ended_at is not None and contact.ended_at < t0 + timedelta(minutes=2)
     stamps = [r.params["Timestamp"] for r in webhooks.requests("/status")]
     assert stamps[0] == "Mon, 23 Nov 2026 02:00:00 +0000"
+
+
+def test_updating_a_live_call_with_twiml_or_url_redirects_it(
+    sandbox: SandboxHarness, twilio_client: Client, webhooks: WebhookReceiver
+) -> None:
+    webhooks.answer("/voice", "<Response><Pause length='600'/></Response>")
+    webhooks.answer("/moved", "<Response><Say>moved</Say><Hangup/></Response>")
+    sandbox.sandbox.person(CUSTOMER, "human", ring_seconds=5)
+    call = place(twilio_client, webhooks)
+    sandbox.advance(10)
+    assert twilio_client.calls(call.sid).fetch().status == "in-progress"
+    twilio_client.calls(call.sid).update(url=webhooks.url("/moved"))
+    sandbox.advance(30)  # well before the 600 s pause would have ended
+    assert len(webhooks.requests("/moved")) == 1
+    assert twilio_client.calls(call.sid).fetch().status == "completed"
+    sandbox.settle()  # the old document's pending pause is dropped, not played on
+    assert [r.params["CallStatus"] for r in webhooks.requests("/status")].count("completed") == 1
+    assert len(webhooks.requests("/voice")) == 1

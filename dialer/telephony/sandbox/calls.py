@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
@@ -31,6 +32,14 @@ E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 EVENTS = frozenset({"initiated", "ringing", "answered", "completed"})
 
 
+@dataclass(eq=False)
+class Walk:
+    """The TwiML document a live call is playing: the verbs left and the URL it came from."""
+
+    verbs: list[Verb]
+    url: str | None
+
+
 class Calls:
     """The Calls resource and the life of every call placed through it."""
 
@@ -41,7 +50,7 @@ class Calls:
         self.cps = cps
         self.records: dict[str, CallRecord] = {}
         self._last_start: datetime | None = None
-        self._walks: dict[str, tuple[list[Verb], str | None]] = {}
+        self._walks: dict[str, Walk] = {}
 
     # --- the REST resource ---
 
@@ -98,7 +107,8 @@ class Calls:
             return rec.as_json()
 
     def update(self, sid: str, p: dict[str, str]) -> dict[str, Any]:
-        """Status=canceled ends a queued/ringing call; Status=completed hangs up any live call."""
+        """Status=canceled/completed ends a queued or ringing call (canceled) or hangs up a live one
+        (completed); Url or Twiml on a live call redirects it to that TwiML."""
         status = p.get("Status", "")
         with self.w.lock:
             rec = self.records.get(sid)
@@ -107,6 +117,11 @@ class Calls:
             if status and status not in ("canceled", "completed"):
                 raise ApiError(400, 21220, f"Invalid Status {status!r}")
             live = rec.status not in CALL_TERMINAL
+            url, twiml = p.get("Url") or None, p.get("Twiml") or None
+            if not status and rec.status == "in-progress" and (url or twiml):
+                method = (p.get("Method") or "POST").upper()
+                self.w.scheduler.at(self.w.now(), lambda: self._redirect(sid, url, method, twiml))
+                return rec.as_json()
             if live and status and rec.status in ("queued", "ringing"):
                 rec.status = "canceled"
             elif live and status == "completed":
@@ -230,9 +245,7 @@ class Calls:
         except (WebhookError, TwimlError) as exc:
             self._app_error(sid, exc)
             return
-        with self.w.lock:
-            self._walks[sid] = (verbs, url)
-        self._step(sid)
+        self._start_walk(sid, verbs, url)
 
     def _app_error(self, sid: str, exc: Exception) -> None:
         """Twilio answers a broken webhook with "an application error has occurred" and hangs up."""
@@ -241,33 +254,44 @@ class Calls:
             self.records[sid].error = "11200" if isinstance(exc, WebhookError) else "12100"
         self._finish(sid, "completed")
 
-    def _step(self, sid: str) -> None:
+    # --- walking the TwiML: every scheduled step carries its Walk, and is dropped once the call
+    # has moved on to another document (a Gather action, a Redirect, a live-call update) ---
+
+    def _start_walk(self, sid: str, verbs: list[Verb], url: str | None) -> None:
+        walk = Walk(verbs, url)
+        with self.w.lock:
+            if self.records[sid].status != "in-progress":
+                return
+            self._walks[sid] = walk
+        self._step(sid, walk)
+
+    def _current(self, sid: str, walk: Walk) -> bool:
+        return self.records[sid].status == "in-progress" and self._walks.get(sid) is walk
+
+    def _step(self, sid: str, walk: Walk) -> None:
         """Play the next verb of the current TwiML document."""
         b = self.w.behaviour
         with self.w.lock:
-            rec = self.records[sid]
-            walk = self._walks.get(sid)
-            if rec.status != "in-progress" or walk is None:
+            if not self._current(sid, walk):
                 return
-            verbs, doc_url = walk
-            verb = Verb("Hangup") if not verbs else verbs.pop(0)
+            verb = walk.verbs.pop(0) if walk.verbs else Verb("Hangup")
             if verb.name in ("Say", "Play", "Pause"):
                 at = self.w.later(spoken_seconds([verb], b.say_seconds_per_char, b.play_seconds))
-                self.w.scheduler.at(at, lambda: self._step(sid))
+                self.w.scheduler.at(at, lambda: self._step(sid, walk))
                 return
             if verb.name == "Gather":
-                self._gather(rec, verb, doc_url)
+                self._gather(self.records[sid], verb, walk)
                 return
             if verb.name == "Other":
-                self.w.scheduler.at(self.w.now(), lambda: self._step(sid))
+                self.w.scheduler.at(self.w.now(), lambda: self._step(sid, walk))
                 return
         if verb.name == "Redirect":
-            target = urljoin(doc_url or "", verb.text)
-            self._follow(sid, target, verb.attrs.get("method", "POST"), {})
+            target = urljoin(walk.url or "", verb.text)
+            self._follow(sid, walk, target, verb.attrs.get("method", "POST"), {})
             return
         self._finish(sid, "completed")  # Hangup, Reject, or the end of the document
 
-    def _gather(self, rec: CallRecord, verb: Verb, doc_url: str | None) -> None:
+    def _gather(self, rec: CallRecord, verb: Verb, walk: Walk) -> None:
         """The person listens to the prompt, then presses their next digits or stays silent."""
         b, sid = self.w.behaviour, rec.sid
         person = rec.person
@@ -284,39 +308,55 @@ class Calls:
         if digits and num and num.isdigit():
             digits = digits[: int(num)]
         listen = spoken_seconds(verb.children, b.say_seconds_per_char, b.play_seconds)
-        action = verb.attrs.get("action") or doc_url
+        action = verb.attrs.get("action") or walk.url
         if digits and action:
-            target = urljoin(doc_url or "", action)
+            target = urljoin(walk.url or "", action)
             method = verb.attrs.get("method", "POST")
             at = self.w.later(listen + b.press_seconds * len(digits))
-            self.w.scheduler.at(at, lambda: self._pressed(sid, digits, target, method))
+            self.w.scheduler.at(at, lambda: self._pressed(sid, walk, digits, target, method))
         else:
             timeout = float(verb.attrs.get("timeout", "5") or 5)
-            self.w.scheduler.at(self.w.later(listen + timeout), lambda: self._step(sid))
+            self.w.scheduler.at(self.w.later(listen + timeout), lambda: self._step(sid, walk))
 
-    def _pressed(self, sid: str, digits: str, target: str, method: str) -> None:
+    def _pressed(self, sid: str, walk: Walk, digits: str, target: str, method: str) -> None:
         with self.w.lock:
-            rec = self.records[sid]
-            if rec.status != "in-progress":
+            if not self._current(sid, walk):
                 return
-            rec.digits.append(digits)
-        self._follow(sid, target, method, {"Digits": digits, "FinishedOnKey": ""})
+            self.records[sid].digits.append(digits)
+        self._follow(sid, walk, target, method, {"Digits": digits, "FinishedOnKey": ""})
 
-    def _follow(self, sid: str, url: str, method: str, extra: dict[str, str]) -> None:
+    def _follow(self, sid: str, walk: Walk, url: str, method: str, extra: dict[str, str]) -> None:
         """Fetch the next TwiML document (Gather action, Redirect) and go on with it."""
         with self.w.lock:
-            rec = self.records[sid]
-            if rec.status != "in-progress":
+            if not self._current(sid, walk):
                 return
-            params = {**self._params(rec, "in-progress"), **extra}
+            params = {**self._params(self.records[sid], "in-progress"), **extra}
         try:
             verbs = parse(self.w.webhooks.fetch_twiml(url, method, params))
         except (WebhookError, TwimlError) as exc:
             self._app_error(sid, exc)
             return
         with self.w.lock:
-            self._walks[sid] = (verbs, url)
-        self._step(sid)
+            if not self._current(sid, walk):
+                return
+        self._start_walk(sid, verbs, url)
+
+    def _redirect(self, sid: str, url: str | None, method: str, twiml: str | None) -> None:
+        """A live-call update (Url or Twiml): drop the current document and play the new one."""
+        token = Walk([], url)
+        with self.w.lock:
+            if self.records[sid].status != "in-progress":
+                return
+            self._walks[sid] = token
+        if twiml:
+            try:
+                verbs = parse(twiml)
+            except TwimlError as exc:
+                self._app_error(sid, exc)
+                return
+            self._start_walk(sid, verbs, None)
+            return
+        self._follow(sid, token, url or "", method, {})
 
     def _finish(self, sid: str, status: str) -> None:
         with self.w.lock:
