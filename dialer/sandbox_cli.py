@@ -34,7 +34,7 @@ def _check(
     if account_sid is not None and not ACCOUNT_SID.match(account_sid):
         raise UsageError("--account-sid must be 'AC' followed by 32 hexadecimal digits")
     if cps <= 0 or speed <= 0:
-        raise UsageError("--cps and --speed must be positive numbers")
+        raise UsageError("--cps, --mps and --speed must be positive numbers")
     if latency < 0:
         raise UsageError(f"--latency must not be negative, got {latency}")
 
@@ -49,6 +49,7 @@ def sandbox_command(
         str | None, typer.Option(help="Auth token to accept and sign with (default: a new one).")
     ] = None,
     cps: Annotated[float, typer.Option(help="Calls per second the account dials.")] = 1.0,
+    mps: Annotated[float, typer.Option(help="SMS segments per second the account sends.")] = 10.0,
     seed: Annotated[int, typer.Option(help="Seed of the simulated customers.")] = 0,
     speed: Annotated[
         float, typer.Option(help="Simulated calls run this many times faster than real time.")
@@ -59,7 +60,7 @@ def sandbox_command(
     latency: Annotated[float, typer.Option(help="Seconds added to every API response.")] = 0.0,
 ) -> None:
     """Run the Twilio-compatible sandbox (simulated customers) on loopback until Ctrl-C."""
-    _check(port, host, account_sid, cps, speed, latency)
+    _check(port, host, account_sid, min(cps, mps), speed, latency)
     from dialer.telephony.sandbox import Sandbox, SandboxServer  # only this command needs them
 
     sb = Sandbox(
@@ -68,6 +69,7 @@ def sandbox_command(
         auth_token=auth_token,
         seed=seed,
         cps=cps,
+        mps=mps,
         speed=speed,
         inbound_sms_url=inbound_sms_url,
     )
