@@ -43,6 +43,39 @@ def num_segments(body: str) -> int:
     return 1 if n <= single else -(-n // multi)
 
 
+@dataclass(frozen=True)
+class Contact:
+    """One entry of the sandbox's log: who was called or texted, when the phone rang, what happened.
+
+    `rang_at` is the moment the customer was disturbed: the phone rang, or the SMS reached the
+    handset; None if it never did (busy and failed calls never ring).
+    """
+
+    sid: str
+    kind: str
+    to: str
+    from_: str
+    requested_at: datetime
+    queued_until: datetime
+    started_at: datetime | None
+    rang_at: datetime | None
+    answered_at: datetime | None
+    ended_at: datetime | None
+    answered_by: str | None
+    status: str
+    duration: int | None
+    digits: tuple[str, ...]
+    sms_reply: str | None
+    error: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in self.__dict__.items():
+            out[key.rstrip("_")] = value.isoformat() if isinstance(value, datetime) else value
+        out["digits"] = list(self.digits)
+        return out
+
+
 @dataclass
 class CallRecord:
     """One outbound call: what was asked for, where it is in its life, and who answered."""
@@ -90,6 +123,30 @@ class CallRecord:
 
     def uri(self) -> str:
         return f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{self.sid}.json"
+
+    def contact(self) -> Contact:
+        """This call as a log entry; answered_by is who really answered, AMD or not."""
+        who = None
+        if self.answered_at is not None and self.person is not None:
+            who = "machine" if self.person.kind == "machine" else "human"
+        return Contact(
+            sid=self.sid,
+            kind="call",
+            to=self.to,
+            from_=self.from_,
+            requested_at=self.requested_at,
+            queued_until=self.queued_until,
+            started_at=self.started_at,
+            rang_at=self.rang_at,
+            answered_at=self.answered_at,
+            ended_at=self.ended_at,
+            answered_by=who,
+            status=self.status,
+            duration=self.duration,
+            digits=tuple(self.digits),
+            sms_reply=None,
+            error=self.error,
+        )
 
     def as_json(self) -> dict[str, Any]:
         base = f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{self.sid}"
@@ -170,6 +227,27 @@ class MessageRecord:
     def uri(self) -> str:
         return f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{self.sid}.json"
 
+    def contact(self) -> Contact:
+        """This SMS as a log entry; rang_at is when it reached the handset (delivered)."""
+        return Contact(
+            sid=self.sid,
+            kind="sms",
+            to=self.to,
+            from_=self.from_,
+            requested_at=self.requested_at,
+            queued_until=self.queued_until,
+            started_at=self.sent_at,
+            rang_at=self.delivered_at,
+            answered_at=None,
+            ended_at=self.updated_at if self.status in MESSAGE_TERMINAL else None,
+            answered_by=None,
+            status=self.status,
+            duration=None,
+            digits=(),
+            sms_reply=self.reply,
+            error=None if self.error_code is None else str(self.error_code),
+        )
+
     def as_json(self) -> dict[str, Any]:
         base = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{self.sid}"
         return {
@@ -197,36 +275,3 @@ class MessageRecord:
                 "feedback": f"{base}/Feedback.json",
             },
         }
-
-
-@dataclass(frozen=True)
-class Contact:
-    """One entry of the sandbox's log: who was called or texted, when the phone rang, what happened.
-
-    `rang_at` is the moment the customer was disturbed: the phone rang, or the SMS reached the
-    handset; None if it never did (busy and failed calls never ring).
-    """
-
-    sid: str
-    kind: str
-    to: str
-    from_: str
-    requested_at: datetime
-    queued_until: datetime
-    started_at: datetime | None
-    rang_at: datetime | None
-    answered_at: datetime | None
-    ended_at: datetime | None
-    answered_by: str | None
-    status: str
-    duration: int | None
-    digits: tuple[str, ...]
-    sms_reply: str | None
-    error: str | None
-
-    def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in self.__dict__.items():
-            out[key.rstrip("_")] = value.isoformat() if isinstance(value, datetime) else value
-        out["digits"] = list(self.digits)
-        return out

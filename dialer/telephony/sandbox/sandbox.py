@@ -80,6 +80,11 @@ class Sandbox:
         """The live fault rates; assign fields (`sb.faults.rate_429 = 0.5`) to change them."""
         return self._faults.faults
 
+    @faults.setter
+    def faults(self, faults: Faults) -> None:
+        with self.world.lock:
+            self._faults.faults = faults
+
     @property
     def inbound_sms_url(self) -> str | None:
         return self.messages.inbound_sms_url
@@ -189,61 +194,19 @@ class Sandbox:
     # --- the log ---
 
     def contacts(self, to: str | None = None, kind: str | None = None) -> list[Contact]:
-        """Every call and SMS placed, oldest first: who, when it rang, what happened."""
-        out: list[Contact] = []
+        """Every call ("call") and SMS ("sms") placed, oldest first: who, when it rang, outcome."""
         with self.world.lock:
-            if kind in (None, "call"):
-                for c in self.calls.records.values():
-                    if to is None or c.to == to:
-                        out.append(
-                            Contact(
-                                sid=c.sid,
-                                kind="call",
-                                to=c.to,
-                                from_=c.from_,
-                                requested_at=c.requested_at,
-                                queued_until=c.queued_until,
-                                started_at=c.started_at,
-                                rang_at=c.rang_at,
-                                answered_at=c.answered_at,
-                                ended_at=c.ended_at,
-                                answered_by=(
-                                    None
-                                    if c.answered_at is None or c.person is None
-                                    else ("machine" if c.person.kind == "machine" else "human")
-                                ),
-                                status=c.status,
-                                duration=c.duration,
-                                digits=tuple(c.digits),
-                                sms_reply=None,
-                                error=c.error,
-                            )
-                        )
+            out = (
+                []
+                if kind not in (None, "call")
+                else [c.contact() for c in self.calls.records.values() if to is None or c.to == to]
+            )
             if kind in (None, "sms"):
-                for m in self.messages.records.values():
-                    if m.direction != "inbound" and (to is None or m.to == to):
-                        out.append(
-                            Contact(
-                                sid=m.sid,
-                                kind="sms",
-                                to=m.to,
-                                from_=m.from_,
-                                requested_at=m.requested_at,
-                                queued_until=m.queued_until,
-                                started_at=m.sent_at,
-                                rang_at=m.delivered_at,
-                                answered_at=None,
-                                ended_at=m.updated_at
-                                if m.status in ("delivered", "undelivered", "failed")
-                                else None,
-                                answered_by=None,
-                                status=m.status,
-                                duration=None,
-                                digits=(),
-                                sms_reply=m.reply,
-                                error=None if m.error_code is None else str(m.error_code),
-                            )
-                        )
+                out += [
+                    m.contact()
+                    for m in self.messages.records.values()
+                    if m.direction != "inbound" and (to is None or m.to == to)
+                ]
         out.sort(key=lambda c: (c.requested_at, c.kind))
         return out
 
