@@ -150,7 +150,12 @@ class Sandbox:
 
     @property
     def requests(self) -> dict[tuple[str, str], list[datetime]]:
-        """API request arrival times by (method, resource), e.g. ("POST", "calls")."""
+        """API request arrival times (clock time, before any latency) by (method, resource).
+
+        Resources: "calls" / "messages" (create, list), "call" / "message" (fetch, update),
+        "other"; e.g. `len(sb.requests[("POST", "calls")])` is how many calls.create arrived,
+        refused ones (401, 429, test numbers) included.
+        """
         with self.world.lock:
             return {k: list(v) for k, v in self._requests.items()}
 
