@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 import requests
@@ -11,6 +12,8 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from dialer.telephony.sandbox.testing import SandboxHarness, WebhookReceiver
+
+MakeSandbox = Callable[..., SandboxHarness]
 
 SENDER = "+15005550006"
 EVENTS = ["initiated", "ringing", "answered", "completed"]
@@ -96,14 +99,14 @@ def _place_many(h: SandboxHarness, webhooks: WebhookReceiver, n: int) -> None:
     h.settle()
 
 
-def test_dropped_callbacks(make_sandbox, webhooks: WebhookReceiver) -> None:  # type: ignore[no-untyped-def]
+def test_dropped_callbacks(make_sandbox: MakeSandbox, webhooks: WebhookReceiver) -> None:
     h = make_sandbox(cps=100.0)
     h.sandbox.faults.drop_callbacks = 0.5
     _place_many(h, webhooks, 20)
     assert 10 < len(_callback_statuses(webhooks)) < 70  # of 80 without faults
 
 
-def test_duplicated_callbacks(make_sandbox, webhooks: WebhookReceiver) -> None:  # type: ignore[no-untyped-def]
+def test_duplicated_callbacks(make_sandbox: MakeSandbox, webhooks: WebhookReceiver) -> None:
     h = make_sandbox(cps=100.0)
     h.sandbox.faults.duplicate_callbacks = 1.0
     _place_many(h, webhooks, 3)
@@ -113,7 +116,7 @@ def test_duplicated_callbacks(make_sandbox, webhooks: WebhookReceiver) -> None: 
     assert len(set(keys)) == 12 and all(keys.count(k) == 2 for k in keys)
 
 
-def test_reordered_callbacks(make_sandbox, webhooks: WebhookReceiver) -> None:  # type: ignore[no-untyped-def]
+def test_reordered_callbacks(make_sandbox: MakeSandbox, webhooks: WebhookReceiver) -> None:
     h = make_sandbox(cps=100.0)
     h.sandbox.faults.reorder_callbacks = 1.0
     _place_many(h, webhooks, 5)

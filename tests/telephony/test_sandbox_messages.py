@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -10,6 +11,8 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from dialer.telephony.sandbox.testing import SandboxHarness, WebhookReceiver
+
+MakeSandbox = Callable[..., SandboxHarness]
 
 SENDER = "+15005550006"
 CUSTOMER = "+886912345678"
@@ -66,8 +69,8 @@ def test_undelivered_and_failed(
 
 
 def test_messages_are_paced_and_expire_past_their_validity_period(
-    make_sandbox, webhooks: WebhookReceiver
-) -> None:  # type: ignore[no-untyped-def]
+    make_sandbox: MakeSandbox, webhooks: WebhookReceiver
+) -> None:
     h = make_sandbox(mps=1.0)
     client = h.client()
     sids = [

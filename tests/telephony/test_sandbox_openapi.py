@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from jsonschema import Draft7Validator, FormatChecker
+from jsonschema import Draft7Validator, FormatChecker  # type: ignore[import-untyped]
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 from twilio.base.exceptions import TwilioRestException
@@ -208,7 +208,7 @@ def test_every_response_validates_against_twilios_openapi(
 def test_the_validator_catches_a_wrong_response(openapi: OpenApi) -> None:
     """No test that cannot fail: a bad date and an invented field are both caught."""
     path = "/2010-04-01/Accounts/AC" + "0" * 32 + "/Calls/CA" + "0" * 32 + ".json"
-    good = {
+    good: dict[str, Any] = {
         k: None
         for k in openapi._deref(openapi.spec["components"]["schemas"]["api.v2010.account.call"])[
             "properties"

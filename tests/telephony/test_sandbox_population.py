@@ -26,7 +26,7 @@ def within(observed: int, n: int, p: float, sigmas: float = 4.0) -> bool:
 def test_call_outcome_and_answer_rates_match_domain_md() -> None:
     b = Behaviour()
     people = [draw_call_person(b, 0, f"+8869{i:08d}", 0) for i in range(N)]
-    kinds = Counter(p.kind for p in people)
+    kinds: Counter[str] = Counter(p.kind for p in people)
     for kind, p in [("human", 0.65), ("busy", 0.10), ("no_answer", 0.20), ("machine", 0.05)]:
         assert within(kinds[kind], N, p), (kind, kinds)
     assert kinds["failed"] == 0
