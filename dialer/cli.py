@@ -48,6 +48,7 @@ from dialer.errors import ConfigError, DialerError, UsageError
 from dialer.ingest import Importer, ImportSummary, rejected_rows
 from dialer.models import Customer, ImportRun
 from dialer.plan_cli import plan_command
+from dialer.sandbox_cli import sandbox_command
 from dialer.spreadsheet import safe_cell
 from dialer.store import Store, describe_url
 
@@ -79,6 +80,7 @@ campaign_app.command("stop")(stop_cmd)
 app.command("stop")(emergency_stop_cmd)
 app.command("resume")(resume_all_cmd)
 app.add_typer(attempts_app, name="attempts")
+app.command("sandbox")(sandbox_command)
 
 
 @dataclass

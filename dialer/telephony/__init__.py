@@ -1,1 +1,1 @@
-"""Telephony: Twilio through the official SDK (client), and the Twilio-compatible sandbox."""
+"""Telephony: Twilio spoken through the official SDK, and a Twilio-compatible sandbox to dial instead."""

@@ -1,10 +1,10 @@
-"""The SDK's HTTP client, pointed at another host (the sandbox) the supported way: `http_client=`.
+"""Point the official Twilio SDK at another host (the sandbox) through its supported `http_client=`.
 
-The official `twilio` SDK builds `https://api.twilio.com/...` URLs; this client rewrites the
-scheme and host to a base URL such as `http://127.0.0.1:8765`, keeps a pooled keep-alive
-session large enough for the dispatcher's concurrent requests, and remembers the last
-response's headers per thread so `Retry-After` on a 429 can be honoured (the SDK's exception
-does not carry headers).
+The SDK builds its URLs (including `next_page_uri` paging) against api.twilio.com; this client
+swaps the scheme and host just before sending, so nothing in the SDK is patched. One pooled
+keep-alive session, large enough for the dispatcher's concurrent requests. It also remembers each
+thread's last response headers, so `Retry-After` on a 429 can be honoured (the SDK's exception
+carries no headers).
 """
 
 from __future__ import annotations
@@ -17,25 +17,33 @@ from requests.adapters import HTTPAdapter
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 
-_TWILIO_HOST = re.compile(r"^https://[A-Za-z0-9.-]*twilio\.com")
+_TWILIO_HOST = re.compile(r"^https://(?:[A-Za-z0-9-]+\.)*twilio\.com(?::\d+)?(?=/|$)")
 
 
 class RewritingHttpClient(TwilioHttpClient):  # type: ignore[misc]
-    """`TwilioHttpClient` that sends every request to `base_url` instead of Twilio's hosts."""
+    """A TwilioHttpClient that sends every `https://*.twilio.com` request to `base_url` instead.
+
+    Used as `Client(sid, token, http_client=RewritingHttpClient("http://127.0.0.1:8765"))`.
+    With `base_url=None` it talks to Twilio itself (and still records response headers).
+    Environment proxies are ignored when rewriting (the sandbox is loopback).
+    """
 
     def __init__(
-        self, base_url: str | None = None, *, pool_size: int = 64, timeout: float | None = 15.0
+        self, base_url: str | None = None, *, timeout: float | None = None, pool_size: int = 8
     ) -> None:
         super().__init__(pool_connections=True, timeout=timeout)
         self.base_url = base_url.rstrip("/") if base_url else None
         self._local = threading.local()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
         assert self.session is not None
+        if self.base_url:
+            self.session.trust_env = False
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
     def rewrite(self, url: str) -> str:
-        return _TWILIO_HOST.sub(self.base_url, url) if self.base_url else url
+        """The URL the request really goes to: a Twilio host replaced by `base_url`."""
+        return _TWILIO_HOST.sub(self.base_url, url, count=1) if self.base_url else url
 
     def request(
         self,
@@ -49,7 +57,14 @@ class RewritingHttpClient(TwilioHttpClient):  # type: ignore[misc]
         allow_redirects: bool = False,
     ) -> Response:
         response: Response = super().request(
-            method, self.rewrite(url), params, data, headers, auth, timeout, allow_redirects
+            method,
+            self.rewrite(url),
+            params=params,
+            data=data,
+            headers=headers,
+            auth=auth,
+            timeout=timeout,
+            allow_redirects=allow_redirects,
         )
         self._local.headers = response.headers
         return response
