@@ -466,6 +466,9 @@ class Dispatcher:
                 session, job.attempt_id, rec.sid, rec.status, now, self.config.placed_lease
             )
             r.placed += 1
+            if job.channel != "sms" and self.halt():
+                # The emergency stop came while this request was in flight: cancel it too.
+                self.telephony.cancel_call(rec.sid)
             return
         if what == "hold":
             books.release(session, job.attempt_id, now, value)

@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from seeding import seed
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -16,13 +17,10 @@ from dialer.models import (
     Attempt,
     AttemptState,
     CallbackTask,
-    Customer,
-    CustomerPhone,
     DoNotContact,
     TaskState,
     WebhookEvent,
 )
-from dialer.planner import upsert_campaign
 from dialer.store import Store
 
 CAMPAIGNS = Path(__file__).parents[2] / "campaigns"
@@ -32,57 +30,6 @@ SID = "CA" + "0" * 31 + "1"
 @pytest.fixture
 def spec() -> CampaignSpec:
     return load_campaign(CAMPAIGNS / "after-service-satisfaction.toml")
-
-
-def seed(
-    store: Store,
-    clock: SettableClock,
-    spec: CampaignSpec,
-    n: int = 3,
-    phones: tuple[tuple[str, str], ...] = (("+886912345678", "mobile"),),
-) -> list[int]:
-    """`n` member customers in Taipei, each with `phones`, and a task due now: the task ids."""
-    now = clock.now()
-    ids = []
-    with store.transaction() as s:
-        cid = upsert_campaign(s, spec, now)
-        for i in range(n):
-            cust = Customer(
-                customer_key=f"C{i}",
-                name=f"客戶{i}",
-                member=True,
-                time_zones=["Asia/Taipei"],
-                region="TW",
-                created_at=now,
-                updated_at=now,
-            )
-            s.add(cust)
-            s.flush()
-            for rank, (e164, kind) in enumerate(phones):
-                s.add(
-                    CustomerPhone(
-                        customer_id=cust.id,
-                        e164=e164[:-1] + str(i) if len(phones) == 1 else e164,
-                        phone_type=kind,
-                        region="TW",
-                        rank=rank,
-                        time_zones=["Asia/Taipei"],
-                    )
-                )
-            task = CallbackTask(
-                campaign_id=cid,
-                customer_id=cust.id,
-                dedupe_key=f"svc:{i}",
-                member=True,
-                deadline=now + timedelta(days=3),
-                next_attempt_at=now,
-                created_at=now,
-                updated_at=now,
-            )
-            s.add(task)
-            s.flush()
-            ids.append(task.id)
-    return ids
 
 
 def book(session: Session) -> books.CampaignBook:

@@ -1,0 +1,76 @@
+"""Serve an ASGI app with uvicorn in a daemon thread: the webhooks inside `dialer run` and tests."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+
+
+class AppServer:
+    """`with AppServer(app) as srv: ... srv.base_url ...`; port 0 picks a free port."""
+
+    def __init__(
+        self, app: Any, host: str = "127.0.0.1", port: int = 0, name: str = "http"
+    ) -> None:
+        self.host, self.port, self.name = host, port, name
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            loop="asyncio",
+            timeout_keep_alive=30,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> AppServer:
+        """Start serving; returns once the socket listens (and `port` is the real one)."""
+        if self._thread is not None:
+            return self
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise OSError(f"cannot listen on {self.host}:{self.port}")
+            self._thread.join(0.01)
+        servers = getattr(self._server, "servers", [])
+        if servers and servers[0].sockets:
+            self.port = servers[0].sockets[0].getsockname()[1]
+        return self
+
+    def _run(self) -> None:
+        try:  # uvloop answers about 30% more requests per second than asyncio's own loop
+            import uvloop
+        except ImportError:
+            asyncio.run(self._server.serve())
+        else:
+            uvloop.run(self._server.serve())
+
+    def stop(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._server.should_exit = True
+            thread.join(timeout=10)
+
+    def __enter__(self) -> AppServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,305 @@
+"""The dispatcher end to end: the real SDK against the sandbox over HTTP, our webhook app over
+HTTP, the real store (SQLite and PostgreSQL) and a settable clock. Who rang, when and how often
+is read from the sandbox's own log."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from seeding import seed
+from sqlalchemy import select, update
+
+from dialer.campaigns import CampaignSpec, load_campaign
+from dialer.clock import SettableClock
+from dialer.dispatcher import DispatchConfig, Dispatcher, stop_all
+from dialer.models import (
+    Attempt,
+    AttemptState,
+    CallbackTask,
+    Campaign,
+    CustomerPhone,
+    DoNotContact,
+    TaskState,
+    WebhookEvent,
+)
+from dialer.serving import AppServer
+from dialer.store import Store
+from dialer.telephony.client import Telephony
+from dialer.telephony.sandbox.testing import SandboxHarness
+from dialer.webhooks import create_app
+from dialer.windows import is_open
+
+CAMPAIGNS = Path(__file__).parents[2] / "campaigns"
+TPE = ZoneInfo("Asia/Taipei")
+
+
+class CrashedError(Exception):
+    """Stands for a dispatcher process dying between the API call and its record."""
+
+
+@dataclasses.dataclass
+class Rig:
+    store: Store
+    clock: SettableClock
+    sandbox: SandboxHarness
+    hooks_url: str
+    spec: CampaignSpec
+
+    def dispatcher(self, **over: object) -> Dispatcher:
+        config = DispatchConfig(
+            worker_id="w1",
+            public_base_url=self.hooks_url,
+            senders={"TW": "+886200000001", "default": "+15005550006"},
+            cps=1.0,
+            max_in_flight=1,
+            min_gap=timedelta(0),
+        )
+        config = dataclasses.replace(config, **over)  # type: ignore[arg-type]
+        sb = self.sandbox.sandbox
+        telephony = Telephony(sb.account_sid, sb.auth_token, base_url=self.sandbox.base_url)
+        return Dispatcher(self.store, self.clock, telephony, config)
+
+    def attempts(self) -> list[Attempt]:
+        with self.store.sessions() as s:
+            return list(s.scalars(select(Attempt).order_by(Attempt.id)))
+
+    def task(self, task_id: int) -> CallbackTask:
+        with self.store.sessions() as s:
+            task = s.get(CallbackTask, task_id)
+            assert task is not None
+            return task
+
+
+@pytest.fixture
+def rig(store: Store, clock: SettableClock, make_sandbox: object) -> Iterator[Rig]:
+    clock.set(clock.now().replace(hour=2, minute=0))  # Monday 10:00 in Taipei
+    harness = make_sandbox(cps=1.0, seed=7)  # type: ignore[operator]
+    app = create_app(store, clock, harness.sandbox.auth_token)
+    with AppServer(app) as server:
+        yield Rig(
+            store,
+            clock,
+            harness,
+            server.base_url,
+            load_campaign(CAMPAIGNS / "after-service-satisfaction.toml"),
+        )
+
+
+def rang_in_window(rig: Rig, policy_channel: str = "voice") -> None:
+    """Every phone in the sandbox's log rang inside the customer's open window."""
+    from dialer.planner import _reachee
+
+    policy = rig.spec.window_policy(min_open=timedelta(0))
+    who = _reachee(("Asia/Taipei",), None, "TW", None)
+    for contact in rig.sandbox.sandbox.contacts():
+        if contact.rang_at is not None:
+            assert is_open(who, policy, contact.rang_at), contact
+
+
+def test_calls_are_placed_paced_and_their_statuses_recorded(rig: Rig) -> None:
+    tasks = seed(rig.store, rig.clock, rig.spec, n=3)
+    sb = rig.sandbox.sandbox
+    sb.person("+886912345670", "human")
+    sb.person("+886912345671", "busy")
+    sb.person("+886912345672", "no_answer")
+    d = rig.dispatcher()
+    report = d.tick()
+    assert (report.scheduled, report.claimed, report.placed) == (3, 3, 3)
+    arrivals = sb.requests[("POST", "calls")]
+    assert len(arrivals) == 3
+    assert all((b - a).total_seconds() >= 1.0 for a, b in itertools.pairwise(arrivals))
+    rig.sandbox.advance(600)
+    states = {a.phone_e164: (a.state, a.provider_status) for a in rig.attempts()}
+    assert states == {
+        "+886912345670": (AttemptState.COMPLETED, "completed"),
+        "+886912345671": (AttemptState.COMPLETED, "busy"),
+        "+886912345672": (AttemptState.COMPLETED, "no-answer"),
+    }
+    with rig.store.sessions() as s:
+        events = s.scalars(select(WebhookEvent.status)).all()
+    assert events.count("completed") == 1 and "ringing" in events
+    assert all(len(sb.contacts(to=f"+88691234567{i}")) == 1 for i in range(3))
+    rang_in_window(rig)
+    # Nobody was reached (no outcome yet): each retries after the campaign's 2h spacing.
+    for tid in tasks:
+        assert rig.task(tid).next_attempt_at is not None
+    assert d.tick().placed == 0
+    rig.clock.advance(timedelta(hours=2, minutes=5))  # 12:05 Taipei: lunch rest, not a call
+    report = d.tick()
+    assert (report.placed, report.deferred) == (0, 3)
+    rig.clock.set(rig.clock.now().replace(hour=5, minute=30))  # 13:30: the window opens
+    assert d.tick().placed == 3
+    d.close()
+
+
+def test_no_phone_rings_outside_the_customers_window(rig: Rig) -> None:
+    rig.clock.set(rig.clock.now().replace(hour=13))  # 21:00 in Taipei: closed
+    seed(rig.store, rig.clock, rig.spec, n=2)
+    d = rig.dispatcher()
+    report = d.tick()
+    assert report.placed == 0 and report.deferred == 2
+    assert sb_calls(rig) == 0
+    due = {a.due_at for a in rig.attempts()}
+    assert due == {rig.clock.now().replace(day=rig.clock.now().day + 1, hour=1)}  # 09:00 next day
+    rig.clock.set(min(due))
+    assert d.tick().placed == 2
+    rig.sandbox.advance(300)
+    rang_in_window(rig)
+    d.close()
+
+
+def sb_calls(rig: Rig) -> int:
+    return len(rig.sandbox.sandbox.requests.get(("POST", "calls"), []))
+
+
+def test_a_number_twilio_refuses_is_marked_and_the_next_one_tried(rig: Rig) -> None:
+    [tid] = seed(
+        rig.store,
+        rig.clock,
+        rig.spec,
+        n=1,
+        phones=(("+15005550001", "mobile"), ("+886912000111", "mobile")),
+    )
+    rig.sandbox.sandbox.person("+886912000111", "busy")
+    d = rig.dispatcher()
+    first = d.tick()
+    assert (first.placed, first.failed) == (0, 1)
+    with rig.store.sessions() as s:
+        bad = s.scalar(select(CustomerPhone).where(CustomerPhone.e164 == "+15005550001"))
+        assert bad is not None and bad.voice_ok is False and "21217" in (bad.unusable_reason or "")
+    second = d.tick()  # fell back at once to the other number
+    assert second.placed == 1
+    attempts = rig.attempts()
+    assert [(a.phone_e164, a.error_code) for a in attempts] == [
+        ("+15005550001", 21217),
+        ("+886912000111", None),
+    ]
+    assert rig.task(tid).state == TaskState.IN_PROGRESS
+    d.close()
+
+
+def test_an_sms_opt_out_from_the_carrier_goes_on_the_do_not_contact_list(rig: Rig) -> None:
+    [tid] = seed(
+        rig.store, rig.clock, rig.spec, n=1, phones=(("+15005550004", "mobile"),), plan_action="sms"
+    )
+    d = rig.dispatcher()
+    assert d.tick().failed == 1
+    with rig.store.sessions() as s:
+        dnc = s.scalars(select(DoNotContact.e164)).all()
+    assert dnc == ["+15005550004"]
+    d.tick()
+    assert rig.task(tid).state == TaskState.NOT_REACHED  # no other channel or number left
+    d.close()
+
+
+def test_sms_is_sent_with_its_validity_capped_and_delivery_notifies(rig: Rig) -> None:
+    rig.clock.set(rig.clock.now().replace(hour=3, minute=30))  # 11:30 Taipei: 30 min to lunch
+    [tid] = seed(rig.store, rig.clock, rig.spec, n=1, plan_action="sms")
+    d = rig.dispatcher()
+    assert d.tick().placed == 1
+    [msg] = rig.sandbox.sandbox.contacts(kind="sms")
+    assert msg.to == "+886912345678"
+    rig.sandbox.advance(120)
+    [attempt] = rig.attempts()
+    assert (attempt.channel, attempt.state, attempt.provider_status) == (
+        "sms",
+        AttemptState.COMPLETED,
+        "delivered",
+    )
+    assert rig.task(tid).notified_at is not None
+    d.close()
+
+
+def test_429_backs_off_and_nobody_is_called_twice(rig: Rig) -> None:
+    seed(rig.store, rig.clock, rig.spec, n=2)
+    rig.sandbox.sandbox.fail_next(2, status=429, retry_after=2)
+    d = rig.dispatcher()
+    first = d.tick()
+    assert first.retried >= 1
+    for _ in range(5):
+        rig.clock.advance(31)
+        d.tick()
+    placed = [a for a in rig.attempts() if a.provider_sid]
+    assert len(placed) == 2
+    assert sb_calls(rig) == 4  # two refused with 429, two accepted
+    assert len({c.to for c in rig.sandbox.sandbox.contacts()}) == 2
+    d.close()
+
+
+def test_a_crash_between_request_and_record_is_reconciled_not_redialled(rig: Rig) -> None:
+    seed(rig.store, rig.clock, rig.spec, n=1)
+
+    def die(_attempt_id: int) -> None:
+        raise CrashedError
+
+    crashing = rig.dispatcher()
+    crashing._crash_after_request = die
+    with pytest.raises(CrashedError):
+        crashing.tick()
+    crashing.close()
+    [lost] = rig.attempts()
+    assert lost.state == AttemptState.CLAIMED and lost.provider_sid is None
+    assert sb_calls(rig) == 1
+    rig.clock.advance(timedelta(minutes=3))  # the lease (2 min) runs out
+    survivor = rig.dispatcher(worker_id="w2")
+    report = survivor.tick()
+    assert report.adopted == 1 and report.placed == 0
+    [found] = rig.attempts()
+    assert found.state == AttemptState.PLACED and found.provider_sid is not None
+    assert sb_calls(rig) == 1  # reconciled from Twilio's list, never dialled again
+    rig.sandbox.advance(600)
+    [done] = rig.attempts()
+    assert done.state == AttemptState.COMPLETED
+    survivor.close()
+
+
+def test_pause_holds_and_resume_releases(rig: Rig) -> None:
+    seed(rig.store, rig.clock, rig.spec, n=1)
+    d = rig.dispatcher()
+    d.tick()  # placed
+    rig.sandbox.advance(600)
+    with rig.store.transaction() as s:
+        s.execute(update(Campaign).values(status="paused"))
+    rig.clock.advance(timedelta(hours=4))  # 14:00 Taipei, open: only the pause holds it
+    report = d.tick()
+    assert report.placed == 0 and report.held == 1
+    assert sb_calls(rig) == 1
+    with rig.store.transaction() as s:
+        s.execute(update(Campaign).values(status="active"))
+    rig.clock.advance(timedelta(minutes=2))
+    assert d.tick().placed == 1
+    d.close()
+
+
+def test_emergency_stop_cancels_queued_calls_and_stops_the_next_request(rig: Rig) -> None:
+    seed(rig.store, rig.clock, rig.spec, n=4)
+    d = rig.dispatcher()
+    telephony = d.telephony
+    calls: list[int] = []
+
+    def after_request(attempt_id: int) -> None:
+        calls.append(attempt_id)
+        if len(calls) == 2:  # an operator hits the emergency stop after the second call
+            stop_all(rig.store, rig.clock, telephony, "operator")
+
+    d._crash_after_request = after_request
+    report = d.tick()
+    assert report.placed == 2 and report.held == 2
+    assert sb_calls(rig) == 2
+    with rig.store.sessions() as s:
+        held = s.scalars(select(Attempt.state).where(Attempt.provider_sid.is_(None))).all()
+    assert held == [AttemptState.SCHEDULED, AttemptState.SCHEDULED]
+    rig.sandbox.advance(600)
+    # Both calls were still queued at Twilio: the one recorded before the stop is cancelled by
+    # `stop_all`, the one in flight during it by the dispatcher as it records it.
+    assert [c.status for c in rig.sandbox.sandbox.contacts()] == ["canceled", "canceled"]
+    assert all(c.rang_at is None for c in rig.sandbox.sandbox.contacts())
+    rig.clock.advance(timedelta(hours=3))
+    assert d.tick().placed == 0  # still halted
+    d.close()
