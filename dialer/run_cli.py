@@ -1,0 +1,86 @@
+"""`dialer run`: plan, dispatch and serve the webhooks until SIGTERM or Ctrl-C (then drain)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+
+from dialer.console import out
+from dialer.errors import UsageError
+from dialer.runner import Runner, RunOptions
+
+
+def run_command(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address the webhooks listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(help="Port the webhooks listen on (0: any free one).")
+    ] = 8080,
+    folder: Annotated[
+        Path,
+        typer.Option(
+            "--dir",
+            envvar="DIALER_CAMPAIGNS_DIR",
+            help="Folder of campaign files (default: DIALER_CAMPAIGNS_DIR or ./campaigns).",
+            show_default=False,
+        ),
+    ] = Path("campaigns"),
+    watch: Annotated[
+        Path | None, typer.Option(help="Import customer files dropped in this folder.")
+    ] = None,
+    tick: Annotated[float, typer.Option(help="Seconds between dispatch ticks.")] = 1.0,
+    cps: Annotated[float, typer.Option(help="Calls per second the account may place.")] = 1.0,
+    speed: Annotated[
+        float, typer.Option(help="Without Twilio credentials: the sandbox's speed-up.")
+    ] = 1.0,
+    duration: Annotated[
+        float | None, typer.Option("--for", help="Stop by itself after this many seconds.")
+    ] = None,
+) -> None:
+    """Run the campaigns: import, plan, dispatch, serve webhooks (the sandbox without Twilio)."""
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, got {port}")
+    if tick <= 0 or cps <= 0 or speed <= 0:
+        raise UsageError("--tick, --cps and --speed must be positive numbers")
+    if watch is not None and not watch.is_dir():
+        raise UsageError(f"the watched folder {str(watch)!r} does not exist")
+    c: Any = ctx.find_root().obj
+    options = RunOptions(
+        host=host, port=port, campaigns_dir=folder, watch=watch, tick_seconds=tick, speed=speed,
+        cps=cps,
+    )  # fmt: skip
+    runner = Runner(c.settings, c.store(), c.clock, options)
+    stop = threading.Event()
+    interrupted = False
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        nonlocal interrupted
+        interrupted = signum == signal.SIGINT
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    runner.start()
+    assert runner.webhooks is not None
+    where = "the sandbox" if runner.sandbox is not None else "Twilio"
+    out.print(
+        f"dialer running: webhooks at {runner.webhooks.base_url}, dialling {where}, "
+        f"{len(runner.specs)} campaign(s); Ctrl-C or SIGTERM stops",
+        highlight=False,
+    )
+    try:
+        stop.wait(timeout=duration)
+    finally:
+        runner.stop()
+    st = runner.stats
+    out.print(
+        f"stopped: {st.ticks} ticks, {st.placed} calls/SMS placed, {st.plans} plans, "
+        f"{st.imported_files} files imported, triggers fired: {', '.join(st.triggers_fired) or 'none'}"
+    )
+    if interrupted:
+        raise typer.Exit(130)

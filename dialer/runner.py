@@ -1,0 +1,292 @@
+"""`dialer run`: the scheduler that keeps a campaign moving, plus the webhooks it needs.
+
+APScheduler 3 (in-memory job store: its stores must not be shared between schedulers) runs
+one-line jobs that call tick functions: import new files dropped in a watched folder (the daily
+customer extract), plan new service events, dispatch (which reaps leases first), escalate tasks
+whose next try would miss the deadline, and fire the date/cron triggers of holiday and
+maintenance campaigns in their own time zones. Each trigger's firing is kept in the
+`trigger_firings` table, so a restart neither misses nor repeats one. The webhooks are served
+in the same process; without Twilio credentials a sandbox is started and dialled instead.
+SIGTERM stops new work and drains what is in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from dialer.campaigns import CampaignSpec, load_campaigns
+from dialer.clock import Clock
+from dialer.config import Settings
+from dialer.dispatcher import DispatchConfig, Dispatcher
+from dialer.errors import DialerError
+from dialer.ingest import Importer
+from dialer.models import CallbackTask, ImportRun, ImportStatus, TaskState, TriggerFiring
+from dialer.planner import occurrence_for, plan_campaign
+from dialer.serving import AppServer
+from dialer.store import Store
+from dialer.telephony.client import Telephony
+from dialer.telephony.setup import telephony_from_settings
+from dialer.webhooks import create_app
+
+log = logging.getLogger(__name__)
+
+CUSTOMER_FILES = (".csv", ".tsv", ".txt", ".xlsx")
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+
+
+@dataclass
+class RunOptions:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    campaigns_dir: Path = Path("campaigns")
+    watch: Path | None = None
+    tick_seconds: float = 1.0
+    plan_minutes: float = 5.0
+    speed: float = 1.0  # the sandbox's speed, when one is started
+    cps: float = 1.0
+
+
+@dataclass
+class RunStats:
+    ticks: int = 0
+    placed: int = 0
+    imported_files: int = 0
+    plans: int = 0
+    triggers_fired: list[str] = field(default_factory=list)
+    escalated: int = 0
+    errors: int = 0
+
+
+class Runner:
+    """Owns the scheduler, the dispatcher, the webhook server and (maybe) a sandbox."""
+
+    def __init__(self, settings: Settings, store: Store, clock: Clock, options: RunOptions) -> None:
+        self.settings, self.store, self.clock, self.options = settings, store, clock, options
+        self.stats = RunStats()
+        self.specs: list[CampaignSpec] = load_campaigns(options.campaigns_dir)
+        self.sandbox: Any = None
+        self._sandbox_server: Any = None
+        self.webhooks: AppServer | None = None
+        self.dispatcher: Dispatcher | None = None
+        self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
+        self._lock = threading.Lock()
+
+    # -- start and stop
+
+    def start(self, *, schedule: bool = True) -> None:
+        """Serve the webhooks, build the dispatcher, catch up, and (unless told not to, as tests
+        that drive the ticks by hand do) start the scheduler."""
+        logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)  # "skipped: running"
+        telephony, auth_token = self._telephony()
+        app = create_app(
+            self.store,
+            self.clock,
+            auth_token,
+            self.settings.public_base_url,
+            company=self.settings.company_name,
+        )
+        self.webhooks = AppServer(app, self.options.host, self.options.port, "webhooks").start()
+        public = (self.settings.public_base_url or self.webhooks.base_url).rstrip("/")
+        if self.sandbox is not None:
+            self.sandbox.inbound_sms_url = f"{public}/twilio/sms/inbound"
+        self.dispatcher = Dispatcher(
+            self.store,
+            self.clock,
+            telephony,
+            DispatchConfig(
+                worker_id=f"{socket.gethostname()}:{os.getpid()}",
+                public_base_url=public,
+                senders=self.settings.sender_numbers,
+                cps=self.options.cps,
+                company=self.settings.company_name,
+            ),
+        )
+        s = self.scheduler
+        s.add_job(self.dispatch_tick, "interval", seconds=self.options.tick_seconds, id="dispatch")
+        s.add_job(self.plan_tick, "interval", minutes=self.options.plan_minutes, id="plan")
+        s.add_job(self.escalate_tick, "interval", minutes=1, id="escalate")
+        s.add_job(self.fire_due_triggers, "interval", minutes=1, id="triggers")
+        if self.options.watch is not None:
+            s.add_job(self.import_tick, "interval", seconds=30, id="import")
+        for spec in self.specs:
+            trigger = _aps_trigger(spec, self.clock.now())
+            if trigger is not None:
+                s.add_job(self.fire_due_triggers, trigger, id=f"trigger:{spec.slug}")
+        self.startup_catch_up()
+        if schedule:
+            s.start()
+
+    def startup_catch_up(self) -> None:
+        """Before the first tick: files waiting, triggers missed while down, then a plan."""
+        if self.options.watch is not None:
+            self.import_tick()
+        self.fire_due_triggers()
+        self.plan_tick()
+
+    def stop(self) -> None:
+        """Stop new work, let the running jobs (and their requests) finish, close everything."""
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        if self.dispatcher is not None:
+            self.dispatcher.close()
+        if self.webhooks is not None:
+            self.webhooks.stop()
+        if self.sandbox is not None:
+            self.sandbox.stop_background()
+            self._sandbox_server.stop()
+
+    def _telephony(self) -> tuple[Telephony, str]:
+        telephony = telephony_from_settings(self.settings, required=False)
+        if telephony is not None:
+            return telephony, telephony.auth_token
+        from dialer.telephony.sandbox import Sandbox, SandboxServer
+
+        self.sandbox = Sandbox(self.clock, cps=self.options.cps, speed=self.options.speed)
+        self._sandbox_server = SandboxServer(self.sandbox).start()
+        self.sandbox.run_in_background()
+        base = self._sandbox_server.base_url
+        log.info("no Twilio credentials: dialling the sandbox at %s", base)
+        sb = self.sandbox
+        return Telephony(sb.account_sid, sb.auth_token, base_url=base), sb.auth_token
+
+    # -- the jobs (each one line of work, guarded so one failure never stops the scheduler)
+
+    def _guard(self, name: str, fn: Any) -> Any:
+        try:
+            return fn()
+        except DialerError as exc:
+            self.stats.errors += 1
+            log.error("%s failed: %s", name, exc)
+        except Exception:
+            self.stats.errors += 1
+            log.exception("%s failed", name)
+        return None
+
+    def dispatch_tick(self) -> None:
+        assert self.dispatcher is not None
+        report = self._guard("dispatch", self.dispatcher.tick)
+        if report is not None:
+            self.stats.ticks += 1
+            self.stats.placed += report.placed
+
+    def plan_tick(self) -> None:
+        """Plan every service-event campaign (idempotent: only new events become tasks)."""
+        for spec in self.specs:
+            if spec.trigger.type != "service_event":
+                continue
+            if self._guard(
+                f"plan {spec.slug}", lambda s=spec: plan_campaign(self.store, self.clock, s)
+            ):
+                self.stats.plans += 1
+
+    def fire_due_triggers(self) -> list[str]:
+        """Plan each date/cron campaign whose latest occurrence has come and was not fired yet."""
+        fired = []
+        now = self.clock.now()
+        for spec in self.specs:
+            if spec.trigger.type == "service_event":
+                continue
+            occurrence = occurrence_for(spec, now)
+            if occurrence is None or occurrence > now:
+                continue
+            with self._lock:
+                if not self._claim_firing(spec.slug, occurrence, now):
+                    continue
+            if self._guard(
+                f"trigger {spec.slug}",
+                lambda s=spec: plan_campaign(self.store, self.clock, s, now=now),
+            ):
+                fired.append(spec.slug)
+        self.stats.triggers_fired.extend(fired)
+        return fired
+
+    def _claim_firing(self, slug: str, occurrence: datetime, now: datetime) -> bool:
+        """Record the firing once; False when this occurrence was fired before (a restart)."""
+        with self.store.transaction() as session:
+            maker = pg_insert if self.store.dialect == "postgresql" else sqlite_insert
+            got = session.execute(
+                maker(TriggerFiring)
+                .values(campaign_slug=slug, occurrence_at=occurrence, fired_at=now)
+                .on_conflict_do_nothing()
+                .returning(TriggerFiring.campaign_slug)
+            ).scalar()
+        return got is not None
+
+    def import_tick(self) -> int:
+        """Import every customer file in the watched folder not imported completely before."""
+        folder = self.options.watch
+        if folder is None or not folder.is_dir():
+            return 0
+        done = 0
+        for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in CUSTOMER_FILES):
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            with self.store.sessions() as session:
+                seen = session.scalar(
+                    select(ImportRun.id).where(
+                        ImportRun.source_sha256 == digest,
+                        ImportRun.status == ImportStatus.COMPLETED,
+                    )
+                )
+            if seen is not None:
+                continue
+            importer = Importer(
+                self.store, self.clock, default_region=self.settings.default_region, actor="runner"
+            )
+            if self._guard(f"import {path.name}", lambda p=path, i=importer: i.run(p)) is not None:
+                done += 1
+        if done:
+            self.stats.imported_files += done
+            self.plan_tick()
+        return done
+
+    def escalate_tick(self) -> int:
+        """A retry due after its task's deadline is pulled in: the gate finds the earliest slot."""
+        now = self.clock.now()
+        with self.store.transaction() as session:
+            moved = session.execute(
+                update(CallbackTask)
+                .where(
+                    CallbackTask.state.in_((TaskState.PENDING, TaskState.IN_PROGRESS)),
+                    CallbackTask.next_attempt_at > CallbackTask.deadline,
+                    CallbackTask.deadline > now,
+                )
+                .values(next_attempt_at=now, updated_at=now)
+            ).rowcount  # type: ignore[attr-defined]
+        self.stats.escalated += int(moved or 0)
+        return int(moved or 0)
+
+
+def _aps_trigger(spec: CampaignSpec, now: datetime) -> Any:
+    """The APScheduler trigger of a date/cron campaign, in the campaign's own time zone.
+
+    A date already past gets none: `fire_due_triggers` catches it up at start.
+    """
+    zone = ZoneInfo(spec.trigger.time_zone)
+    if spec.trigger.type == "cron" and spec.trigger.cron:
+        return CronTrigger.from_crontab(spec.trigger.cron, timezone=zone)
+    if spec.trigger.type == "fixed_date" and spec.trigger.start is not None:
+        start = spec.trigger.start
+        at = start if start.tzinfo else start.replace(tzinfo=zone)
+        return DateTrigger(run_date=at) if at > now else None
+    return None
+
+
+__all__ = ["RunOptions", "RunStats", "Runner"]
