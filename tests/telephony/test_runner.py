@@ -1,0 +1,167 @@
+"""`dialer run`'s ticks on the real store with a settable clock (triggers once, watched folder,
+escalation, dispatch through its own sandbox), and the command itself: ready, then SIGTERM drains."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from dialer.clock import SettableClock
+from dialer.config import Settings
+from dialer.models import Attempt, CallbackTask, ImportRun, TriggerFiring
+from dialer.runner import Runner, RunOptions
+from dialer.store import Store
+
+ROOT = Path(__file__).parents[2]
+SAMPLE = ROOT / "dialer" / "samples" / "customers.csv"
+
+
+@pytest.fixture
+def runner_factory(store: Store, clock: SettableClock, tmp_path: Path) -> Iterator[object]:
+    made: list[Runner] = []
+    campaigns = tmp_path / "campaigns"
+    shutil.copytree(ROOT / "campaigns", campaigns)
+    watch = tmp_path / "inbox"
+    watch.mkdir()
+
+    def make() -> Runner:
+        settings = Settings(database_url="sqlite://", _env_file=None)  # type: ignore[call-arg]
+        r = Runner(
+            settings, store, clock, RunOptions(port=0, campaigns_dir=campaigns, watch=watch, cps=5)
+        )
+        made.append(r)
+        return r
+
+    yield make
+    for r in made:
+        r.stop()
+
+
+def count(store: Store, model: type) -> int:
+    with store.sessions() as s:
+        return int(s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_triggers_fire_once_even_across_a_restart(
+    runner_factory: object, store: Store, clock: SettableClock
+) -> None:
+    clock.set(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))  # Monday 10:00 Taipei, after 09:00
+    first = runner_factory()  # type: ignore[operator]
+    first.start(schedule=False)
+    assert first.stats.triggers_fired == ["maintenance-reminder"]  # this Monday's 09:00
+    assert first.fire_due_triggers() == []
+    first.stop()
+    again = runner_factory()  # type: ignore[operator]
+    again.start(schedule=False)  # a restart neither misses nor repeats it
+    assert again.stats.triggers_fired == []
+    clock.advance(timedelta(days=7))
+    assert again.fire_due_triggers() == ["maintenance-reminder"]
+    with store.sessions() as s:
+        fired = s.scalars(
+            select(TriggerFiring.occurrence_at).order_by(TriggerFiring.occurrence_at)
+        ).all()
+    assert fired == [
+        datetime(2026, 11, 23, 1, 0, tzinfo=UTC),
+        datetime(2026, 11, 30, 1, 0, tzinfo=UTC),
+    ]
+
+
+def test_watched_folder_files_are_imported_once_and_planned(
+    runner_factory: object, store: Store, clock: SettableClock, tmp_path: Path
+) -> None:
+    runner = runner_factory()  # type: ignore[operator]
+    runner.start(schedule=False)
+    assert count(store, ImportRun) == 0
+    shutil.copy(SAMPLE, tmp_path / "inbox" / "extract-2026-11-23.csv")
+    assert runner.import_tick() == 1
+    assert runner.import_tick() == 0  # the same file again: nothing
+    assert count(store, ImportRun) == 1
+    assert count(store, CallbackTask) > 0
+
+
+def test_escalation_pulls_a_retry_due_after_the_deadline_in(
+    runner_factory: object, store: Store, clock: SettableClock, tmp_path: Path
+) -> None:
+    shutil.copy(SAMPLE, tmp_path / "inbox" / "extract.csv")
+    runner = runner_factory()  # type: ignore[operator]
+    runner.start(schedule=False)
+    now = clock.now()
+    with store.transaction() as s:
+        tid = s.scalar(select(CallbackTask.id).where(CallbackTask.deadline > now).limit(1))
+        deadline = s.scalar(select(CallbackTask.deadline).where(CallbackTask.id == tid))
+        assert deadline is not None
+        s.execute(
+            update(CallbackTask)
+            .where(CallbackTask.id == tid)
+            .values(state="in_progress", next_attempt_at=deadline + timedelta(hours=1))
+        )
+    assert runner.escalate_tick() == 1
+    with store.sessions() as s:
+        assert s.scalar(select(CallbackTask.next_attempt_at).where(CallbackTask.id == tid)) == now
+
+
+def test_the_runner_dials_its_own_sandbox_without_credentials(
+    runner_factory: object, store: Store, clock: SettableClock, tmp_path: Path
+) -> None:
+    clock.set(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))
+    shutil.copy(SAMPLE, tmp_path / "inbox" / "extract.csv")
+    runner = runner_factory()  # type: ignore[operator]
+    runner.start(schedule=False)
+    assert runner.sandbox is not None
+    runner.dispatch_tick()
+    assert runner.stats.placed > 0
+    assert len(runner.sandbox.requests[("POST", "calls")]) == runner.stats.placed
+    with store.sessions() as s:
+        assert (
+            s.scalar(
+                select(func.count()).select_from(Attempt).where(Attempt.provider_sid.is_not(None))
+            )
+            == runner.stats.placed
+        )
+
+
+def test_dialer_run_says_ready_and_drains_on_sigterm(tmp_path: Path) -> None:
+    env = {**os.environ, "DIALER_DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}"}
+    for key in ("DIALER_TWILIO_ACCOUNT_SID", "DIALER_TWILIO_AUTH_TOKEN"):
+        env.pop(key, None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dialer", "run", "--port", "0", "--dir", str(ROOT / "campaigns")],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        ready = proc.stdout.readline()
+        assert "dialer running: webhooks at http://127.0.0.1:" in ready, proc.stderr
+        proc.send_signal(signal.SIGTERM)
+        rest, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert rest.startswith("stopped:") and "Traceback" not in err
+
+
+def test_dialer_run_refuses_bad_options_in_one_sentence(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "dialer", "run", "--tick", "0", "--dir", str(ROOT / "campaigns")],
+        cwd=tmp_path,
+        env={**os.environ, "DIALER_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "--tick" in result.stderr
