@@ -33,7 +33,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from dialer.campaigns import CampaignSpec, load_campaigns
 from dialer.clock import Clock
 from dialer.config import Settings
-from dialer.dispatcher import DispatchConfig, Dispatcher
+from dialer.dispatcher import DispatchConfig, Dispatcher, TickReport
 from dialer.errors import DialerError
 from dialer.ingest import Importer
 from dialer.models import CallbackTask, ImportRun, ImportStatus, TaskState, TriggerFiring
@@ -146,6 +146,7 @@ class Runner:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         if self.dispatcher is not None:
+            self.drain()
             self.dispatcher.close()
         if self.webhooks is not None:
             self.webhooks.stop()
@@ -182,10 +183,15 @@ class Runner:
 
     def dispatch_tick(self) -> None:
         assert self.dispatcher is not None
-        report = self._guard("dispatch", self.dispatcher.tick)
+        report = self._guard("dispatch", lambda: self.dispatcher.tick(wait=False))
         if report is not None:
             self.stats.ticks += 1
             self.stats.placed += report.placed
+
+    def drain(self) -> None:
+        """Wait for the dispatcher's requests in flight and count what they placed."""
+        if self.dispatcher is not None:
+            self.stats.placed += self.dispatcher.drain(TickReport()).placed
 
     def plan_tick(self) -> None:
         """Plan every service-event campaign (idempotent: only new events become tasks)."""

@@ -117,7 +117,8 @@ def test_the_runner_dials_its_own_sandbox_without_credentials(
     runner = runner_factory()  # type: ignore[operator]
     runner.start(schedule=False)
     assert runner.sandbox is not None
-    runner.dispatch_tick()
+    runner.dispatch_tick()  # sends, and records what came back by the next tick
+    runner.drain()
     assert runner.stats.placed > 0
     assert len(runner.sandbox.requests[("POST", "calls")]) == runner.stats.placed
     with store.sessions() as s:

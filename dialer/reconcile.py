@@ -1,0 +1,156 @@
+"""Never twice: before an attempt whose outcome is unknown is dialled again, ask Twilio.
+
+An attempt is unknown when its lease ran out while it was claimed (the dispatcher died between
+the API call and the record), or when the API call failed ambiguously (a read timeout, a 5xx:
+the call may exist). The provider's calls/messages to that number from that sender created
+after the claim are listed — not with Twilio's StartTime filter, which misses calls still
+queued — and the first one no other attempt owns is adopted; only when none exists is the
+attempt released to be dialled. A placed attempt whose final callback never came is fetched by
+its SID and ended from what Twilio says.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from dialer import attempts as books
+from dialer.clock import Clock
+from dialer.errors import TelephonyError
+from dialer.models import Attempt, AttemptState
+from dialer.store import Store
+from dialer.telephony.client import Kind, ProviderRecord, Telephony
+
+log = logging.getLogger(__name__)
+
+SKEW = timedelta(seconds=5)  # clocks of Twilio and ours may differ a little
+
+
+def payload(rec: ProviderRecord) -> dict[str, Any]:
+    """A provider record in the shape of a status callback (for the event log)."""
+    out: dict[str, Any] = {"Source": "reconciliation", "Status": rec.status}
+    if rec.answered_by:
+        out["AnsweredBy"] = rec.answered_by
+    if rec.duration is not None:
+        out["CallDuration"] = str(rec.duration)
+    if rec.error_code is not None:
+        out["ErrorCode"] = str(rec.error_code)
+    return out
+
+
+def _kind(channel: str) -> Kind:
+    return "sms" if channel == "sms" else "call"
+
+
+class Reconciler:
+    """Looks lost placements up at the provider and books what it finds."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        telephony: Telephony,
+        book: books.CampaignBook,
+        placed_lease: timedelta,
+    ) -> None:
+        self.store, self.clock, self.telephony = store, clock, telephony
+        self.book, self.placed_lease = book, placed_lease
+
+    def find(self, channel: str, to: str, from_: str, claimed_at: datetime) -> list[ProviderRecord]:
+        return self.telephony.find(
+            _kind(channel), to=to, from_=from_, created_after=claimed_at - SKEW
+        )
+
+    def adopt_first_unowned(
+        self, session: Session, attempt_id: int, found: Sequence[ProviderRecord]
+    ) -> bool:
+        """Book the first found call no attempt owns yet as `attempt_id`'s; False if none."""
+        sids = [f.sid for f in found]
+        owned = set(
+            session.scalars(select(Attempt.provider_sid).where(Attempt.provider_sid.in_(sids)))
+        )
+        fresh = [f for f in found if f.sid not in owned]
+        if not fresh:
+            return False
+        rec = fresh[0]
+        books.adopt(
+            session,
+            self.book,
+            attempt_id,
+            sid=rec.sid,
+            status=rec.status,
+            created_at=rec.created_at,
+            now=self.clock.now(),
+            lease=self.placed_lease,
+            payload=payload(rec),
+        )
+        return True
+
+    def reap(self) -> tuple[int, int]:
+        """Expired leases: claimed ones adopted or released, placed ones fetched; (reaped, adopted)."""
+        now = self.clock.now()
+        with self.store.sessions() as session:
+            expired = session.execute(
+                select(
+                    Attempt.id,
+                    Attempt.state,
+                    Attempt.channel,
+                    Attempt.phone_e164,
+                    Attempt.from_e164,
+                    Attempt.claimed_at,
+                    Attempt.provider_sid,
+                )
+                .where(
+                    Attempt.state.in_((AttemptState.CLAIMED, AttemptState.PLACED)),
+                    Attempt.lease_expires_at < now,
+                )
+                .limit(500)
+            ).all()
+        reaped = adopted = 0
+        for row in expired:
+            try:
+                if row.state == AttemptState.CLAIMED or row.provider_sid is None:
+                    found = self.find(
+                        row.channel,
+                        row.phone_e164 or "",
+                        row.from_e164 or "",
+                        row.claimed_at or now,
+                    )
+                else:
+                    found = [self.telephony.fetch(_kind(row.channel), row.provider_sid)]
+            except TelephonyError as exc:
+                log.warning("cannot reconcile attempt %s yet: %s", row.id, exc)
+                continue
+            reaped += 1
+            with self.store.transaction() as session:
+                if row.state == AttemptState.CLAIMED or row.provider_sid is None:
+                    if self.adopt_first_unowned(session, row.id, found):
+                        adopted += 1
+                    else:
+                        books.release(session, row.id, now, "lease expired; not placed")
+                    continue
+                rec = found[0]
+                if rec.terminal:
+                    books.apply_status(
+                        session,
+                        self.book,
+                        now,
+                        kind=_kind(row.channel),
+                        attempt_id=row.id,
+                        sid=rec.sid,
+                        status=rec.status,
+                        sequence=-1,  # found by reconciliation, not posted by the provider
+                        payload=payload(rec),
+                    )
+                else:
+                    session.execute(
+                        update(Attempt)
+                        .where(Attempt.id == row.id)
+                        .values(lease_expires_at=now + self.placed_lease)
+                    )
+        return reaped, adopted
