@@ -60,7 +60,10 @@ async def _respond(
     send: Send, status: int, payload: Any, headers: dict[str, str] | None = None
 ) -> None:
     body = json.dumps(payload, ensure_ascii=False).encode()
-    raw = [(b"content-type", b"application/json; charset=utf-8")]
+    raw = [
+        (b"content-type", b"application/json; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+    ]
     raw.extend((k.lower().encode(), v.encode()) for k, v in (headers or {}).items())
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
