@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from dialer.telephony.sandbox.errors import ApiError, unauthorized
 from dialer.telephony.sandbox.sandbox import Sandbox
@@ -29,9 +29,20 @@ ROUTE = re.compile(
 
 
 def _form(raw: bytes) -> dict[str, str]:
-    """Form fields; repeated ones (StatusCallbackEvent) joined by spaces."""
+    """Form fields; repeated ones (StatusCallbackEvent) joined by spaces.
+
+    Hand-rolled because urllib's parse_qsl was a third of the request's CPU: most fields need
+    no unquoting at all.
+    """
     out: dict[str, str] = {}
-    for key, value in parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True):
+    for pair in raw.decode("utf-8", "replace").split("&"):
+        if not pair:
+            continue
+        key, _, value = pair.partition("=")
+        if "%" in key or "+" in key:
+            key = unquote_plus(key)
+        if "%" in value or "+" in value:
+            value = unquote_plus(value)
         out[key] = f"{out[key]} {value}" if key in out else value
     return out
 
