@@ -30,6 +30,7 @@ from dialer.telephony.sandbox.twiml import TwimlError, Verb, parse, spoken_secon
 log = logging.getLogger("dialer.sandbox")
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 EVENTS = frozenset({"initiated", "ringing", "answered", "completed"})
+CARRIER_FAILURE = "13224"  # "none of Twilio's carrier partners are able to deliver the call"
 
 
 @dataclass(eq=False)
@@ -183,25 +184,22 @@ class Calls:
             if last and status == "completed":
                 params["CallDuration"] = params["Duration"] = str(rec.duration or 0)
             if status == "failed":
-                params["ErrorCode"] = rec.error or "32009"
+                params["ErrorCode"] = rec.error or CARRIER_FAILURE
             url, method = rec.status_callback, rec.status_callback_method
         self.w.webhooks.callback(sid, url, method, params, last=last)
 
     def _initiate(self, sid: str) -> None:
-        person = None
         with self.w.lock:
             rec = self.records[sid]
             if rec.status != "queued":
-                return
-            to = rec.to
-        person = self.w.person_for("call", to)
-        with self.w.lock:
+                return  # canceled while queued
+            person = self.w.person_for("call", rec.to)
             now = self.w.now()
             rec.person, rec.started_at, rec.updated_at = person, now, now
+            if person.kind == "failed":
+                rec.error = CARRIER_FAILURE
         self._callback(sid, "initiated")
         if person.kind == "failed":
-            with self.w.lock:
-                rec.error = "32009"
             self._finish(sid, "failed")
         elif person.kind == "busy":
             self.w.scheduler.at(

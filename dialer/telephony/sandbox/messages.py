@@ -156,15 +156,13 @@ class Messages:
         self.w.webhooks.callback(sid, url, "POST", params, last=last)
 
     def _send(self, sid: str) -> None:
+        b = self.w.behaviour
+        delay = random.Random(f"{self.w.seed}:deliver:{sid}").uniform(*b.sms_deliver_seconds)
         with self.w.lock:
             rec = self.records[sid]
             if rec.status != "queued":
                 return
-            to = rec.to
-        person = self.w.person_for("sms", to)
-        b = self.w.behaviour
-        delay = random.Random(f"{self.w.seed}:deliver:{sid}").uniform(*b.sms_deliver_seconds)
-        with self.w.lock:
+            person = self.w.person_for("sms", rec.to)
             now = self.w.now()
             rec.person, rec.status, rec.sent_at, rec.updated_at = person, "sent", now, now
         self._callback(sid)
