@@ -25,11 +25,13 @@ from dialer.telephony.sandbox.resources import (
     new_sid,
     rfc2822,
 )
-from dialer.telephony.sandbox.twiml import TwimlError, Verb, parse, spoken_seconds
+from dialer.telephony.sandbox.twiml import TwimlError, Verb, number, parse, spoken_seconds
 
 log = logging.getLogger("dialer.sandbox")
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 EVENTS = frozenset({"initiated", "ringing", "answered", "completed"})
+MAX_DOCUMENTS = 100  # TwiML documents per call before the sandbox calls it a loop
+TIME_LIMIT = timedelta(hours=4)  # Twilio's default call time limit
 CARRIER_FAILURE = "13224"  # "none of Twilio's carrier partners are able to deliver the call"
 
 
@@ -258,9 +260,15 @@ class Calls:
     def _start_walk(self, sid: str, verbs: list[Verb], url: str | None) -> None:
         walk = Walk(verbs, url)
         with self.w.lock:
-            if self.records[sid].status != "in-progress":
+            rec = self.records[sid]
+            if rec.status != "in-progress":
                 return
+            rec.documents += 1
+            looping = rec.documents > MAX_DOCUMENTS
             self._walks[sid] = walk
+        if looping:
+            self._app_error(sid, TwimlError(f"more than {MAX_DOCUMENTS} TwiML documents"))
+            return
         self._step(sid, walk)
 
     def _current(self, sid: str, walk: Walk) -> bool:
@@ -272,7 +280,9 @@ class Calls:
         with self.w.lock:
             if not self._current(sid, walk):
                 return
-            verb = walk.verbs.pop(0) if walk.verbs else Verb("Hangup")
+            answered = self.records[sid].answered_at
+            over = answered is not None and self.w.now() - answered >= TIME_LIMIT
+            verb = walk.verbs.pop(0) if walk.verbs and not over else Verb("Hangup")
             if verb.name in ("Say", "Play", "Pause"):
                 at = self.w.later(spoken_seconds([verb], b.say_seconds_per_char, b.play_seconds))
                 self.w.scheduler.at(at, lambda: self._step(sid, walk))
@@ -313,7 +323,7 @@ class Calls:
             at = self.w.later(listen + b.press_seconds * len(digits))
             self.w.scheduler.at(at, lambda: self._pressed(sid, walk, digits, target, method))
         else:
-            timeout = float(verb.attrs.get("timeout", "5") or 5)
+            timeout = max(0.0, number(verb.attrs.get("timeout"), 5))
             self.w.scheduler.at(self.w.later(listen + timeout), lambda: self._step(sid, walk))
 
     def _pressed(self, sid: str, walk: Walk, digits: str, target: str, method: str) -> None:

@@ -124,6 +124,7 @@ class CallRecord:
     person: Person | None = None
     digits: list[str] = field(default_factory=list)
     gathers: int = 0
+    documents: int = 0
     sequence: int = 0
     error: str | None = None
 
