@@ -405,3 +405,31 @@ def test_updating_a_live_call_with_twiml_or_url_redirects_it(
     sandbox.settle()  # the old document's pending pause is dropped, not played on
     assert [r.params["CallStatus"] for r in webhooks.requests("/status")].count("completed") == 1
     assert len(webhooks.requests("/voice")) == 1
+
+
+def test_a_redirect_loop_ends_the_call_instead_of_spinning(
+    sandbox: SandboxHarness, twilio_client: Client, webhooks: WebhookReceiver
+) -> None:
+    webhooks.answer("/voice", "<Response><Redirect>/voice</Redirect></Response>")
+    sandbox.sandbox.person(CUSTOMER, "human")
+    call = place(twilio_client, webhooks)
+    sandbox.settle()
+    assert len(webhooks.requests("/voice")) == 101  # the 101st document is refused
+    assert twilio_client.calls(call.sid).fetch().status == "completed"
+    assert sandbox.sandbox.contacts()[0].error == "12100"
+
+
+def test_an_endless_menu_hangs_up_at_the_four_hour_limit(
+    sandbox: SandboxHarness, twilio_client: Client, webhooks: WebhookReceiver
+) -> None:
+    webhooks.answer(
+        "/voice",
+        "<Response><Gather timeout='bogus'><Pause length='3000'/></Gather>"
+        "<Redirect method='POST'>/voice</Redirect></Response>",
+    )
+    sandbox.sandbox.person(CUSTOMER, "human", digits=[])
+    place(twilio_client, webhooks)
+    sandbox.settle()
+    (contact,) = sandbox.sandbox.contacts()
+    assert contact.status == "completed" and contact.duration is not None
+    assert 4 * 3600 <= contact.duration < 4 * 3600 + 3600

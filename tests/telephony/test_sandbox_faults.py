@@ -114,6 +114,8 @@ def test_duplicated_callbacks(make_sandbox: MakeSandbox, webhooks: WebhookReceiv
     assert len(received) == 24
     keys = [(r.params["CallSid"], r.params["SequenceNumber"]) for r in received]
     assert len(set(keys)) == 12 and all(keys.count(k) == 2 for k in keys)
+    tokens = [r.headers["I-Twilio-Idempotency-Token"] for r in received]
+    assert len(set(tokens)) == 12  # a duplicate is the same delivery again
 
 
 def test_reordered_callbacks(make_sandbox: MakeSandbox, webhooks: WebhookReceiver) -> None:

@@ -98,7 +98,7 @@ def test_list_and_date_sent_filter(sandbox: SandboxHarness, twilio_client: Clien
     today = sandbox.clock.now().date()
     assert list(twilio_client.messages.list(date_sent=today)) == []
     sandbox.settle()
-    assert len(list(twilio_client.messages.list(date_sent=today, page_size=2))) == 5
+    assert len(list(twilio_client.messages.list(date_sent=today, to=CUSTOMER, page_size=2))) == 5
     assert list(twilio_client.messages.list(date_sent_before=today - timedelta(days=1))) == []
 
 

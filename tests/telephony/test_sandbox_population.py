@@ -41,7 +41,8 @@ def test_call_outcome_and_answer_rates_match_domain_md() -> None:
 def test_sms_reply_and_delivery_rates() -> None:
     b = Behaviour()
     people = [draw_sms_person(b, 0, f"+8869{i:08d}", 0) for i in range(N)]
-    assert within(sum(p.sms_reply is not None for p in people), N, 0.40)
+    assert within(sum(p.sms_reply is not None for p in people), N, 0.40)  # of all SMS sent
+    assert all(p.sms_delivery == "delivered" for p in people if p.sms_reply)
     delivered = Counter(p.sms_delivery for p in people)
     assert within(delivered["delivered"], N, 0.97)
     replies = Counter(p.sms_reply for p in people if p.sms_reply)
@@ -85,4 +86,21 @@ def test_a_simulated_campaign_without_http() -> None:
     assert within(len(rang), n, 0.90)
     machine = sum(c.answered_by == "machine" for c in sb.contacts())
     assert within(machine, n, 0.05)
+    sb.close()
+
+
+def test_simulated_sms_without_http() -> None:
+    clock = SettableClock(datetime(2026, 11, 24, 1, 0, tzinfo=UTC))
+    sb = Sandbox(clock, seed=5, mps=1000.0)
+    n = 3000
+    for i in range(n):
+        sb.messages.create({"To": f"+8869{i:08d}", "From": "+15005550006", "Body": "您好"})
+    while (nxt := sb.next_event_at()) is not None:
+        clock.set(max(nxt, clock.now()))
+        sb.pump()
+    sms = sb.contacts(kind="sms")
+    assert len(sms) == n
+    assert within(sum(c.sms_reply is not None for c in sms), n, 0.40)
+    assert within(sum(c.status == "delivered" for c in sms), n, 0.97)
+    assert all(c.rang_at is not None for c in sms if c.status == "delivered")
     sb.close()

@@ -124,7 +124,11 @@ def draw_call_person(behaviour: Behaviour, seed: int, number: str, nth: int) -> 
 
 
 def draw_sms_person(behaviour: Behaviour, seed: int, number: str, nth: int) -> Person:
-    """Whether the nth SMS to `number` is delivered and what (if anything) the customer replies."""
+    """Whether the nth SMS to `number` is delivered and what (if anything) the customer replies.
+
+    Only a delivered SMS can be answered, so the reply is drawn with sms_reply / sms_delivered:
+    `sms_reply` of all SMS sent get a reply, as DOMAIN.md counts it.
+    """
     b = behaviour
     rng = _rng(seed, number, "sms", nth)
     delivery = _pick(
@@ -135,7 +139,9 @@ def draw_sms_person(behaviour: Behaviour, seed: int, number: str, nth: int) -> P
             ("failed", b.sms_failed),
         ],
     )
-    reply = _pick(rng, list(b.sms_replies)) if rng.random() < b.sms_reply else None
+    answer_rate = min(1.0, b.sms_reply / b.sms_delivered) if b.sms_delivered else 0.0
+    replies = delivery == "delivered" and rng.random() < answer_rate
+    reply = _pick(rng, list(b.sms_replies)) if replies else None
     return Person(sms_delivery=delivery, sms_reply=reply)  # type: ignore[arg-type]
 
 

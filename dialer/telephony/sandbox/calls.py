@@ -25,11 +25,14 @@ from dialer.telephony.sandbox.resources import (
     new_sid,
     rfc2822,
 )
-from dialer.telephony.sandbox.twiml import TwimlError, Verb, parse, spoken_seconds
+from dialer.telephony.sandbox.twiml import TwimlError, Verb, number, parse, spoken_seconds
 
 log = logging.getLogger("dialer.sandbox")
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 EVENTS = frozenset({"initiated", "ringing", "answered", "completed"})
+MAX_DOCUMENTS = 100  # TwiML documents per call before the sandbox calls it a loop
+TIME_LIMIT = timedelta(hours=4)  # Twilio's default call time limit
+CARRIER_FAILURE = "13224"  # "none of Twilio's carrier partners are able to deliver the call"
 
 
 @dataclass(eq=False)
@@ -183,25 +186,22 @@ class Calls:
             if last and status == "completed":
                 params["CallDuration"] = params["Duration"] = str(rec.duration or 0)
             if status == "failed":
-                params["ErrorCode"] = rec.error or "32009"
+                params["ErrorCode"] = rec.error or CARRIER_FAILURE
             url, method = rec.status_callback, rec.status_callback_method
         self.w.webhooks.callback(sid, url, method, params, last=last)
 
     def _initiate(self, sid: str) -> None:
-        person = None
         with self.w.lock:
             rec = self.records[sid]
             if rec.status != "queued":
-                return
-            to = rec.to
-        person = self.w.person_for("call", to)
-        with self.w.lock:
+                return  # canceled while queued
+            person = self.w.person_for("call", rec.to)
             now = self.w.now()
             rec.person, rec.started_at, rec.updated_at = person, now, now
+            if person.kind == "failed":
+                rec.error = CARRIER_FAILURE
         self._callback(sid, "initiated")
         if person.kind == "failed":
-            with self.w.lock:
-                rec.error = "32009"
             self._finish(sid, "failed")
         elif person.kind == "busy":
             self.w.scheduler.at(
@@ -260,9 +260,15 @@ class Calls:
     def _start_walk(self, sid: str, verbs: list[Verb], url: str | None) -> None:
         walk = Walk(verbs, url)
         with self.w.lock:
-            if self.records[sid].status != "in-progress":
+            rec = self.records[sid]
+            if rec.status != "in-progress":
                 return
+            rec.documents += 1
+            looping = rec.documents > MAX_DOCUMENTS
             self._walks[sid] = walk
+        if looping:
+            self._app_error(sid, TwimlError(f"more than {MAX_DOCUMENTS} TwiML documents"))
+            return
         self._step(sid, walk)
 
     def _current(self, sid: str, walk: Walk) -> bool:
@@ -274,7 +280,9 @@ class Calls:
         with self.w.lock:
             if not self._current(sid, walk):
                 return
-            verb = walk.verbs.pop(0) if walk.verbs else Verb("Hangup")
+            answered = self.records[sid].answered_at
+            over = answered is not None and self.w.now() - answered >= TIME_LIMIT
+            verb = walk.verbs.pop(0) if walk.verbs and not over else Verb("Hangup")
             if verb.name in ("Say", "Play", "Pause"):
                 at = self.w.later(spoken_seconds([verb], b.say_seconds_per_char, b.play_seconds))
                 self.w.scheduler.at(at, lambda: self._step(sid, walk))
@@ -315,7 +323,7 @@ class Calls:
             at = self.w.later(listen + b.press_seconds * len(digits))
             self.w.scheduler.at(at, lambda: self._pressed(sid, walk, digits, target, method))
         else:
-            timeout = float(verb.attrs.get("timeout", "5") or 5)
+            timeout = max(0.0, number(verb.attrs.get("timeout"), 5))
             self.w.scheduler.at(self.w.later(listen + timeout), lambda: self._step(sid, walk))
 
     def _pressed(self, sid: str, walk: Walk, digits: str, target: str, method: str) -> None:

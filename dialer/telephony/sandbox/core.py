@@ -9,6 +9,7 @@ real HTTP requests signed like Twilio's (`X-Twilio-Signature`), made outside any
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import itertools
 import logging
@@ -89,8 +90,10 @@ class Webhooks:
         else:
             method, body = "POST", params
             signature = self.validator.compute_signature(url, params)
+        token = hashlib.sha256(repr((url, sorted(params.items()))).encode()).hexdigest()[:32]
         headers = {
             "X-Twilio-Signature": signature,
+            "I-Twilio-Idempotency-Token": token,  # the same for a duplicated delivery
             "User-Agent": "TwilioProxy/1.1",
             "Accept": "*/*",
         }

@@ -156,15 +156,13 @@ class Messages:
         self.w.webhooks.callback(sid, url, "POST", params, last=last)
 
     def _send(self, sid: str) -> None:
+        b = self.w.behaviour
+        delay = random.Random(f"{self.w.seed}:deliver:{sid}").uniform(*b.sms_deliver_seconds)
         with self.w.lock:
             rec = self.records[sid]
             if rec.status != "queued":
                 return
-            to = rec.to
-        person = self.w.person_for("sms", to)
-        b = self.w.behaviour
-        delay = random.Random(f"{self.w.seed}:deliver:{sid}").uniform(*b.sms_deliver_seconds)
-        with self.w.lock:
+            person = self.w.person_for("sms", rec.to)
             now = self.w.now()
             rec.person, rec.status, rec.sent_at, rec.updated_at = person, "sent", now, now
         self._callback(sid)
@@ -187,14 +185,14 @@ class Messages:
                 rec.delivered_at = now
             reply = rec.person.sms_reply if rec.person and status == "delivered" else None
         self._callback(sid)
-        if reply is not None and self.inbound_sms_url:
+        if reply is not None:
             wait = random.Random(f"{self.w.seed}:reply:{sid}").uniform(
                 *self.w.behaviour.sms_reply_seconds
             )
             self.w.scheduler.at(self.w.later(wait), lambda: self._reply(sid, reply))
 
     def _reply(self, sid: str, body: str) -> None:
-        """The customer answers: an inbound message, posted to the inbound SMS URL (signed)."""
+        """The customer answers: an inbound message, posted to the inbound SMS URL (signed) if set."""
         with self.w.lock:
             out = self.records[sid]
             now = self.w.now()
@@ -227,7 +225,8 @@ class Messages:
                 "To": rec.to,
             }
         url = self.inbound_sms_url
-        assert url is not None
+        if url is None:
+            return  # Twilio keeps the message; with no webhook configured nobody is told
         try:
             self.w.webhooks.request(url, "POST", params)
         except WebhookError as exc:

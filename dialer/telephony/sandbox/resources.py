@@ -6,10 +6,12 @@ Field lists follow the OpenAPI schemas `api.v2010.account.call` / `api.v2010.acc
 
 from __future__ import annotations
 
+import random
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime
+from functools import lru_cache
 from typing import Any
 
 from dialer.telephony.sandbox.behaviour import Person
@@ -17,20 +19,39 @@ from dialer.telephony.sandbox.behaviour import Person
 API_VERSION = "2010-04-01"
 CALL_TERMINAL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 MESSAGE_TERMINAL = frozenset({"delivered", "undelivered", "failed", "received", "canceled"})
+CALL_SUBRESOURCES = (
+    ("notifications", "Notifications"),
+    ("recordings", "Recordings"),
+    ("payments", "Payments"),
+    ("events", "Events"),
+    ("siprec", "Siprec"),
+    ("streams", "Streams"),
+    ("transcriptions", "Transcriptions"),
+    ("user_defined_message_subscriptions", "UserDefinedMessageSubscriptions"),
+    ("user_defined_messages", "UserDefinedMessages"),
+)
 GSM7 = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
     "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[~]|€"
 )
 
 
+_SIDS = random.Random(secrets.randbits(128))  # unique, not secret: cheaper than os.urandom
+
+
 def new_sid(prefix: str) -> str:
     """A Twilio-shaped SID: two letters and 32 lower-case hex digits."""
-    return prefix + secrets.token_hex(16)
+    return f"{prefix}{_SIDS.getrandbits(128):032x}"
 
 
 def rfc2822(at: datetime | None) -> str | None:
     """Twilio's date format, e.g. 'Tue, 24 Nov 2026 05:00:00 +0000'."""
-    return None if at is None else format_datetime(at.replace(microsecond=0))
+    return None if at is None else _rfc2822(at.replace(microsecond=0))
+
+
+@lru_cache(maxsize=1024)
+def _rfc2822(at: datetime) -> str:
+    return format_datetime(at)  # cached: a busy second formats the same date many times
 
 
 def num_segments(body: str) -> int:
@@ -103,6 +124,7 @@ class CallRecord:
     person: Person | None = None
     digits: list[str] = field(default_factory=list)
     gathers: int = 0
+    documents: int = 0
     sequence: int = 0
     error: str | None = None
 
@@ -150,21 +172,6 @@ class CallRecord:
 
     def as_json(self) -> dict[str, Any]:
         base = f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{self.sid}"
-        subs = [
-            "notifications",
-            "recordings",
-            "payments",
-            "events",
-            "siprec",
-            "streams",
-            "transcriptions",
-            "user_defined_message_subscriptions",
-            "user_defined_messages",
-        ]
-        camel = {
-            "user_defined_message_subscriptions": "UserDefinedMessageSubscriptions",
-            "user_defined_messages": "UserDefinedMessages",
-        }
         duration = self.duration
         return {
             "sid": self.sid,
@@ -194,7 +201,7 @@ class CallRecord:
             ),
             "trunk_sid": None,
             "uri": self.uri(),
-            "subresource_uris": {s: f"{base}/{camel.get(s, s.capitalize())}.json" for s in subs},
+            "subresource_uris": {key: f"{base}/{name}.json" for key, name in CALL_SUBRESOURCES},
         }
 
 

@@ -32,6 +32,7 @@ class SandboxServer:
             lifespan="off",
             loop="asyncio",
             timeout_keep_alive=30,
+            timeout_graceful_shutdown=2,
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None

@@ -42,6 +42,14 @@ def parse(document: str | bytes) -> list[Verb]:
     return [_verb(el) for el in root]
 
 
+def number(value: str | None, default: float) -> float:
+    """A numeric TwiML attribute, or `default` when absent or not a number (as Twilio does)."""
+    try:
+        return float(value) if value else default
+    except ValueError:
+        return default
+
+
 def spoken_seconds(verbs: tuple[Verb, ...] | list[Verb], per_char: float, play: float) -> float:
     """How long the callee listens to these verbs (Say by text length, Play, Pause length)."""
     total = 0.0
@@ -49,7 +57,7 @@ def spoken_seconds(verbs: tuple[Verb, ...] | list[Verb], per_char: float, play: 
         if v.name == "Say":
             total += max(1.0, len(v.text) * per_char)
         elif v.name == "Play":
-            total += play * max(1, int(v.attrs.get("loop", "1") or 1))
+            total += play * max(1.0, number(v.attrs.get("loop"), 1))
         elif v.name == "Pause":
-            total += float(v.attrs.get("length", "1") or 1)
+            total += max(0.0, number(v.attrs.get("length"), 1))
     return total
