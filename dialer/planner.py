@@ -81,6 +81,7 @@ NEXT_OPEN_HORIZON = timedelta(days=45)
 # DOMAIN.md's sandbox behaviour: 65% of calls are answered by a person.
 ANSWER_RATE = 0.65
 AUTOMATED_CPS = 1.0  # Twilio's default calls per second for an account
+PlanAction = Literal["sms", "extend", "flag"]
 SkipReason = Literal[
     "not_in_audience", "no_consent", "no_valid_number", "opted_out", "already_covered"
 ]
@@ -132,7 +133,8 @@ class EventFacts:
 class Infeasible:
     reason: str
     earliest_possible: datetime | None
-    action: str  # what the campaign's planning.on_infeasible did about it
+    action: str  # what the campaign's planning.on_infeasible did about it, as a sentence
+    code: PlanAction = "flag"  # the same decision as a word, stored on the task (plan_action)
 
 
 @dataclass(slots=True)
@@ -169,6 +171,11 @@ class PlannedTask:
             "attempts_made": 0,
             "next_attempt_at": self.next_attempt_at,
             "outcome": self.outcome,
+            # The infeasibility decision travels with the task: the dispatcher and supervisors
+            # read it from the row, not from a plan report that is gone by then.
+            "plan_action": self.infeasible.code if self.infeasible else None,
+            "plan_reason": self.infeasible.reason if self.infeasible else None,
+            "earliest_possible_at": self.infeasible.earliest_possible if self.infeasible else None,
             "created_at": now,
             "updated_at": now,
         }
@@ -273,6 +280,7 @@ class PlanResult:
                     if t.infeasible
                     else None,
                     "action": t.infeasible.action if t.infeasible else None,
+                    "plan_action": t.infeasible.code if t.infeasible else None,
                 }
                 for t in self.infeasible
             ],
@@ -440,22 +448,26 @@ def _schedule(ctx: PlanContext, cust: CustomerFacts, task: PlannedTask) -> None:
     earliest = nxt
     on = ctx.spec.planning.on_infeasible
     action = "flagged for a supervisor"
+    code: PlanAction = "flag"
     task.next_attempt_at = None
     if on == "sms" and "sms" in ctx.spec.channels:
         sms_at = next_open(who, ctx.sms_policy, max(start, ctx.now), horizon=NEXT_OPEN_HORIZON)
         if sms_at is not None and sms_at < deadline:
             task.next_attempt_at = sms_at
+            code = "sms"
             action = f"send an SMS at {_local(sms_at, zone)} (the SMS window is open before then)"
         else:
             action = "flagged for a supervisor (no SMS window before the deadline either)"
     elif on == "extend":
         task.next_attempt_at = earliest
-        action = (
-            "keep trying after the deadline from the earliest possible time (reported as late)"
-            if earliest
-            else "flagged for a supervisor (no open window within 45 days)"
-        )
-    task.infeasible = Infeasible(reason, earliest, action)
+        if earliest:
+            code = "extend"
+            action = (
+                "keep trying after the deadline from the earliest possible time (reported as late)"
+            )
+        else:
+            action = "flagged for a supervisor (no open window within 45 days)"
+    task.infeasible = Infeasible(reason, earliest, action, code)
 
 
 def _new_task(
