@@ -1,38 +1,43 @@
-"""Assigning tasks that need a person to agents (負責客戶數量均衡、兼顧業務能力).
+"""Assigning tasks that need a person to agents (負責客戶數量均衡、兼顧業務能力): the shell.
 
-Pure core: `balance(tasks, agents)` hands out tasks in urgency order (priority ascending, members
-first, then deadline), each to the eligible agent with the lowest load ratio
-(backlog + 1) / (daily_capacity × skill weight), ties by fewer tasks then username. Eligible =
-active, speaks the customer's language (no language → anyone), skill covers the campaign kind,
-and below the cap of `max_days` days of capacity when one is set. One lazy-invalidated heap per
-(language, kind) group keeps this O(tasks × log agents) instead of O(tasks × agents).
+The pure core is `dialer.balance` (who gets which task) and `dialer.capacity` (is there enough
+agent time); their public names are re-exported here so existing imports keep working.
 
-Shell: `assign_open_tasks` (unassigned tasks and tasks of inactive agents) and `rebalance`
+`assign_open_tasks` (unassigned tasks and tasks of inactive agents) and `rebalance`
 (also sheds the least urgent tasks of agents who fell behind) read tasks and agents in one query
-each, then write with one executemany UPDATE. `capacity_check` is the pure agent-hours check
-`dialer plan` uses.
+each, then write with one executemany UPDATE.
 """
 
 from __future__ import annotations
 
-import heapq
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 from typing import Any, Final, cast
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from dialer import audit
 from dialer.agents import AgentProfile, profile_of
+from dialer.balance import (
+    FAR_FUTURE,
+    AgentInfo,
+    BalanceResult,
+    TaskInfo,
+    balance,
+    language_matches,
+    skill_weight,
+    task_order,
+)
+from dialer.capacity import CapacityCheck, capacity_check
 from dialer.clock import Clock
 from dialer.models import Agent, AgentRole, CallbackTask, Campaign, Customer, TaskState
 from dialer.store import Store
 
 __all__ = [
+    "FAR_FUTURE",
     "OPEN_STATES",
     "AgentInfo",
     "AgentLoad",
@@ -49,158 +54,11 @@ __all__ = [
     "skill_weight",
 ]
 
-FAR_FUTURE: Final = datetime.max.replace(tzinfo=UTC)
 OPEN_STATES: Final = (TaskState.PENDING.value, TaskState.IN_PROGRESS.value)
 DEFAULT_CAP_DAYS: Final = 3.0
 """Nobody is planned more than three days of work: the three-day rule bounds a useful backlog."""
 DEFAULT_BEHIND_DAYS: Final = 2.0
 """An agent holding more than two days of capacity has fallen behind and sheds tasks."""
-
-
-# --- pure core -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class TaskInfo:
-    id: int
-    kind: str
-    language: str | None = None
-    member: bool = False
-    priority: int = 0
-    deadline: datetime = FAR_FUTURE
-
-
-@dataclass(frozen=True, slots=True)
-class AgentInfo:
-    id: int
-    username: str
-    languages: frozenset[str] = frozenset()
-    skills: frozenset[str] | None = None
-    """Campaign kinds; None = every kind."""
-    daily_capacity: int = 60
-    skill: int = 1
-    active: bool = True
-    backlog: int = 0
-    """Open tasks the agent already holds that are not among the tasks being balanced."""
-
-
-@dataclass
-class BalanceResult:
-    assignments: dict[int, int] = field(default_factory=dict)
-    unassigned: dict[int, str] = field(default_factory=dict)
-    """task id → why no agent could take it."""
-    loads: dict[int, int] = field(default_factory=dict)
-    """agent id → backlog after balancing (inactive agents excluded)."""
-
-    def reasons(self) -> dict[str, int]:
-        return dict(Counter(self.unassigned.values()).most_common())
-
-
-def skill_weight(level: int) -> float:
-    """Skill level 1 counts as 1×, each level above adds a quarter (level 3 → 1.5×)."""
-    return 1.0 + 0.25 * (max(1, level) - 1)
-
-
-def _primary(tag: str) -> str:
-    return tag.split("-", 1)[0].lower()
-
-
-def language_matches(customer: str | None, agent_languages: Iterable[str]) -> bool:
-    """Exact tag (case-insensitive), or one side is the bare primary tag of the other (ko ~ ko-KR).
-
-    zh-TW and zh-CN do not match each other: the scripts differ.
-    """
-    if not customer:
-        return True
-    want = customer.lower()
-    for have in agent_languages:
-        h = have.lower()
-        if h == want or (_primary(h) == _primary(want) and ("-" not in h or "-" not in want)):
-            return True
-    return False
-
-
-def _task_order(t: TaskInfo) -> tuple[int, bool, datetime, int]:
-    return (t.priority, not t.member, t.deadline, t.id)
-
-
-def balance(
-    tasks: Iterable[TaskInfo],
-    agents: Iterable[AgentInfo],
-    *,
-    max_days: float | None = None,
-    weight: Callable[[int], float] = skill_weight,
-) -> BalanceResult:
-    """Assign each task to an eligible agent, most urgent first, keeping load ratios level.
-
-    With `max_days`, an agent never holds more than max_days × capacity × weight tasks, so when
-    capacity is short the least urgent tasks are the ones left unassigned (with a reason).
-    """
-    pool = [a for a in agents if a.active and a.daily_capacity > 0]
-    result = BalanceResult()
-    load = {a.id: a.backlog for a in pool}
-    denom = {a.id: a.daily_capacity * weight(a.skill) for a in pool}
-    limit = {a.id: (max_days * denom[a.id] if max_days is not None else float("inf")) for a in pool}
-    names = {a.id: a.username for a in pool}
-    groups: dict[tuple[str, str], list[tuple[float, int, str, int]]] = {}
-    eligible: dict[tuple[str, str], int] = {}
-    for task in sorted(tasks, key=_task_order):
-        key = ((task.language or "").lower(), task.kind)
-        heap = groups.get(key)
-        if heap is None:
-            heap = [
-                ((load[a.id] + 1) / denom[a.id], load[a.id], a.username, a.id)
-                for a in pool
-                if language_matches(task.language, a.languages)
-                and (a.skills is None or task.kind in a.skills)
-            ]
-            heapq.heapify(heap)
-            groups[key] = heap
-            eligible[key] = len(heap)
-        chosen = _pop(heap, load, denom, limit)
-        if chosen is None:
-            result.unassigned[task.id] = _full(task) if eligible[key] else _why(task, pool)
-            continue
-        load[chosen] += 1
-        result.assignments[task.id] = chosen
-        if load[chosen] + 1 <= limit[chosen]:
-            ratio = (load[chosen] + 1) / denom[chosen]
-            heapq.heappush(heap, (ratio, load[chosen], names[chosen], chosen))
-    result.loads = load
-    return result
-
-
-def _pop(
-    heap: list[tuple[float, int, str, int]],
-    load: Mapping[int, int],
-    denom: Mapping[int, float],
-    limit: Mapping[int, float],
-) -> int | None:
-    """The agent with the truly lowest key: entries whose load moved (other groups) are refreshed."""
-    while heap:
-        _, seen, username, agent_id = heapq.heappop(heap)
-        current = load[agent_id]
-        if current + 1 > limit[agent_id]:
-            continue  # full: drops out of this group for good (loads only grow)
-        if current != seen:
-            heapq.heappush(heap, ((current + 1) / denom[agent_id], current, username, agent_id))
-            continue
-        return agent_id
-    return None
-
-
-def _why(task: TaskInfo, pool: Sequence[AgentInfo]) -> str:
-    speakers = [a for a in pool if language_matches(task.language, a.languages)]
-    if not speakers:
-        return f"no active agent speaks {task.language}"
-    if task.language:
-        return f"no active agent speaking {task.language} has the skill {task.kind}"
-    return f"no active agent has the skill {task.kind}"
-
-
-def _full(task: TaskInfo) -> str:
-    lang = f" speaking {task.language}" if task.language else ""
-    return f"every agent{lang} with the skill {task.kind} is at capacity"
 
 
 # --- the shell -----------------------------------------------------------------------------
@@ -403,7 +261,7 @@ def _run(
                 surplus = backlog.get(aid, 0) - allowed
                 if surplus <= 0:
                     continue
-                mine.sort(key=lambda r: _task_order(r.info), reverse=True)
+                mine.sort(key=lambda r: task_order(r.info), reverse=True)
                 for row in mine[:surplus]:
                     to_balance.append(row.info)
                     origin[row.info.id] = aid
@@ -521,103 +379,4 @@ def rebalance(
         behind_days=behind_days,
         actor=actor,
         action="tasks_rebalance",
-    )
-
-
-# --- capacity check for `dialer plan` ------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class CapacityCheck:
-    sufficient: bool
-    required_hours: float
-    available_hours: float
-    shortfall_hours: float
-    """More agent-hours needed so that every task is handled by its deadline (0 when enough)."""
-    binding_deadline: datetime | None
-    """The deadline at which the shortfall is largest."""
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "sufficient": self.sufficient,
-            "required_agent_hours": round(self.required_hours, 2),
-            "available_agent_hours": round(self.available_hours, 2),
-            "shortfall_agent_hours": round(self.shortfall_hours, 2),
-            "binding_deadline": self.binding_deadline.isoformat()
-            if self.binding_deadline
-            else None,
-        }
-
-
-def _working_spans(
-    profile: AgentProfile, start: datetime, end: datetime
-) -> list[tuple[datetime, datetime]]:
-    tz = ZoneInfo(profile.time_zone)
-    day: date = start.astimezone(tz).date() - timedelta(days=1)
-    last = end.astimezone(tz).date()
-    spans: list[tuple[datetime, datetime]] = []
-    while day <= last:
-        if day.weekday() in profile.days:
-            s = datetime.combine(day, profile.hours[0], tz).astimezone(UTC)
-            e = datetime.combine(day, profile.hours[1], tz).astimezone(UTC)
-            s, e = max(s, start), min(e, end)
-            if e > s:
-                spans.append((s, e))
-        day += timedelta(days=1)
-    return spans
-
-
-def capacity_check(
-    deadlines: Sequence[datetime],
-    agents: Sequence[tuple[AgentInfo, AgentProfile]],
-    *,
-    handle_time: timedelta,
-    now: datetime,
-) -> CapacityCheck:
-    """Can the active agents handle one task per deadline (each `handle_time`) in time?
-
-    Earliest-deadline-first feasibility: for every deadline D, the work of all tasks due by D
-    must fit in the agent-hours available between `now` and D, where an agent's hours are their
-    working hours (in their zone, on their days) capped per day at daily_capacity × handle_time.
-    The shortfall is the largest deficit over all D.
-    """
-    hours_per_task = handle_time.total_seconds() / 3600
-    due = sorted(d for d in deadlines)
-    if not due:
-        return CapacityCheck(True, 0.0, 0.0, 0.0, None)
-    horizon = max(due[-1], now)
-    # Per agent per working day: (span start, span end, daily cap in hours).
-    spans: list[tuple[datetime, datetime, float]] = []
-    for info, profile in agents:
-        if not info.active:
-            continue
-        cap = info.daily_capacity * hours_per_task
-        for s, e in _working_spans(profile, now, horizon):
-            spans.append((s, e, cap))
-
-    def available(until: datetime) -> float:
-        total = 0.0
-        for s, e, cap in spans:
-            if s < until:
-                total += min((min(e, until) - s).total_seconds() / 3600, cap)
-        return total
-
-    worst, worst_at, needed = 0.0, None, 0.0
-    i = 0
-    while i < len(due):
-        j = i
-        while j < len(due) and due[j] == due[i]:
-            j += 1
-        needed = j * hours_per_task
-        deficit = needed - available(due[i])
-        if deficit > worst + 1e-9:
-            worst, worst_at = deficit, due[i]
-        i = j
-    total_available = available(horizon)
-    return CapacityCheck(
-        sufficient=worst <= 1e-9,
-        required_hours=needed,
-        available_hours=total_available,
-        shortfall_hours=worst,
-        binding_deadline=worst_at,
     )

@@ -166,6 +166,25 @@ def report(result: PlanResult, spec: CampaignSpec, limit: int) -> None:
         c = result.capacity
         style = "green" if c.verdict == "sufficient" else "red"
         out.print(Text(f"capacity: {c.verdict}", style=style), Text(f" — {c.basis}"))
+        if c.dispatch is not None:
+            d = c.dispatch
+            out.print(
+                f"  dispatch hours: {d['required_hours']:.1f} needed, "
+                f"{d['available_hours']:.1f} open before the deadlines"
+            )
+        else:
+            out.print(
+                f"  agent-hours: {c.required_agent_hours:.1f} needed, "
+                f"{c.available_agent_hours:.1f} available in the customers' windows before the "
+                f"deadlines; {c.shortfall_agent_hours:.1f} more needed"
+                + (
+                    f" (members {c.members_shortfall_agent_hours:.1f})"
+                    if c.shortfall_agent_hours
+                    else ""
+                )
+            )
+            for lang, hours in sorted(c.shortfall_by_language.items()):
+                out.print(f"  {lang}: {hours:.1f} more agent-hours of agents speaking {lang}")
 
 
 plan_app = typer.Typer(

@@ -37,12 +37,22 @@ from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from dialer.agents import profile_of
+from dialer.balance import AgentInfo
 from dialer.campaigns import CampaignSpec
+from dialer.capacity import (
+    ANSWER_RATE,
+    AUTOMATED_CPS,
+    CapacityVerdict,
+    PlanLoad,
+    expected_attempts,
+    plan_capacity,
+)
 from dialer.clock import Clock, ensure_utc
 from dialer.models import (
     Agent,
@@ -61,6 +71,8 @@ from dialer.store import Store
 from dialer.windows import Reachee, WindowPolicy, closed_reason, next_open, open_seconds
 
 __all__ = [
+    "ANSWER_RATE",
+    "AUTOMATED_CPS",
     "CapacityVerdict",
     "CustomerFacts",
     "EventFacts",
@@ -71,6 +83,7 @@ __all__ = [
     "PlannedTask",
     "Skip",
     "decide",
+    "expected_attempts",
     "plan_campaign",
 ]
 
@@ -78,9 +91,6 @@ BATCH_CUSTOMERS = 2000
 LIST_LIMIT = 1000  # per list kept in PlanResult (counts are always complete)
 PRIORITY_SPAN = 10**9  # priority = (0 member | 1 other) * SPAN + min(slack, SPAN - 1)
 NEXT_OPEN_HORIZON = timedelta(days=45)
-# DOMAIN.md's sandbox behaviour: 65% of calls are answered by a person.
-ANSWER_RATE = 0.65
-AUTOMATED_CPS = 1.0  # Twilio's default calls per second for an account
 PlanAction = Literal["sms", "extend", "flag"]
 SkipReason = Literal[
     "not_in_audience", "no_consent", "no_valid_number", "opted_out", "already_covered"
@@ -209,24 +219,6 @@ class PlanContext:
     @property
     def merge_days(self) -> int:
         return max(1, math.ceil(self.spec.planning.dedupe_window / timedelta(days=1)))
-
-
-@dataclass
-class CapacityVerdict:
-    verdict: str
-    required_agent_hours: float
-    available_agent_hours: float
-    shortfall_agent_hours: float
-    basis: str
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "verdict": self.verdict,
-            "required_agent_hours": round(self.required_agent_hours, 2),
-            "available_agent_hours": round(self.available_agent_hours, 2),
-            "shortfall_agent_hours": round(self.shortfall_agent_hours, 2),
-            "basis": self.basis,
-        }
 
 
 @dataclass
@@ -604,81 +596,6 @@ def occurrence_for(spec: CampaignSpec, now: datetime) -> datetime | None:
     return None
 
 
-# ----------------------------------------------------------------------------- capacity
-
-
-@dataclass
-class _Load:
-    """Tasks per deadline day (local in the campaign zone), for the capacity verdict."""
-
-    by_day: Counter[date] = field(default_factory=Counter)
-
-    def add(self, task: PlannedTask, zone: str) -> None:
-        if task.state == TaskState.PENDING and task.next_attempt_at is not None:
-            self.by_day[task.deadline.astimezone(ZoneInfo(zone)).date()] += 1
-
-
-def expected_attempts(max_attempts: int, answer_rate: float = ANSWER_RATE) -> float:
-    """Expected calls per task when each call is answered with `answer_rate` (DOMAIN.md default)."""
-    miss = 1 - answer_rate
-    return sum(miss**k for k in range(max_attempts))
-
-
-def capacity_verdict(
-    spec: CampaignSpec, load: _Load, now: datetime, daily_capacity: int
-) -> CapacityVerdict:
-    """Required vs available work before each deadline day; cumulative, so early days count."""
-    zone = spec.default_time_zone
-    tz = ZoneInfo(zone)
-    calls = [c for c in spec.channels if c != "sms"]
-    per_task = expected_attempts(spec.attempt_policy(calls[0]).max_attempts) if calls else 1.0
-    handle_h = spec.handle_time / timedelta(hours=1)
-    policy = spec.window_policy()
-    who = Reachee((zone,), marketing_consent=True)
-    today = now.astimezone(tz).date()
-    if not load.by_day:
-        return CapacityVerdict("sufficient", 0.0, 0.0, 0.0, "no tasks to call")
-    if spec.handled_by == "agents":
-        per_day = daily_capacity * handle_h
-        basis = (
-            f"agents: {per_task:.2f} expected calls per task ({ANSWER_RATE:.0%} answered) x "
-            f"{handle_h * 60:.0f} min; active agents' daily_capacity {daily_capacity} calls a "
-            f"calling day ({zone} window)"
-        )
-    else:
-        per_day = 0.0
-        basis = (
-            f"automated: {per_task:.2f} expected calls per task at {AUTOMATED_CPS:g} call/s "
-            "(Twilio's default CPS) within the open window; agent hours not needed"
-        )
-    required = available = worst = 0.0
-    open_days = 0
-    open_window_s = 0.0
-    day = today
-    for deadline_day in sorted(load.by_day):
-        while day <= deadline_day:
-            s = max(now, datetime.combine(day, time(0), tz))
-            e = datetime.combine(day + timedelta(days=1), time(0), tz)
-            secs = open_seconds(who, policy, s, e) if e > s else 0.0
-            if secs > 0:
-                open_days += 1
-                open_window_s += secs
-            day += timedelta(days=1)
-        n = load.by_day[deadline_day]
-        if spec.handled_by == "agents":
-            required += n * per_task * handle_h
-            available = open_days * per_day
-        else:
-            required += n * per_task / AUTOMATED_CPS / 3600
-            available = open_window_s / 3600
-        worst = max(worst, required - available)
-    if spec.handled_by != "agents":
-        verdict = "sufficient" if worst <= 0 else f"short by {worst:.1f} dispatch hours"
-        return CapacityVerdict(verdict, 0.0, 0.0, 0.0, basis + f"; dispatch {required:.2f} h")
-    verdict = "sufficient" if worst <= 0 else f"short by {worst:.1f} agent-hours"
-    return CapacityVerdict(verdict, required, available, max(0.0, worst), basis)
-
-
 # ---------------------------------------------------------------------------------- shell
 
 
@@ -782,7 +699,7 @@ def plan_campaign(
     occurrence = occurrence_for(spec, now)
     ctx = PlanContext(spec, now, occurrence)
     result = PlanResult(spec.slug, None, dry_run, now)
-    load = _Load()
+    load = PlanLoad()
     service = spec.trigger.type == "service_event"
     needs_history = spec.kind == "maintenance_reminder"
 
@@ -793,14 +710,21 @@ def plan_campaign(
         else:
             campaign_id = upsert_campaign(session, spec, now)
         dnc_customer, dnc_number = _dnc(session, spec.purpose)
-        daily_capacity = int(
-            session.scalar(
-                select(func.coalesce(func.sum(Agent.daily_capacity), 0)).where(
-                    Agent.active.is_(True), Agent.role == AgentRole.AGENT
-                )
+        staff = [
+            (
+                AgentInfo(
+                    id=a.id,
+                    username=a.username,
+                    languages=frozenset(a.languages or ()),
+                    daily_capacity=a.daily_capacity,
+                    skill=a.skill,
+                ),
+                profile_of(a),
             )
-            or 0
-        )
+            for a in session.scalars(
+                select(Agent).where(Agent.active.is_(True), Agent.role == AgentRole.AGENT)
+            )
+        ]
     result.campaign_id = campaign_id
 
     since: date | None = None
@@ -819,7 +743,7 @@ def plan_campaign(
                 (dnc_customer, dnc_number), result, load, list_limit,
             )  # fmt: skip
 
-    result.capacity = capacity_verdict(spec, load, max(now, occurrence or now), daily_capacity)
+    result.capacity = plan_capacity(spec, load, staff, max(now, occurrence or now))
     result.seconds = max(clock.monotonic() - began, _time.perf_counter() - wall)
     return result
 
@@ -835,10 +759,9 @@ def _plan_batch(
     dry_run: bool,
     dnc: tuple[dict[int, set[str]], dict[str, set[str]]],
     result: PlanResult,
-    load: _Load,
+    load: PlanLoad,
     list_limit: int,
 ) -> None:
-    spec = ctx.spec
     customers = reader.execute(
         select(
             Customer.id,
@@ -892,16 +815,26 @@ def _plan_batch(
                 EventFacts(e.id, e.service_date, e.service_at, e.service_type, e.mileage_km)
             )
     existing: dict[int, list[str]] = defaultdict(list)
+    still_open: list[tuple[int, datetime, bool]] = []  # earlier tasks that still need a call
     if campaign_id is not None:
-        for cid, key in reader.execute(
-            select(CallbackTask.customer_id, CallbackTask.dedupe_key).where(
-                CallbackTask.campaign_id == campaign_id, CallbackTask.customer_id.in_(ids)
-            )
+        for cid, key, state, nxt, action, deadline, member in reader.execute(
+            select(
+                CallbackTask.customer_id,
+                CallbackTask.dedupe_key,
+                CallbackTask.state,
+                CallbackTask.next_attempt_at,
+                CallbackTask.plan_action,
+                CallbackTask.deadline,
+                CallbackTask.member,
+            ).where(CallbackTask.campaign_id == campaign_id, CallbackTask.customer_id.in_(ids))
         ):
             existing[cid].append(key)
+            if state == TaskState.PENDING and nxt is not None and action is None:
+                still_open.append((cid, ensure_utc(deadline), bool(member)))
     reader.rollback()  # end the read snapshot; writes go through their own transaction
 
     tasks: list[PlannedTask] = []
+    people: dict[int, tuple[str | None, Reachee]] = {}
     for c in customers:
         facts = CustomerFacts(
             id=c.id,
@@ -916,6 +849,7 @@ def _plan_batch(
             phones=tuple(phones.get(c.id, ())),
             blocked_channels=frozenset(dnc[0].get(c.id, ())),
         )
+        people[c.id] = (facts.language, facts.reachee())
         for d in decide(ctx, facts, events.get(c.id, ()), existing.get(c.id, ())):
             if isinstance(d, Skip):
                 result.skipped[d.reason] += d.count
@@ -934,9 +868,13 @@ def _plan_batch(
             t.task_id = made.get((t.customer_id, t.dedupe_key))
         tasks = [t for t in tasks if t.task_id is not None]  # others: planned concurrently
     result.created += len(tasks)
+    for cid, deadline, member in still_open:
+        if deadline > ctx.now and cid in people:
+            load.add(*people[cid], deadline, member)
     for t in tasks:
         result.members += t.member
-        load.add(t, spec.default_time_zone)
+        if t.state == TaskState.PENDING and t.next_attempt_at is not None and not t.infeasible:
+            load.add(*people[t.customer_id], t.deadline, t.member)
         if len(result.planned) < list_limit:
             result.planned.append(t)
         if t.not_contactable:
