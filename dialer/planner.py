@@ -26,6 +26,7 @@ never silently dropped). A file imported weeks late is not turned into callbacks
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import time as _time
@@ -34,12 +35,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import Select, Table, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from dialer.agents import profile_of
@@ -211,14 +212,26 @@ class PlanContext:
     occurrence: datetime | None = None  # fixed_date / cron: this run's trigger instant
     policy: WindowPolicy = field(init=False)
     sms_policy: WindowPolicy = field(init=False)
+    merge_days: int = field(init=False)
+    _deadlines: dict[tuple[date, tuple[str, ...]], datetime] = field(
+        init=False, default_factory=dict, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "policy", self.spec.window_policy())
         object.__setattr__(self, "sms_policy", self.spec.window_policy(min_open=timedelta(0)))
+        days = max(1, math.ceil(self.spec.planning.dedupe_window / timedelta(days=1)))
+        object.__setattr__(self, "merge_days", days)
 
-    @property
-    def merge_days(self) -> int:
-        return max(1, math.ceil(self.spec.planning.dedupe_window / timedelta(days=1)))
+    def service_deadline(self, service_date: date, zones: tuple[str, ...]) -> datetime:
+        """spec.deadline_for, remembered: a run sees few (date, zones) pairs for many tasks."""
+        key = (service_date, zones)
+        found = self._deadlines.get(key)
+        if found is None:
+            found = self._deadlines[key] = self.spec.deadline_for(
+                service_date=service_date, zones=zones
+            )
+        return found
 
 
 @dataclass
@@ -387,14 +400,33 @@ def _local(at: datetime, zone: str) -> str:
 
 
 def _zones(cust: CustomerFacts, spec: CampaignSpec) -> tuple[str, ...]:
+    return _valid_zones(cust.time_zones, spec.default_time_zone)
+
+
+@lru_cache(maxsize=4096)
+def _valid_zones(zones: tuple[str, ...], default: str) -> tuple[str, ...]:
+    """The customer's zones that exist (few distinct tuples: cached), else the default zone."""
     valid = []
-    for z in cust.time_zones:
+    for z in zones:
         try:
             ZoneInfo(z)
         except (ValueError, KeyError, OSError):
             continue
         valid.append(z)
-    return tuple(valid) or (spec.default_time_zone,)
+    return tuple(valid) or (default,)
+
+
+@lru_cache(maxsize=1 << 17)
+def _slack_and_next(
+    who: Reachee, policy: WindowPolicy, start: datetime, deadline: datetime
+) -> tuple[int, datetime | None]:
+    """Open-window seconds in [start, deadline) and the first open time from start.
+
+    Cached: a million tasks share a few thousand (window, start minute, deadline) keys, since
+    service times cluster and deadlines are end-of-day; the window maths is pure.
+    """
+    slack = int(open_seconds(who, policy, start, deadline)) if deadline > start else 0
+    return slack, next_open(who, policy, start, horizon=NEXT_OPEN_HORIZON)
 
 
 def _why_closed(
@@ -422,8 +454,7 @@ def _schedule(ctx: PlanContext, cust: CustomerFacts, task: PlannedTask) -> None:
     """Slack, priority, next attempt; infeasibility detected and handled as the campaign says."""
     who = cust.reachee()
     start, deadline = task.earliest_start, task.deadline
-    slack = int(open_seconds(who, ctx.policy, start, deadline)) if deadline > start else 0
-    nxt = next_open(who, ctx.policy, start, horizon=NEXT_OPEN_HORIZON)
+    slack, nxt = _slack_and_next(who, ctx.policy, start, deadline)
     task.slack_seconds = slack
     task.priority = (0 if task.member else 1) * PRIORITY_SPAN + min(slack, PRIORITY_SPAN - 1)
     if slack > 0 and nxt is not None and nxt < deadline:
@@ -516,7 +547,7 @@ def _triggers(
                 groups.append([ev])
         for group in groups:
             first = group[0]
-            deadline = spec.deadline_for(service_date=first.service_date, zones=zones)
+            deadline = ctx.service_deadline(first.service_date, zones)
             if first.service_at is not None:
                 start = first.service_at
             else:
@@ -667,19 +698,79 @@ def _id_batches(session: Session, query: Select[Any], size: int) -> Iterator[lis
         last = ids[-1]
 
 
+_TASK_COLUMNS = (
+    "campaign_id",
+    "customer_id",
+    "service_event_id",
+    "dedupe_key",
+    "member",
+    "state",
+    "deadline",
+    "priority",
+    "slack_seconds",
+    "attempts_made",
+    "next_attempt_at",
+    "outcome",
+    "plan_action",
+    "plan_reason",
+    "earliest_possible_at",
+    "created_at",
+    "updated_at",
+)
+_STAMPED = frozenset(
+    ("deadline", "next_attempt_at", "earliest_possible_at", "created_at", "updated_at")
+)
+_SQLITE_CHUNK = 32_000 // len(_TASK_COLUMNS)  # bound parameters per statement stay < 32,766
+
+
+@lru_cache(maxsize=1 << 16)
+def _sqlite_stamp(at: datetime) -> str:
+    """An aware time as UTCDateTime stores it on SQLite (few distinct deadlines/starts: cached)."""
+    return at.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
 def _insert(
     session: Session, dialect: str, rows: list[dict[str, Any]]
 ) -> dict[tuple[int, str], int]:
-    """Insert what is not there yet; (customer_id, dedupe_key) -> id of each row really created."""
+    """Insert what is not there yet; (customer_id, dedupe_key) -> id of each row really created.
+
+    SQLite: multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING` through the driver with
+    values already in stored form (the ORM's RETURNING path inserts one row at a time there).
+    Elsewhere: a Core insert, which SQLAlchemy batches into multi-row statements itself.
+    """
     if not rows:
         return {}
-    maker = pg_insert if dialect == "postgresql" else sqlite_insert
+    made: dict[tuple[int, str], int] = {}
+    if dialect == "sqlite":
+        conn = session.connection()
+        stamp = _sqlite_stamp
+        flat = [
+            tuple([(stamp(r[c]) if r[c] is not None else None) if c in _STAMPED else r[c]
+                   for c in _TASK_COLUMNS])
+            for r in rows
+        ]  # fmt: skip
+        one = "(" + ", ".join("?" * len(_TASK_COLUMNS)) + ")"
+        for i in range(0, len(flat), _SQLITE_CHUNK):
+            chunk = flat[i : i + _SQLITE_CHUNK]
+            sql = (
+                f"INSERT INTO callback_tasks ({', '.join(_TASK_COLUMNS)}) VALUES "  # noqa: S608
+                + ", ".join([one] * len(chunk))
+                + " ON CONFLICT (campaign_id, customer_id, dedupe_key) DO NOTHING"
+                " RETURNING id, customer_id, dedupe_key"
+            )
+            params = tuple(v for row in chunk for v in row)
+            for tid, cid, key in conn.exec_driver_sql(sql, params).all():
+                made[(cid, key)] = tid
+        return made
+    table = cast(Table, CallbackTask.__table__)
     stmt = (
-        maker(CallbackTask)
+        pg_insert(table)
         .on_conflict_do_nothing(index_elements=["campaign_id", "customer_id", "dedupe_key"])
-        .returning(CallbackTask.id, CallbackTask.customer_id, CallbackTask.dedupe_key)
+        .returning(table.c.id, table.c.customer_id, table.c.dedupe_key)
     )
-    return {(cid, key): tid for tid, cid, key in session.execute(stmt, rows)}
+    for tid, cid, key in session.connection().execute(stmt, rows):
+        made[(cid, key)] = tid
+    return made
 
 
 def plan_campaign(
@@ -748,6 +839,61 @@ def plan_campaign(
     return result
 
 
+_NONE: frozenset[str] = frozenset()
+
+
+def _core_rows(conn: Connection, stmt: Select[*tuple[Any, ...]]) -> Sequence[Any]:
+    return conn.execute(stmt).all()
+
+
+def _raw_rows(conn: Connection, stmt: Select[*tuple[Any, ...]]) -> Sequence[Any]:
+    """SQLite: the statement through the driver, values as stored (converted by the caller).
+
+    A million customers' rows through SQLAlchemy's per-row result processing (JSON, dates) cost
+    more than the planning itself; the few distinct stored values are converted once, cached.
+    """
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    values = tuple(
+        v.isoformat() if isinstance(v, date) else v
+        for v in (params[k] for k in compiled.positiontup or ())
+    )
+    return conn.exec_driver_sql(str(compiled), values).all()
+
+
+@lru_cache(maxsize=4096)
+def _zones_text(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text) or ())
+
+
+def _as_zones(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return _zones_text(value)
+    return tuple(value or ())
+
+
+@lru_cache(maxsize=4096)
+def _date_text(text: str) -> date:
+    return date.fromisoformat(text[:10])
+
+
+def _as_date(value: Any) -> date:
+    return _date_text(value) if isinstance(value, str) else value
+
+
+@lru_cache(maxsize=1 << 16)
+def _utc_text(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def _as_utc(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _utc_text(value)
+    return ensure_utc(value)
+
+
 def _plan_batch(
     store: Store,
     reader: Session,
@@ -762,7 +908,10 @@ def _plan_batch(
     load: PlanLoad,
     list_limit: int,
 ) -> None:
-    customers = reader.execute(
+    conn = reader.connection()
+    fetch = _raw_rows if store.dialect == "sqlite" else _core_rows
+    customers = fetch(
+        conn,
         select(
             Customer.id,
             Customer.customer_key,
@@ -773,10 +922,12 @@ def _plan_batch(
             Customer.region,
             Customer.time_zones,
             Customer.quiet_hours,
-        ).where(Customer.id.in_(ids))
-    ).all()
+        ).where(Customer.id.in_(ids)),
+    )
     phones: dict[int, list[PhoneFacts]] = defaultdict(list)
-    for p in reader.execute(
+    blocked_numbers = dnc[1]
+    for cid, e164, ptype, voice_ok, sms_ok, unusable in fetch(
+        conn,
         select(
             CustomerPhone.customer_id,
             CustomerPhone.e164,
@@ -786,18 +937,10 @@ def _plan_batch(
             CustomerPhone.unusable_reason,
         )
         .where(CustomerPhone.customer_id.in_(ids))
-        .order_by(CustomerPhone.customer_id, CustomerPhone.rank)
+        .order_by(CustomerPhone.customer_id, CustomerPhone.rank),
     ):
-        phones[p.customer_id].append(
-            PhoneFacts(
-                p.e164,
-                p.phone_type,
-                bool(p.voice_ok),
-                bool(p.sms_ok),
-                p.unusable_reason,
-                frozenset(dnc[1].get(p.e164, ())),
-            )
-        )
+        blocked = frozenset(blocked_numbers[e164]) if e164 in blocked_numbers else _NONE
+        phones[cid].append(PhoneFacts(e164, ptype, bool(voice_ok), bool(sms_ok), unusable, blocked))
     events: dict[int, list[EventFacts]] = defaultdict(list)
     if since is not None or needs_history:
         q = select(
@@ -810,14 +953,13 @@ def _plan_batch(
         ).where(ServiceEvent.customer_id.in_(ids))
         if since is not None:
             q = q.where(ServiceEvent.service_date >= since)
-        for e in reader.execute(q):
-            events[e.customer_id].append(
-                EventFacts(e.id, e.service_date, e.service_at, e.service_type, e.mileage_km)
-            )
+        for eid, cid, day, at, stype, km in fetch(conn, q):
+            events[cid].append(EventFacts(eid, _as_date(day), _as_utc(at), stype, km))
     existing: dict[int, list[str]] = defaultdict(list)
     still_open: list[tuple[int, datetime, bool]] = []  # earlier tasks that still need a call
     if campaign_id is not None:
-        for cid, key, state, nxt, action, deadline, member in reader.execute(
+        for cid, key, state, nxt, action, deadline, member in fetch(
+            conn,
             select(
                 CallbackTask.customer_id,
                 CallbackTask.dedupe_key,
@@ -826,31 +968,33 @@ def _plan_batch(
                 CallbackTask.plan_action,
                 CallbackTask.deadline,
                 CallbackTask.member,
-            ).where(CallbackTask.campaign_id == campaign_id, CallbackTask.customer_id.in_(ids))
+            ).where(CallbackTask.campaign_id == campaign_id, CallbackTask.customer_id.in_(ids)),
         ):
             existing[cid].append(key)
             if state == TaskState.PENDING and nxt is not None and action is None:
-                still_open.append((cid, ensure_utc(deadline), bool(member)))
+                still_open.append((cid, _as_utc(deadline) or ctx.now, bool(member)))
     reader.rollback()  # end the read snapshot; writes go through their own transaction
 
     tasks: list[PlannedTask] = []
     people: dict[int, tuple[str | None, Reachee]] = {}
-    for c in customers:
+    blocked_customers = dnc[0]
+    for cid, key, name, member, consent, language, region, zones, quiet in customers:
         facts = CustomerFacts(
-            id=c.id,
-            key=c.customer_key,
-            name=c.name,
-            member=bool(c.member),
-            marketing_consent=c.marketing_consent,
-            language=c.language,
-            region=c.region,
-            time_zones=tuple(c.time_zones or ()),
-            quiet_hours=c.quiet_hours,
-            phones=tuple(phones.get(c.id, ())),
-            blocked_channels=frozenset(dnc[0].get(c.id, ())),
+            cid,
+            key,
+            name,
+            bool(member),
+            None if consent is None else bool(consent),
+            language,
+            region,
+            _as_zones(zones),
+            quiet,
+            tuple(phones.get(cid, ())),
+            frozenset(blocked_customers[cid]) if cid in blocked_customers else _NONE,
         )
-        people[c.id] = (facts.language, facts.reachee())
-        for d in decide(ctx, facts, events.get(c.id, ()), existing.get(c.id, ())):
+        people[cid] = (language, facts.reachee())
+
+        for d in decide(ctx, facts, events.get(cid, ()), existing.get(cid, ())):
             if isinstance(d, Skip):
                 result.skipped[d.reason] += d.count
                 if d.reason == "already_covered":
