@@ -851,14 +851,24 @@ def _raw_rows(conn: Connection, stmt: Select[*tuple[Any, ...]]) -> Sequence[Any]
 
     A million customers' rows through SQLAlchemy's per-row result processing (JSON, dates) cost
     more than the planning itself; the few distinct stored values are converted once, cached.
+    The batch's ids travel as one JSON array (`json_each`), so the SQL text is compiled once
+    per statement shape instead of once per batch with 2,000 placeholders.
     """
-    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    compiled = _compiled(conn.dialect, stmt)
     params = compiled.construct_params()
     values = tuple(
-        v.isoformat() if isinstance(v, date) else v
+        json.dumps(v) if isinstance(v, list) else v.isoformat() if isinstance(v, date) else v
         for v in (params[k] for k in compiled.positiontup or ())
     )
-    return conn.exec_driver_sql(str(compiled), values).all()
+    sql = _JSON_IN.sub("IN (SELECT value FROM json_each(?))", str(compiled))
+    return conn.exec_driver_sql(sql, values).all()
+
+
+_JSON_IN = re.compile(r"IN \(__\[POSTCOMPILE_[a-z0-9_]+\]\)")
+
+
+def _compiled(dialect: Any, stmt: Select[*tuple[Any, ...]]) -> Any:
+    return stmt.compile(dialect=dialect)
 
 
 @lru_cache(maxsize=4096)
