@@ -10,13 +10,14 @@ each, then write with one executemany UPDATE.
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final, cast
 
-from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy import Select, Table, bindparam, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from dialer import audit
@@ -24,6 +25,7 @@ from dialer.agents import AgentProfile, profile_of
 from dialer.balance import (
     FAR_FUTURE,
     AgentInfo,
+    Balancer,
     BalanceResult,
     TaskInfo,
     balance,
@@ -145,13 +147,9 @@ def _agent_infos(
     ]
 
 
-def _load_tasks(
-    session: Session, campaign_ids: Sequence[int], kinds: Mapping[int, str]
-) -> list[_Row]:
-    """One query: the open tasks of these campaigns with their customer's language."""
-    if not campaign_ids:
-        return []
-    query = (
+def _task_query(campaign_ids: Sequence[int]) -> Select[*tuple[Any, ...]]:
+    """The open tasks of these campaigns with their customer's language."""
+    return (
         select(
             CallbackTask.id,
             CallbackTask.campaign_id,
@@ -164,10 +162,12 @@ def _load_tasks(
         )
         .join(Customer, Customer.id == CallbackTask.customer_id)
         .where(CallbackTask.state.in_(OPEN_STATES), CallbackTask.campaign_id.in_(campaign_ids))
-        .execution_options(yield_per=10_000)
     )
-    return [
-        _Row(
+
+
+def _rows(rows: Iterable[Any], kinds: Mapping[int, str]) -> Iterator[_Row]:
+    for tid, cid, agent_id, member, prio, deadline, appt, lang in rows:
+        yield _Row(
             TaskInfo(
                 id=tid,
                 kind=kinds[cid],
@@ -179,8 +179,40 @@ def _load_tasks(
             agent_id,
             bool(appt),
         )
-        for tid, cid, agent_id, member, prio, deadline, appt, lang in session.execute(query)
-    ]
+
+
+def _held_tasks(session: Session, kinds: Mapping[int, str], active: Collection[int]) -> list[_Row]:
+    """Open tasks that active agents hold: bounded by their backlog, so read in one go."""
+    if not kinds or not active:
+        return []
+    query = _task_query(sorted(kinds)).where(CallbackTask.agent_id.in_(sorted(active)))
+    return list(_rows(session.connection().execute(query), kinds))
+
+
+def _free_tasks(
+    session: Session, kinds: Mapping[int, str], active: Collection[int]
+) -> Iterator[_Row]:
+    """Unassigned tasks and tasks of inactive agents, most urgent first, streamed.
+
+    The database sorts in `task_order` (priority, members first, deadline, id), so a million
+    open tasks never sit in memory at once.
+    """
+    if not kinds:
+        return
+    held = CallbackTask.agent_id.in_(sorted(active)) if active else false()
+    query = (
+        _task_query(sorted(kinds))
+        .where(or_(CallbackTask.agent_id.is_(None), ~held))
+        .order_by(
+            func.coalesce(CallbackTask.priority, 0),
+            CallbackTask.member.desc(),
+            CallbackTask.deadline,
+            CallbackTask.id,
+        )
+    )
+    # yield_per on the statement: on the connection it would stick (server-side cursors on
+    # PostgreSQL refuse the executemany UPDATE that follows).
+    yield from _rows(session.connection().execute(query.execution_options(yield_per=10_000)), kinds)
 
 
 def _backlog(session: Session) -> dict[int, int]:
@@ -197,6 +229,11 @@ def _write(session: Session, now: datetime, moves: Mapping[int, int]) -> None:
     """One executemany UPDATE; a task that closed meanwhile is left alone."""
     if not moves:
         return
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":  # the driver's executemany: no per-row type processing
+        stamp = now.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        conn.exec_driver_sql(_SQLITE_MOVE, [(a, stamp, t) for t, a in moves.items()])
+        return
     table = cast(Table, CallbackTask.__table__)
     stmt = (
         update(table)
@@ -208,9 +245,16 @@ def _write(session: Session, now: datetime, moves: Mapping[int, int]) -> None:
         .values(agent_id=bindparam("b_agent"), updated_at=bindparam("b_now"))
     )
     params = [{"b_id": t, "b_agent": a, "b_now": now} for t, a in moves.items()]
-    conn = session.connection()
     for i in range(0, len(params), 5_000):
         conn.execute(stmt, params[i : i + 5_000])
+
+
+# Built once from constants, never from data.
+_SQLITE_MOVE = (
+    "UPDATE callback_tasks SET agent_id = ?, updated_at = ? WHERE id = ? AND state IN ("  # noqa: S608
+    + ", ".join(f"'{s}'" for s in OPEN_STATES)
+    + ")"
+)
 
 
 def _run(
@@ -232,30 +276,20 @@ def _run(
         ]
         kinds = {c.id: c.kind for c in campaigns}
         agents, profiles = _load_agents(session)
-        rows = _load_tasks(session, sorted(kinds), kinds)
         backlog = _backlog(session)
         infos = {a.id: a for a in _agent_infos(agents, profiles, backlog)}
         active = {aid for aid, a in infos.items() if a.active}
 
-        to_balance: list[TaskInfo] = []
-        origin: dict[int, int | None] = {}
-        kept = 0
-        # Tasks of inactive ("away") agents move, appointments included.
-        for row in rows:
-            if row.agent_id is None or row.agent_id not in active:
-                to_balance.append(row.info)
-                origin[row.info.id] = row.agent_id
-                if row.agent_id is not None:
-                    backlog[row.agent_id] -= 1
-            else:
-                kept += 1
+        held = _held_tasks(session, kinds, active)
+        kept = len(held)
+        shed: list[_Row] = []
         # Agents who fell behind shed their least urgent tasks, never their own appointments.
         if behind_days is not None:
-            held: dict[int, list[_Row]] = defaultdict(list)
-            for row in rows:
-                if row.agent_id in active and not row.appointment:
-                    held[row.agent_id].append(row)
-            for aid, mine in held.items():
+            mine_by_agent: dict[int, list[_Row]] = defaultdict(list)
+            for row in held:
+                if row.agent_id is not None and not row.appointment:
+                    mine_by_agent[row.agent_id].append(row)
+            for aid, mine in mine_by_agent.items():
                 a = infos[aid]
                 allowed = int(behind_days * a.daily_capacity * skill_weight(a.skill))
                 surplus = backlog.get(aid, 0) - allowed
@@ -263,54 +297,59 @@ def _run(
                     continue
                 mine.sort(key=lambda r: task_order(r.info), reverse=True)
                 for row in mine[:surplus]:
-                    to_balance.append(row.info)
-                    origin[row.info.id] = aid
+                    shed.append(row)
                     backlog[aid] -= 1
                     kept -= 1
             max_days = behind_days if max_days is None else min(max_days, behind_days)
+        shed.sort(key=lambda r: task_order(r.info))
 
         pool = [
             AgentInfo(**{**_fields(a), "backlog": backlog.get(a.id, 0)}) for a in infos.values()
         ]
-        outcome = balance(to_balance, pool, max_days=max_days)
-
+        balancer = Balancer(pool, max_days=max_days)
         moves: dict[int, int] = {}
-        result = AssignResult(considered=len(rows), kept=kept)
-        for task in to_balance:
-            src = origin[task.id]
-            dst = outcome.assignments.get(task.id)
+        stayed: Counter[int] = Counter()  # fell-behind agents keep what nobody has room for
+        reasons: Counter[str] = Counter()
+        result = AssignResult(considered=len(held), kept=kept)
+        # Tasks of inactive ("away") agents move, appointments included.
+        free = _free_tasks(session, kinds, active)
+        for row in heapq.merge(shed, free, key=lambda r: task_order(r.info)):
+            src = row.agent_id
+            if src is None or src not in active:
+                result.considered += 1
+                if src is not None:
+                    backlog[src] -= 1
+            dst, why = balancer.offer(row.info)
             if dst is None:
                 if src is not None and src in active:
-                    result.kept += 1  # fell-behind agent keeps it: nobody has room
-                    outcome.loads[src] = outcome.loads.get(src, 0) + 1
+                    result.kept += 1
+                    stayed[src] += 1
                 else:
                     result.unassigned += 1
+                    reasons[why or ""] += 1
                 continue
             if dst == src:
                 result.kept += 1
                 continue
-            moves[task.id] = dst
+            moves[row.info.id] = dst
             if src is None:
                 result.assigned += 1
             else:
                 result.moved += 1
-        result.reasons = dict(
-            Counter(
-                r
-                for tid, r in outcome.unassigned.items()
-                if origin[tid] is None or origin[tid] not in active
-            ).most_common()
-        )
+        result.reasons = dict(reasons.most_common())
+        loads = dict(balancer.load)
+        for aid, n in stayed.items():
+            loads[aid] = loads.get(aid, 0) + n
         _write(session, clock.now(), moves)
         result.loads = [
             AgentLoad(
                 agent_id=a.id,
                 username=a.username,
                 active=a.active,
-                backlog=outcome.loads.get(a.id, 0) if a.active else backlog.get(a.id, 0),
+                backlog=loads.get(a.id, 0) if a.active else backlog.get(a.id, 0),
                 daily_capacity=a.daily_capacity,
                 skill=a.skill,
-                load_ratio=(outcome.loads.get(a.id, 0) if a.active else backlog.get(a.id, 0))
+                load_ratio=(loads.get(a.id, 0) if a.active else backlog.get(a.id, 0))
                 / (a.daily_capacity * skill_weight(a.skill)),
             )
             for a in sorted(infos.values(), key=lambda x: x.username)

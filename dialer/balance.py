@@ -22,6 +22,7 @@ __all__ = [
     "FAR_FUTURE",
     "AgentInfo",
     "BalanceResult",
+    "Balancer",
     "TaskInfo",
     "balance",
     "language_matches",
@@ -96,6 +97,56 @@ def task_order(t: TaskInfo) -> tuple[int, bool, datetime, int]:
     return (t.priority, not t.member, t.deadline, t.id)
 
 
+class Balancer:
+    """Hands out tasks one at a time, most urgent first (the caller's order): `balance`'s engine.
+
+    Offering tasks as they stream in keeps memory bounded by the agents, not by the tasks, so a
+    million open tasks can be assigned from a cursor sorted by the database.
+    """
+
+    def __init__(
+        self,
+        agents: Iterable[AgentInfo],
+        *,
+        max_days: float | None = None,
+        weight: Callable[[int], float] = skill_weight,
+    ) -> None:
+        self.pool = [a for a in agents if a.active and a.daily_capacity > 0]
+        self.load = {a.id: a.backlog for a in self.pool}
+        self.denom = {a.id: a.daily_capacity * weight(a.skill) for a in self.pool}
+        self.limit = {
+            a.id: (max_days * self.denom[a.id] if max_days is not None else float("inf"))
+            for a in self.pool
+        }
+        self.names = {a.id: a.username for a in self.pool}
+        self.groups: dict[tuple[str, str], list[tuple[float, int, str, int]]] = {}
+        self.eligible: dict[tuple[str, str], int] = {}
+
+    def offer(self, task: TaskInfo) -> tuple[int | None, str | None]:
+        """(agent id, None) for the agent who takes `task`, or (None, why nobody can)."""
+        key = ((task.language or "").lower(), task.kind)
+        heap = self.groups.get(key)
+        load, denom = self.load, self.denom
+        if heap is None:
+            heap = [
+                ((load[a.id] + 1) / denom[a.id], load[a.id], a.username, a.id)
+                for a in self.pool
+                if language_matches(task.language, a.languages)
+                and (a.skills is None or task.kind in a.skills)
+            ]
+            heapq.heapify(heap)
+            self.groups[key] = heap
+            self.eligible[key] = len(heap)
+        chosen = _pop(heap, load, denom, self.limit)
+        if chosen is None:
+            return None, _full(task) if self.eligible[key] else _why(task, self.pool)
+        load[chosen] += 1
+        if load[chosen] + 1 <= self.limit[chosen]:
+            ratio = (load[chosen] + 1) / denom[chosen]
+            heapq.heappush(heap, (ratio, load[chosen], self.names[chosen], chosen))
+        return chosen, None
+
+
 def balance(
     tasks: Iterable[TaskInfo],
     agents: Iterable[AgentInfo],
@@ -108,37 +159,15 @@ def balance(
     With `max_days`, an agent never holds more than max_days × capacity × weight tasks, so when
     capacity is short the least urgent tasks are the ones left unassigned (with a reason).
     """
-    pool = [a for a in agents if a.active and a.daily_capacity > 0]
+    balancer = Balancer(agents, max_days=max_days, weight=weight)
     result = BalanceResult()
-    load = {a.id: a.backlog for a in pool}
-    denom = {a.id: a.daily_capacity * weight(a.skill) for a in pool}
-    limit = {a.id: (max_days * denom[a.id] if max_days is not None else float("inf")) for a in pool}
-    names = {a.id: a.username for a in pool}
-    groups: dict[tuple[str, str], list[tuple[float, int, str, int]]] = {}
-    eligible: dict[tuple[str, str], int] = {}
     for task in sorted(tasks, key=task_order):
-        key = ((task.language or "").lower(), task.kind)
-        heap = groups.get(key)
-        if heap is None:
-            heap = [
-                ((load[a.id] + 1) / denom[a.id], load[a.id], a.username, a.id)
-                for a in pool
-                if language_matches(task.language, a.languages)
-                and (a.skills is None or task.kind in a.skills)
-            ]
-            heapq.heapify(heap)
-            groups[key] = heap
-            eligible[key] = len(heap)
-        chosen = _pop(heap, load, denom, limit)
+        chosen, why = balancer.offer(task)
         if chosen is None:
-            result.unassigned[task.id] = _full(task) if eligible[key] else _why(task, pool)
-            continue
-        load[chosen] += 1
-        result.assignments[task.id] = chosen
-        if load[chosen] + 1 <= limit[chosen]:
-            ratio = (load[chosen] + 1) / denom[chosen]
-            heapq.heappush(heap, (ratio, load[chosen], names[chosen], chosen))
-    result.loads = load
+            result.unassigned[task.id] = why or ""
+        else:
+            result.assignments[task.id] = chosen
+    result.loads = balancer.load
     return result
 
 
