@@ -38,7 +38,7 @@ from functools import lru_cache
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, Table, insert, select, update
+from sqlalchemy import BindParameter, Select, Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -88,7 +88,7 @@ __all__ = [
     "plan_campaign",
 ]
 
-BATCH_CUSTOMERS = 2000
+BATCH_CUSTOMERS = 5000
 LIST_LIMIT = 1000  # per list kept in PlanResult (counts are always complete)
 PRIORITY_SPAN = 10**9  # priority = (0 member | 1 other) * SPAN + min(slack, SPAN - 1)
 NEXT_OPEN_HORIZON = timedelta(days=45)
@@ -730,7 +730,7 @@ def _sqlite_stamp(at: datetime) -> str:
 
 
 def _insert(
-    session: Session, dialect: str, rows: list[dict[str, Any]]
+    session: Session, dialect: str, tasks: list[PlannedTask], campaign_id: int, now: datetime
 ) -> dict[tuple[int, str], int]:
     """Insert what is not there yet; (customer_id, dedupe_key) -> id of each row really created.
 
@@ -738,30 +738,39 @@ def _insert(
     values already in stored form (the ORM's RETURNING path inserts one row at a time there).
     Elsewhere: a Core insert, which SQLAlchemy batches into multi-row statements itself.
     """
-    if not rows:
+    if not tasks:
         return {}
     made: dict[tuple[int, str], int] = {}
     if dialect == "sqlite":
         conn = session.connection()
         stamp = _sqlite_stamp
-        flat = [
-            tuple([(stamp(r[c]) if r[c] is not None else None) if c in _STAMPED else r[c]
-                   for c in _TASK_COLUMNS])
-            for r in rows
-        ]  # fmt: skip
-        one = "(" + ", ".join("?" * len(_TASK_COLUMNS)) + ")"
-        for i in range(0, len(flat), _SQLITE_CHUNK):
-            chunk = flat[i : i + _SQLITE_CHUNK]
+        created = stamp(now)
+        flat: list[Any] = []
+        for t in tasks:
+            inf = t.infeasible
+            flat += (
+                campaign_id, t.customer_id, t.service_event_id, t.dedupe_key, t.member, t.state,
+                stamp(t.deadline), t.priority, t.slack_seconds, 0,
+                stamp(t.next_attempt_at) if t.next_attempt_at else None, t.outcome,
+                inf.code if inf else None, inf.reason if inf else None,
+                stamp(inf.earliest_possible) if inf and inf.earliest_possible else None,
+                created, created,
+            )  # fmt: skip
+        width = len(_TASK_COLUMNS)
+        one = "(" + ", ".join("?" * width) + ")"
+        for i in range(0, len(tasks), _SQLITE_CHUNK):
+            n = min(_SQLITE_CHUNK, len(tasks) - i)
             sql = (
                 f"INSERT INTO callback_tasks ({', '.join(_TASK_COLUMNS)}) VALUES "  # noqa: S608
-                + ", ".join([one] * len(chunk))
+                + ", ".join([one] * n)
                 + " ON CONFLICT (campaign_id, customer_id, dedupe_key) DO NOTHING"
                 " RETURNING id, customer_id, dedupe_key"
             )
-            params = tuple(v for row in chunk for v in row)
+            params = tuple(flat[i * width : (i + n) * width])
             for tid, cid, key in conn.exec_driver_sql(sql, params).all():
                 made[(cid, key)] = tid
         return made
+    rows = [t.row(campaign_id, now) for t in tasks]
     table = cast(Table, CallbackTask.__table__)
     stmt = (
         pg_insert(table)
@@ -842,11 +851,16 @@ def plan_campaign(
 _NONE: frozenset[str] = frozenset()
 
 
-def _core_rows(conn: Connection, stmt: Select[*tuple[Any, ...]]) -> Sequence[Any]:
-    return conn.execute(stmt).all()
+_IDS: BindParameter[list[int]] = bindparam(
+    "ids", expanding=True
+)  # the batch's customer ids, bound per execution
 
 
-def _raw_rows(conn: Connection, stmt: Select[*tuple[Any, ...]]) -> Sequence[Any]:
+def _core_rows(conn: Connection, stmt: Select[*tuple[Any, ...]], ids: list[int]) -> Sequence[Any]:
+    return conn.execute(stmt, {"ids": ids}).all()
+
+
+def _raw_rows(conn: Connection, stmt: Select[*tuple[Any, ...]], ids: list[int]) -> Sequence[Any]:
     """SQLite: the statement through the driver, values as stored (converted by the caller).
 
     A million customers' rows through SQLAlchemy's per-row result processing (JSON, dates) cost
@@ -855,7 +869,7 @@ def _raw_rows(conn: Connection, stmt: Select[*tuple[Any, ...]]) -> Sequence[Any]
     per statement shape instead of once per batch with 2,000 placeholders.
     """
     compiled = _compiled(conn.dialect, stmt)
-    params = compiled.construct_params()
+    params = compiled.construct_params({"ids": ids})
     values = tuple(
         json.dumps(v) if isinstance(v, list) else v.isoformat() if isinstance(v, date) else v
         for v in (params[k] for k in compiled.positiontup or ())
@@ -932,7 +946,8 @@ def _plan_batch(
             Customer.region,
             Customer.time_zones,
             Customer.quiet_hours,
-        ).where(Customer.id.in_(ids)),
+        ).where(Customer.id.in_(_IDS)),
+        ids,
     )
     phones: dict[int, list[PhoneFacts]] = defaultdict(list)
     blocked_numbers = dnc[1]
@@ -946,8 +961,9 @@ def _plan_batch(
             CustomerPhone.sms_ok,
             CustomerPhone.unusable_reason,
         )
-        .where(CustomerPhone.customer_id.in_(ids))
+        .where(CustomerPhone.customer_id.in_(_IDS))
         .order_by(CustomerPhone.customer_id, CustomerPhone.rank),
+        ids,
     ):
         blocked = frozenset(blocked_numbers[e164]) if e164 in blocked_numbers else _NONE
         phones[cid].append(PhoneFacts(e164, ptype, bool(voice_ok), bool(sms_ok), unusable, blocked))
@@ -960,10 +976,10 @@ def _plan_batch(
             ServiceEvent.service_at,
             ServiceEvent.service_type,
             ServiceEvent.mileage_km,
-        ).where(ServiceEvent.customer_id.in_(ids))
+        ).where(ServiceEvent.customer_id.in_(_IDS))
         if since is not None:
             q = q.where(ServiceEvent.service_date >= since)
-        for eid, cid, day, at, stype, km in fetch(conn, q):
+        for eid, cid, day, at, stype, km in fetch(conn, q, ids):
             events[cid].append(EventFacts(eid, _as_date(day), _as_utc(at), stype, km))
     existing: dict[int, list[str]] = defaultdict(list)
     still_open: list[tuple[int, datetime, bool]] = []  # earlier tasks that still need a call
@@ -978,7 +994,8 @@ def _plan_batch(
                 CallbackTask.plan_action,
                 CallbackTask.deadline,
                 CallbackTask.member,
-            ).where(CallbackTask.campaign_id == campaign_id, CallbackTask.customer_id.in_(ids)),
+            ).where(CallbackTask.campaign_id == campaign_id, CallbackTask.customer_id.in_(_IDS)),
+            ids,
         ):
             existing[cid].append(key)
             if state == TaskState.PENDING and nxt is not None and action is None:
@@ -1017,7 +1034,7 @@ def _plan_batch(
     if not dry_run and tasks:
         assert campaign_id is not None
         with store.transaction() as session:
-            made = _insert(session, store.dialect, [t.row(campaign_id, ctx.now) for t in tasks])
+            made = _insert(session, store.dialect, tasks, campaign_id, ctx.now)
         for t in tasks:
             t.task_id = made.get((t.customer_id, t.dedupe_key))
         tasks = [t for t in tasks if t.task_id is not None]  # others: planned concurrently
