@@ -321,15 +321,19 @@ def _reachee(
     return Reachee(zones, _quiet_spans(quiet), region, consent)
 
 
+@lru_cache(maxsize=64)
+def _can_sms(phone_type: str) -> bool:
+    try:
+        return PhoneType(phone_type).can_receive_sms
+    except ValueError:
+        return False
+
+
 def _channel_ok(phone: PhoneFacts, channel: str) -> bool:
     if phone.unusable_reason:
         return False
     if channel == "sms":
-        try:
-            sms_type = PhoneType(phone.phone_type).can_receive_sms
-        except ValueError:
-            sms_type = False
-        return phone.sms_ok and sms_type
+        return phone.sms_ok and _can_sms(phone.phone_type)
     return phone.voice_ok
 
 
@@ -341,13 +345,18 @@ def contact_problem(
     cust: CustomerFacts, channels: Sequence[str]
 ) -> tuple[Literal["no_valid_number", "opted_out"], str] | None:
     """Why no channel of the campaign can reach the customer, or None when one can."""
-    usable = [(p, ch) for p in cust.phones for ch in channels if _channel_ok(p, ch)]
+    usable = False
+    for p in cust.phones:
+        blocked = cust.blocked_channels | p.blocked_channels if p.blocked_channels else None
+        for ch in channels:
+            if _channel_ok(p, ch):
+                usable = True
+                if not _blocked(blocked if blocked is not None else cust.blocked_channels, ch):
+                    return None  # the usual case: the first number reaches them
     if not usable:
         wanted = " or ".join(channels)
         return "no_valid_number", f"no number usable for {wanted}"
-    if all(_blocked(cust.blocked_channels | p.blocked_channels, ch) for p, ch in usable):
-        return "opted_out", "on the do-not-contact list"
-    return None
+    return "opted_out", "on the do-not-contact list"
 
 
 def maintenance_due(spec: CampaignSpec, events: Sequence[EventFacts], now: datetime) -> bool:
@@ -524,22 +533,27 @@ def _new_task(
     return task
 
 
+def _event_order(e: EventFacts) -> tuple[date, int]:
+    return (e.service_date, e.id)
+
+
 def _triggers(
     ctx: PlanContext, cust: CustomerFacts, events: Sequence[EventFacts], existing: Iterable[str]
 ) -> tuple[list[tuple[str, EventFacts | None, datetime, datetime, int]], int]:
     """(dedupe_key, anchor event, deadline, earliest start, events merged) to plan; covered count."""
     spec, days = ctx.spec, ctx.merge_days
-    anchors = [d for d in map(_key_date, existing) if d is not None]
+    anchors = [d for d in map(_key_date, existing) if d is not None] if existing else []
     out: list[tuple[str, EventFacts | None, datetime, datetime, int]] = []
     if spec.trigger.type == "service_event":
-        wanted = set(spec.audience.service_types)
+        wanted = spec.audience.service_types
         zones = _zones(cust, spec)
         groups: list[list[EventFacts]] = []
         covered = 0
-        for ev in sorted(events, key=lambda e: (e.service_date, e.id)):
+        ordered = events if len(events) < 2 else sorted(events, key=_event_order)
+        for ev in ordered:
             if wanted and (ev.service_type or "") not in wanted:
                 continue
-            if any(abs((ev.service_date - a).days) < days for a in anchors):
+            if anchors and any(abs((ev.service_date - a).days) < days for a in anchors):
                 covered += 1
             elif groups and (ev.service_date - groups[-1][0].service_date).days < days:
                 groups[-1].append(ev)
