@@ -1,4 +1,4 @@
-"""The campaign file's pydantic models, `CampaignSpec` at the top.
+"""The campaign file's pydantic models, one per table, and `CampaignSpec`, the whole file.
 
 Field checks are pydantic's; `CampaignSpec` also runs the cross-field rules of
 `dialer.campaign_checks` when built directly, so a spec in memory is as valid as a file.
