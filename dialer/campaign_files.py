@@ -263,3 +263,34 @@ def _line_of(lines: Mapping[tuple[str, ...], int], loc: Loc) -> int | None:
         if keys[:end] in lines:
             return lines[keys[:end]]
     return None
+
+
+# ------------------------------------------------------------------------ the shipped campaigns
+
+DEFAULT_FOLDER = Path("campaigns")
+"""Where campaign files live: the user's own, edited folder (`--dir` / DIALER_CAMPAIGNS_DIR)."""
+
+
+def shipped_folder() -> Path | None:
+    """The three campaigns that ship with dialer, wherever this install keeps them.
+
+    One source of truth: the repository's `campaigns/` folder. A wheel carries a build-time copy
+    (`setup.py` copies it into `dialer/shipped_campaigns/`); an editable install or a checkout
+    reads the folder itself.
+    """
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "shipped_campaigns", here.parent / "campaigns"):
+        if candidate.is_dir() and any(candidate.glob("*.toml")):
+            return candidate
+    return None
+
+
+def campaign_folder(folder: Path) -> Path:
+    """`folder`, or the shipped campaigns when it is the default `./campaigns` and absent.
+
+    A folder named explicitly (`--dir`, DIALER_CAMPAIGNS_DIR) is never replaced: a typo there must
+    be an error, not somebody else's campaigns.
+    """
+    if folder.is_dir() or folder != DEFAULT_FOLDER:
+        return folder
+    return shipped_folder() or folder

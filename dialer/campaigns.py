@@ -25,11 +25,14 @@ from dialer.campaign_checks import (
     format_loc,
 )
 from dialer.campaign_files import (
+    DEFAULT_FOLDER,
     CampaignFile,
+    campaign_folder,
     load_campaign,
     load_campaigns,
     read_campaign,
     scan_campaigns,
+    shipped_folder,
 )
 from dialer.campaign_model import (
     DEFAULT_ATTEMPTS,
@@ -88,6 +91,7 @@ __all__ = [
     "CHANNELS",
     "DAYS",
     "DEFAULT_ATTEMPTS",
+    "DEFAULT_FOLDER",
     "DEFAULT_RING_TIMEOUT",
     "KIND_PURPOSE",
     "LANGUAGES",
@@ -124,6 +128,7 @@ __all__ = [
     "Weekdays",
     "Window",
     "Zone",
+    "campaign_folder",
     "check_country",
     "check_cron",
     "check_language",
@@ -139,5 +144,6 @@ __all__ = [
     "parse_weekdays",
     "read_campaign",
     "scan_campaigns",
+    "shipped_folder",
     "voice_locale",
 ]

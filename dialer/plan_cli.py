@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
-from dialer.campaigns import CampaignSpec, load_campaign
+from dialer.campaigns import CampaignSpec, campaign_folder, load_campaign
 from dialer.clock import Clock, SystemClock
 from dialer.console import err, out
 from dialer.errors import ConfigError, DialerError
@@ -42,6 +42,7 @@ def resolve_campaign(target: str, folder: Path) -> CampaignSpec:
     if target.endswith(".toml") or os.sep in target or "/" in target:
         path = Path(target)
     else:
+        folder = campaign_folder(folder)
         if not folder.is_dir():
             raise ConfigError(
                 f"the campaign folder {str(folder)!r} does not exist; pass --dir or set "
@@ -77,7 +78,10 @@ def plan_command(
         typer.Option(
             "--dir",
             envvar="DIALER_CAMPAIGNS_DIR",
-            help="Folder of campaign files (default: DIALER_CAMPAIGNS_DIR or ./campaigns).",
+            help=(
+                "Folder of campaign files (default: DIALER_CAMPAIGNS_DIR or ./campaigns; without "
+                "either, the campaigns shipped with dialer)."
+            ),
             show_default=False,
         ),
     ] = Path("campaigns"),
