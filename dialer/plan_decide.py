@@ -139,17 +139,26 @@ def _valid_zones(zones: tuple[str, ...], default: str) -> tuple[str, ...]:
     return tuple(valid) or (default,)
 
 
-@lru_cache(maxsize=1 << 17)
+WINDOW_CACHE = 1 << 17  # (window, start, deadline) keys remembered per plan run
+
+
 def _slack_and_next(
-    who: Reachee, policy: WindowPolicy, start: datetime, deadline: datetime
+    ctx: PlanContext, who: Reachee, start: datetime, deadline: datetime
 ) -> tuple[int, datetime | None]:
     """Open-window seconds in [start, deadline) and the first open time from start.
 
-    Cached: a million tasks share a few thousand (window, start minute, deadline) keys, since
-    service times cluster and deadlines are end-of-day; the window maths is pure.
+    Remembered per run (the policy is the run's): a million tasks share a few thousand
+    (window, start minute, deadline) keys, since service times cluster and deadlines are
+    end-of-day; the window maths is pure.
     """
-    slack = int(open_seconds(who, policy, start, deadline)) if deadline > start else 0
-    return slack, next_open(who, policy, start, horizon=NEXT_OPEN_HORIZON)
+    key = (who, start, deadline)
+    found = ctx.windows.get(key)
+    if found is None:
+        slack = int(open_seconds(who, ctx.policy, start, deadline)) if deadline > start else 0
+        found = (slack, next_open(who, ctx.policy, start, horizon=NEXT_OPEN_HORIZON))
+        if len(ctx.windows) < WINDOW_CACHE:
+            ctx.windows[key] = found
+    return found
 
 
 def _why_closed(
@@ -177,7 +186,7 @@ def _schedule(ctx: PlanContext, cust: CustomerFacts, task: PlannedTask) -> None:
     """Slack, priority, next attempt; infeasibility detected and handled as the campaign says."""
     who = cust.reachee()
     start, deadline = task.earliest_start, task.deadline
-    slack, nxt = _slack_and_next(who, ctx.policy, start, deadline)
+    slack, nxt = _slack_and_next(ctx, who, start, deadline)
     task.slack_seconds = slack
     task.priority = (0 if task.member else 1) * PRIORITY_SPAN + min(slack, PRIORITY_SPAN - 1)
     if slack > 0 and nxt is not None and nxt < deadline:

@@ -23,7 +23,7 @@ from dialer.models import (
 )
 from dialer.windows import Reachee, WindowPolicy
 
-BATCH_CUSTOMERS = 5000
+BATCH_CUSTOMERS = 10_000
 LIST_LIMIT = 1000  # per list kept in PlanResult (counts are always complete)
 PRIORITY_SPAN = 10**9  # priority = (0 member | 1 other) * SPAN + min(slack, SPAN - 1)
 NEXT_OPEN_HORIZON = timedelta(days=45)
@@ -151,6 +151,9 @@ class PlanContext:
     _deadlines: dict[tuple[date, tuple[str, ...]], datetime] = field(
         init=False, default_factory=dict, repr=False, compare=False
     )
+    windows: dict[tuple[Reachee, datetime, datetime], tuple[int, datetime | None]] = field(
+        init=False, default_factory=dict, repr=False, compare=False
+    )  # (customer window, start, deadline) -> (slack seconds, first open time): plan_decide
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "policy", self.spec.window_policy())
