@@ -173,7 +173,7 @@ def report(result: PlanResult, spec: CampaignSpec, limit: int) -> None:
         if c.dispatch is not None:
             d = c.dispatch
             out.print(
-                f"  dispatch hours: {d['required_hours']:.1f} needed, "
+                f"  dispatch hours: {d['required_hours']:.2f} needed, "
                 f"{d['available_hours']:.1f} open before the deadlines"
             )
         else:

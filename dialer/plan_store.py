@@ -189,26 +189,38 @@ _IDS: BindParameter[list[int]] = bindparam(
 )  # the batch's customer ids, bound per execution
 
 
-def _core_rows(conn: Connection, stmt: Select[*tuple[Any, ...]], ids: list[int]) -> Sequence[Any]:
+def _core_rows(
+    conn: Connection, stmt: Select[*tuple[Any, ...]], ids: list[int], key: int = 0
+) -> Sequence[Any]:
     return conn.execute(stmt, {"ids": ids}).all()
 
 
-def _raw_rows(conn: Connection, stmt: Select[*tuple[Any, ...]], ids: list[int]) -> Sequence[Any]:
+def _raw_rows(
+    conn: Connection, stmt: Select[*tuple[Any, ...]], ids: list[int], key: int = 0
+) -> Sequence[Any]:
     """SQLite: the statement through the driver, values as stored (converted by the caller).
 
     A million customers' rows through SQLAlchemy's per-row result processing (JSON, dates) cost
     more than the planning itself; the few distinct stored values are converted once, cached.
-    The batch's ids travel as one JSON array (`json_each`), so the SQL text is compiled once
-    per statement shape instead of once per batch with 2,000 placeholders.
+    The batch's ids (ascending, from `_id_batches`) travel as one `BETWEEN` range when they are
+    dense (a range scan instead of one index lookup per id; rows of other customers in the range,
+    column `key`, are dropped), else as one JSON array (`json_each`).
     """
     compiled = _compiled(conn.dialect, stmt)
     params = compiled.construct_params({"ids": ids})
-    values = tuple(
-        json.dumps(v) if isinstance(v, list) else v.isoformat() if isinstance(v, date) else v
-        for v in (params[k] for k in compiled.positiontup or ())
-    )
-    sql = _JSON_IN.sub("IN (SELECT value FROM json_each(?))", str(compiled))
-    return conn.exec_driver_sql(sql, values).all()
+    dense = bool(ids) and ids[-1] - ids[0] < 2 * len(ids)
+    values: list[Any] = []
+    for v in (params[k] for k in compiled.positiontup or ()):
+        if isinstance(v, list):
+            values += (v[0], v[-1]) if dense else (json.dumps(v),)
+        else:
+            values.append(v.isoformat() if isinstance(v, date) else v)
+    where = "BETWEEN ? AND ?" if dense else "IN (SELECT value FROM json_each(?))"
+    rows = conn.exec_driver_sql(_JSON_IN.sub(where, str(compiled)), tuple(values)).all()
+    if dense and len(rows) and ids[-1] - ids[0] + 1 != len(ids):
+        wanted = set(ids)
+        rows = [r for r in rows if r[key] in wanted]
+    return rows
 
 
 _JSON_IN = re.compile(r"IN \(__\[POSTCOMPILE_[a-z0-9_]+\]\)")

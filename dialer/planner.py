@@ -251,7 +251,7 @@ def _plan_batch(
         ).where(ServiceEvent.customer_id.in_(_IDS))
         if since is not None:
             q = q.where(ServiceEvent.service_date >= since)
-        for eid, cid, day, at, stype, km in fetch(conn, q, ids):
+        for eid, cid, day, at, stype, km in fetch(conn, q, ids, 1):
             events[cid].append(EventFacts(eid, _as_date(day), _as_utc(at), stype, km))
     existing: dict[int, list[str]] = defaultdict(list)
     still_open: list[tuple[int, datetime, bool]] = []  # earlier tasks that still need a call

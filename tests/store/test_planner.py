@@ -378,3 +378,27 @@ def test_extend_decision_is_stored_on_the_task(
     assert (
         task.earliest_possible_at == task.next_attempt_at == datetime(2027, 2, 11, 1, 0, tzinfo=UTC)
     )
+
+
+def test_customers_without_recent_events_between_planned_ones_are_left_alone(
+    store: Store, clock: SettableClock, tmp_path: Path, after_service: CampaignSpec
+) -> None:
+    # Ids 1..3, the middle one served long ago: the batch's ids have a gap (read as one range on
+    # SQLite, the gap's rows dropped) and nothing of S2 may leak into S1's or S3's tasks.
+    load(
+        tmp_path,
+        store,
+        clock,
+        "S1,One,0912345001,yes,,2026/11/21,10:00,oil\n"
+        "S2,Old,0912345002,yes,,2026/10/01,10:00,oil\n"
+        "S3,Three,0912345003,no,,2026/11/22,10:00,oil\n",
+    )
+    result = plan_campaign(store, clock, after_service, batch_customers=2)
+    assert result.created == 2 and not result.skipped
+    t = tasks(store)
+    assert set(t) == {"S1", "S3"}
+    assert (t["S1"].dedupe_key, t["S3"].dedupe_key) == ("svc:2026-11-21", "svc:2026-11-22")
+    assert {t["S1"].customer_id, t["S3"].customer_id} == {
+        set_customer(store, "S1"),
+        set_customer(store, "S3"),
+    }
