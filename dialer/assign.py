@@ -313,7 +313,8 @@ def _run(
         result = AssignResult(considered=len(held), kept=kept)
         # Tasks of inactive ("away") agents move, appointments included.
         free = _free_tasks(session, kinds, active)
-        for row in heapq.merge(shed, free, key=lambda r: task_order(r.info)):
+        ordered = heapq.merge(shed, free, key=lambda r: task_order(r.info)) if shed else free
+        for row in ordered:
             src = row.agent_id
             if src is None or src not in active:
                 result.considered += 1

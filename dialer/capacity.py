@@ -11,10 +11,13 @@
 - Time is cut into 15-minute slots from `now`. A class can use a server's slot only for the part
   in which both are open (the smaller of the two fractions: exact for hours written on quarter
   hours), only before its deadline, and only when the server speaks its language.
-- Classes are served earliest deadline first (the order that meets every deadline whenever any
-  order can); whatever stays unserved is the shortfall: the agent-hours to add, per language,
-  because a Korean-speaking shortfall is not fixed by Mandarin speakers. Members are checked on
-  their own too, since covering every member is the rule that must hold.
+- Classes are served earliest deadline first, each taking the earliest slots it may use (exact
+  when the windows coincide, where EDF meets every deadline whenever any order can; a close,
+  greedy approximation when they differ); whatever stays unserved is the shortfall: the
+  agent-hours to add, per language, because a Korean-speaking shortfall is not fixed by
+  Mandarin speakers. They help only inside the customers' windows before the deadlines, which
+  the verdict's basis says. Members are checked on their own too, since covering every member is
+  the rule that must hold.
 """
 
 from __future__ import annotations
