@@ -70,7 +70,9 @@ def upsert_campaign(session: Session, spec: CampaignSpec, now: datetime) -> int:
     return int(row.id)
 
 
-def _dnc(session: Session, purpose: str) -> tuple[dict[int, set[str]], dict[str, set[str]]]:
+def do_not_contact(
+    session: Session, purpose: str
+) -> tuple[dict[int, set[str]], dict[str, set[str]]]:
     """Do-not-contact entries that apply to this purpose: by customer id and by number."""
     scopes = ("all", "marketing") if purpose == "marketing" else ("all",)
     by_customer: dict[int, set[str]] = defaultdict(set)
@@ -88,7 +90,7 @@ def _dnc(session: Session, purpose: str) -> tuple[dict[int, set[str]], dict[str,
     return by_customer, by_number
 
 
-def _id_batches(session: Session, query: Select[Any], size: int) -> Iterator[list[int]]:
+def id_batches(session: Session, query: Select[Any], size: int) -> Iterator[list[int]]:
     """Keyset pagination over customer ids: bounded memory on both engines, no server cursors."""
     last = 0
     col = query.selected_columns[0]
@@ -128,7 +130,7 @@ def _sqlite_stamp(at: datetime) -> str:
     return at.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
-def _insert(
+def insert_tasks(
     session: Session, dialect: str, tasks: list[PlannedTask], campaign_id: int, now: datetime
 ) -> dict[tuple[int, str], int]:
     """Insert what is not there yet; (customer_id, dedupe_key) -> id of each row really created.
@@ -181,28 +183,28 @@ def _insert(
     return made
 
 
-_NONE: frozenset[str] = frozenset()
+NO_BLOCKS: frozenset[str] = frozenset()
 
 
-_IDS: BindParameter[list[int]] = bindparam(
+BATCH_IDS: BindParameter[list[int]] = bindparam(
     "ids", expanding=True
 )  # the batch's customer ids, bound per execution
 
 
-def _core_rows(
+def core_rows(
     conn: Connection, stmt: Select[*tuple[Any, ...]], ids: list[int], key: int = 0
 ) -> Sequence[Any]:
     return conn.execute(stmt, {"ids": ids}).all()
 
 
-def _raw_rows(
+def raw_rows(
     conn: Connection, stmt: Select[*tuple[Any, ...]], ids: list[int], key: int = 0
 ) -> Sequence[Any]:
     """SQLite: the statement through the driver, values as stored (converted by the caller).
 
     A million customers' rows through SQLAlchemy's per-row result processing (JSON, dates) cost
     more than the planning itself; the few distinct stored values are converted once, cached.
-    The batch's ids (ascending, from `_id_batches`) travel as one `BETWEEN` range when they are
+    The batch's ids (ascending, from `id_batches`) travel as one `BETWEEN` range when they are
     dense (a range scan instead of one index lookup per id; rows of other customers in the range,
     column `key`, are dropped), else as one JSON array (`json_each`).
     """
@@ -245,7 +247,7 @@ def _zones_text(text: str) -> tuple[str, ...]:
     return tuple(json.loads(text) or ())
 
 
-def _as_zones(value: Any) -> tuple[str, ...]:
+def as_zones(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         return _zones_text(value)
     return tuple(value or ())
@@ -256,7 +258,7 @@ def _date_text(text: str) -> date:
     return date.fromisoformat(text[:10])
 
 
-def _as_date(value: Any) -> date:
+def as_date(value: Any) -> date:
     return _date_text(value) if isinstance(value, str) else value
 
 
@@ -265,7 +267,7 @@ def _utc_text(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def _as_utc(value: Any) -> datetime | None:
+def as_utc(value: Any) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, str):

@@ -81,16 +81,16 @@ from dialer.plan_model import (  # noqa: F401  (dialer.dispatcher uses _reachee)
     _reachee,
 )
 from dialer.plan_store import (
-    _IDS,
-    _NONE,
-    _as_date,
-    _as_utc,
-    _as_zones,
-    _core_rows,
-    _dnc,
-    _id_batches,
-    _insert,
-    _raw_rows,
+    BATCH_IDS,
+    NO_BLOCKS,
+    as_date,
+    as_utc,
+    as_zones,
+    core_rows,
+    do_not_contact,
+    id_batches,
+    insert_tasks,
+    raw_rows,
     upsert_campaign,
 )
 from dialer.store import Store
@@ -151,7 +151,7 @@ def plan_campaign(
             campaign_id = int(cid) if cid is not None else None
         else:
             campaign_id = upsert_campaign(session, spec, now)
-        dnc_customer, dnc_number = _dnc(session, spec.purpose)
+        dnc_customer, dnc_number = do_not_contact(session, spec.purpose)
         staff = [
             (
                 AgentInfo(
@@ -179,7 +179,7 @@ def plan_campaign(
         id_query = select(Customer.id)  # everybody, so that dry runs can say who is left out
 
     with store.sessions() as reader:
-        for ids in _id_batches(reader, id_query, batch_customers):
+        for ids in id_batches(reader, id_query, batch_customers):
             _plan_batch(
                 store, reader, ctx, ids, since, needs_history, campaign_id, dry_run,
                 (dnc_customer, dnc_number), result, load, list_limit,
@@ -205,7 +205,7 @@ def _plan_batch(
     list_limit: int,
 ) -> None:
     conn = reader.connection()
-    fetch = _raw_rows if store.dialect == "sqlite" else _core_rows
+    fetch = raw_rows if store.dialect == "sqlite" else core_rows
     customers = fetch(
         conn,
         select(
@@ -218,7 +218,7 @@ def _plan_batch(
             Customer.region,
             Customer.time_zones,
             Customer.quiet_hours,
-        ).where(Customer.id.in_(_IDS)),
+        ).where(Customer.id.in_(BATCH_IDS)),
         ids,
     )
     phones: dict[int, list[PhoneFacts]] = defaultdict(list)
@@ -233,11 +233,11 @@ def _plan_batch(
             CustomerPhone.sms_ok,
             CustomerPhone.unusable_reason,
         )
-        .where(CustomerPhone.customer_id.in_(_IDS))
+        .where(CustomerPhone.customer_id.in_(BATCH_IDS))
         .order_by(CustomerPhone.customer_id, CustomerPhone.rank),
         ids,
     ):
-        blocked = frozenset(blocked_numbers[e164]) if e164 in blocked_numbers else _NONE
+        blocked = frozenset(blocked_numbers[e164]) if e164 in blocked_numbers else NO_BLOCKS
         phones[cid].append(PhoneFacts(e164, ptype, bool(voice_ok), bool(sms_ok), unusable, blocked))
     events: dict[int, list[EventFacts]] = defaultdict(list)
     if since is not None or needs_history:
@@ -248,11 +248,11 @@ def _plan_batch(
             ServiceEvent.service_at,
             ServiceEvent.service_type,
             ServiceEvent.mileage_km,
-        ).where(ServiceEvent.customer_id.in_(_IDS))
+        ).where(ServiceEvent.customer_id.in_(BATCH_IDS))
         if since is not None:
             q = q.where(ServiceEvent.service_date >= since)
         for eid, cid, day, at, stype, km in fetch(conn, q, ids, 1):
-            events[cid].append(EventFacts(eid, _as_date(day), _as_utc(at), stype, km))
+            events[cid].append(EventFacts(eid, as_date(day), as_utc(at), stype, km))
     existing: dict[int, list[str]] = defaultdict(list)
     still_open: list[tuple[int, datetime, bool]] = []  # earlier tasks that still need a call
     if campaign_id is not None:
@@ -266,12 +266,14 @@ def _plan_batch(
                 CallbackTask.plan_action,
                 CallbackTask.deadline,
                 CallbackTask.member,
-            ).where(CallbackTask.campaign_id == campaign_id, CallbackTask.customer_id.in_(_IDS)),
+            ).where(
+                CallbackTask.campaign_id == campaign_id, CallbackTask.customer_id.in_(BATCH_IDS)
+            ),
             ids,
         ):
             existing[cid].append(key)
             if state == TaskState.PENDING and nxt is not None and action is None:
-                still_open.append((cid, _as_utc(deadline) or ctx.now, bool(member)))
+                still_open.append((cid, as_utc(deadline) or ctx.now, bool(member)))
     reader.rollback()  # end the read snapshot; writes go through their own transaction
 
     tasks: list[PlannedTask] = []
@@ -286,10 +288,10 @@ def _plan_batch(
             None if consent is None else bool(consent),
             language,
             region,
-            _as_zones(zones),
+            as_zones(zones),
             quiet,
             tuple(phones.get(cid, ())),
-            frozenset(blocked_customers[cid]) if cid in blocked_customers else _NONE,
+            frozenset(blocked_customers[cid]) if cid in blocked_customers else NO_BLOCKS,
         )
         people[cid] = (language, facts.reachee())
 
@@ -306,7 +308,7 @@ def _plan_batch(
     if not dry_run and tasks:
         assert campaign_id is not None
         with store.transaction() as session:
-            made = _insert(session, store.dialect, tasks, campaign_id, ctx.now)
+            made = insert_tasks(session, store.dialect, tasks, campaign_id, ctx.now)
         for t in tasks:
             t.task_id = made.get((t.customer_id, t.dedupe_key))
         tasks = [t for t in tasks if t.task_id is not None]  # others: planned concurrently
