@@ -3,8 +3,14 @@
 Pure core, thin shell. `decide(...)` is a pure function of one customer's facts, their candidate
 triggers and the dedupe keys already planned for them; `plan_campaign(...)` is the shell that reads
 customers in keyset-paginated batches (a few queries per batch of customers, never one per row),
-calls `decide` and writes each batch with one Core `INSERT ... ON CONFLICT DO NOTHING` executemany,
-committing batch by batch (re-running after a crash only adds what is missing).
+calls `decide` and writes each batch with multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING`
+(`dialer.plan_store`), committing batch by batch (re-running after a crash only adds what is
+missing). An infeasible task carries the decision on its row (`plan_action` sms / extend / flag,
+`plan_reason`, `earliest_possible_at`); the capacity verdict comes from `dialer.capacity` over
+every open task of the campaign.
+
+The concepts live in their own modules, all re-exported here: `plan_model` (facts, planned tasks,
+results), `plan_decide` (the pure core) and `plan_store` (reads and writes).
 
 Idempotence and merging (one task per customer per trigger):
 - after-service (`service_event` trigger): a task's `dedupe_key` is `svc:<anchor service date>`,
