@@ -2,7 +2,7 @@
 
 Mounted by `dialer.cli` with `app.add_typer(campaign_app, name="campaign")`; also runnable on its
 own as `python -m dialer.campaign_cli`. The folder is `--dir`, else `DIALER_CAMPAIGNS_DIR`, else
-`./campaigns`. Problems are `ConfigError`s (exit 2): one sentence each, never a traceback.
+`./campaigns`, else (when that is absent) the campaigns shipped with dialer. Problems are `ConfigError`s (exit 2): one sentence each, never a traceback.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from dialer.campaigns import (
     CampaignSpec,
     Problem,
     Script,
+    campaign_folder,
     format_duration,
     format_span,
     read_campaign,
@@ -43,7 +44,10 @@ DirOption = Annotated[
     typer.Option(
         "--dir",
         envvar="DIALER_CAMPAIGNS_DIR",
-        help="Folder of campaign files (default: DIALER_CAMPAIGNS_DIR or ./campaigns).",
+        help=(
+            "Folder of campaign files (default: DIALER_CAMPAIGNS_DIR or ./campaigns; without "
+            "either, the campaigns shipped with dialer)."
+        ),
         show_default=False,
     ),
 ]
@@ -53,6 +57,7 @@ DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def _folder(folder: Path) -> Path:
+    folder = campaign_folder(folder)
     if not folder.is_dir():
         raise ConfigError(
             f"the campaign folder {str(folder)!r} does not exist; pass --dir or set "
@@ -65,7 +70,7 @@ def _path_of(target: str, folder: Path) -> Path:
     """A campaign named by slug (looked up in the folder) or by its file path."""
     if target.endswith(".toml") or os.sep in target or "/" in target:
         return Path(target)
-    return folder / f"{target}.toml"
+    return campaign_folder(folder) / f"{target}.toml"
 
 
 def _emit(data: dict[str, Any]) -> None:
@@ -226,6 +231,7 @@ def list_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """The campaign files of the folder, whether each is valid."""
+    folder = campaign_folder(folder)
     results = scan_campaigns(_folder(folder))
     if as_json:
         for r in results:
@@ -306,6 +312,7 @@ def show_cmd(
     ] = False,
 ) -> None:
     """One campaign in words: trigger, audience, deadline, window, channels and its script."""
+    folder = campaign_folder(folder)
     path = _path_of(name, folder)
     if not path.is_file():
         if path.parent == folder:
@@ -394,6 +401,7 @@ def validate_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Check campaign files; every problem is listed, and any problem exits 2."""
+    folder = campaign_folder(folder)
     if targets:
         results = []
         for target in targets:

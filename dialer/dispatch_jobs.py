@@ -16,7 +16,7 @@ from dialer.campaigns import CampaignSpec
 from dialer.dispatch_config import DispatchConfig
 from dialer.gate import GateInput
 from dialer.models import Attempt, AttemptState, CallbackTask, Customer, CustomerPhone, ServiceEvent
-from dialer.planner import _reachee
+from dialer.plan_model import reachee
 from dialer.windows import WindowPolicy
 
 
@@ -107,7 +107,7 @@ def load_jobs(
             (None, (attempt.phone_e164 or "") + "|" + spec.purpose), set()
         )
         n, last = contacts.get(cust.id, (0, None))
-        who = _reachee(
+        who = reachee(
             tuple(cust.time_zones or ()), cust.quiet_hours, cust.region, cust.marketing_consent
         )
         policy = window_for(spec, attempt.channel, config)

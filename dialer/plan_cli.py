@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
-from dialer.campaigns import CampaignSpec, load_campaign
+from dialer.campaigns import CampaignSpec, campaign_folder, load_campaign
 from dialer.clock import Clock, SystemClock
 from dialer.console import err, out
 from dialer.errors import ConfigError, DialerError
@@ -42,6 +42,7 @@ def resolve_campaign(target: str, folder: Path) -> CampaignSpec:
     if target.endswith(".toml") or os.sep in target or "/" in target:
         path = Path(target)
     else:
+        folder = campaign_folder(folder)
         if not folder.is_dir():
             raise ConfigError(
                 f"the campaign folder {str(folder)!r} does not exist; pass --dir or set "
@@ -77,7 +78,10 @@ def plan_command(
         typer.Option(
             "--dir",
             envvar="DIALER_CAMPAIGNS_DIR",
-            help="Folder of campaign files (default: DIALER_CAMPAIGNS_DIR or ./campaigns).",
+            help=(
+                "Folder of campaign files (default: DIALER_CAMPAIGNS_DIR or ./campaigns; without "
+                "either, the campaigns shipped with dialer)."
+            ),
             show_default=False,
         ),
     ] = Path("campaigns"),
@@ -166,6 +170,25 @@ def report(result: PlanResult, spec: CampaignSpec, limit: int) -> None:
         c = result.capacity
         style = "green" if c.verdict == "sufficient" else "red"
         out.print(Text(f"capacity: {c.verdict}", style=style), Text(f" — {c.basis}"))
+        if c.dispatch is not None:
+            d = c.dispatch
+            out.print(
+                f"  dispatch hours: {d['required_hours']:.2f} needed, "
+                f"{d['available_hours']:.1f} open before the deadlines"
+            )
+        else:
+            out.print(
+                f"  agent-hours: {c.required_agent_hours:.1f} needed, "
+                f"{c.available_agent_hours:.1f} available in the customers' windows before the "
+                f"deadlines; {c.shortfall_agent_hours:.1f} more needed"
+                + (
+                    f" (members {c.members_shortfall_agent_hours:.1f})"
+                    if c.shortfall_agent_hours
+                    else ""
+                )
+            )
+            for lang, hours in sorted(c.shortfall_by_language.items()):
+                out.print(f"  {lang}: {hours:.1f} more agent-hours of agents speaking {lang}")
 
 
 plan_app = typer.Typer(

@@ -3,8 +3,14 @@
 Pure core, thin shell. `decide(...)` is a pure function of one customer's facts, their candidate
 triggers and the dedupe keys already planned for them; `plan_campaign(...)` is the shell that reads
 customers in keyset-paginated batches (a few queries per batch of customers, never one per row),
-calls `decide` and writes each batch with one Core `INSERT ... ON CONFLICT DO NOTHING` executemany,
-committing batch by batch (re-running after a crash only adds what is missing).
+calls `decide` and writes each batch with multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING`
+(`dialer.plan_store`), committing batch by batch (re-running after a crash only adds what is
+missing). An infeasible task carries the decision on its row (`plan_action` sms / extend / flag,
+`plan_reason`, `earliest_possible_at`); the capacity verdict comes from `dialer.capacity` over
+every open task of the campaign.
+
+The concepts live in their own modules, all re-exported here: `plan_model` (facts, planned tasks,
+results), `plan_decide` (the pure core) and `plan_store` (reads and writes).
 
 Idempotence and merging (one task per customer per trigger):
 - after-service (`service_event` trigger): a task's `dedupe_key` is `svc:<anchor service date>`,
@@ -26,23 +32,25 @@ never silently dropped). A file imported weeks late is not turned into callbacks
 
 from __future__ import annotations
 
-import math
-import re
 import time as _time
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
-from typing import Any, Literal
-from zoneinfo import ZoneInfo
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Select, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from dialer.agents import profile_of
+from dialer.balance import AgentInfo
 from dialer.campaigns import CampaignSpec
+from dialer.capacity import (
+    ANSWER_RATE,
+    AUTOMATED_CPS,
+    CapacityVerdict,
+    PlanLoad,
+    expected_attempts,
+    plan_capacity,
+)
 from dialer.clock import Clock, ensure_utc
 from dialer.models import (
     Agent,
@@ -51,706 +59,75 @@ from dialer.models import (
     Campaign,
     Customer,
     CustomerPhone,
-    DoNotContact,
-    OutcomeName,
-    PhoneType,
     ServiceEvent,
     TaskState,
 )
+from dialer.plan_decide import (
+    contact_problem,
+    decide,
+    maintenance_due,
+    occurrence_for,
+)
+from dialer.plan_model import (  # noqa: F401
+    BATCH_CUSTOMERS,
+    LIST_LIMIT,
+    NEXT_OPEN_HORIZON,
+    PRIORITY_SPAN,
+    CustomerFacts,
+    EventFacts,
+    Infeasible,
+    PhoneFacts,
+    PlanAction,
+    PlanContext,
+    PlannedTask,
+    PlanResult,
+    Skip,
+    SkipReason,
+    _quiet_spans,
+    _reachee,
+)
+from dialer.plan_store import (
+    BATCH_IDS,
+    NO_BLOCKS,
+    as_date,
+    as_utc,
+    as_zones,
+    core_rows,
+    do_not_contact,
+    id_batches,
+    insert_tasks,
+    raw_rows,
+    upsert_campaign,
+)
 from dialer.store import Store
-from dialer.windows import Reachee, WindowPolicy, closed_reason, next_open, open_seconds
+from dialer.windows import Reachee
 
 __all__ = [
+    "ANSWER_RATE",
+    "AUTOMATED_CPS",
+    "BATCH_CUSTOMERS",
+    "LIST_LIMIT",
+    "NEXT_OPEN_HORIZON",
+    "PRIORITY_SPAN",
     "CapacityVerdict",
     "CustomerFacts",
     "EventFacts",
     "Infeasible",
     "PhoneFacts",
+    "PlanAction",
     "PlanContext",
     "PlanResult",
     "PlannedTask",
     "Skip",
+    "SkipReason",
+    "contact_problem",
     "decide",
+    "expected_attempts",
+    "maintenance_due",
+    "occurrence_for",
     "plan_campaign",
+    "upsert_campaign",
 ]
-
-BATCH_CUSTOMERS = 2000
-LIST_LIMIT = 1000  # per list kept in PlanResult (counts are always complete)
-PRIORITY_SPAN = 10**9  # priority = (0 member | 1 other) * SPAN + min(slack, SPAN - 1)
-NEXT_OPEN_HORIZON = timedelta(days=45)
-# DOMAIN.md's sandbox behaviour: 65% of calls are answered by a person.
-ANSWER_RATE = 0.65
-AUTOMATED_CPS = 1.0  # Twilio's default calls per second for an account
-SkipReason = Literal[
-    "not_in_audience", "no_consent", "no_valid_number", "opted_out", "already_covered"
-]
-
-
-# ------------------------------------------------------------------------------- the facts
-
-
-@dataclass(frozen=True, slots=True)
-class PhoneFacts:
-    e164: str
-    phone_type: str
-    voice_ok: bool = True
-    sms_ok: bool = True
-    unusable_reason: str | None = None
-    blocked_channels: frozenset[str] = (
-        frozenset()
-    )  # do-not-contact on this number ("all" or a channel)
-
-
-@dataclass(frozen=True, slots=True)
-class CustomerFacts:
-    id: int
-    key: str
-    name: str
-    member: bool
-    marketing_consent: bool | None = None
-    language: str | None = None
-    region: str | None = None
-    time_zones: tuple[str, ...] = ()
-    quiet_hours: str | None = None
-    phones: tuple[PhoneFacts, ...] = ()
-    blocked_channels: frozenset[str] = frozenset()  # do-not-contact on the customer
-
-    def reachee(self) -> Reachee:
-        return _reachee(self.time_zones, self.quiet_hours, self.region, self.marketing_consent)
-
-
-@dataclass(frozen=True, slots=True)
-class EventFacts:
-    id: int
-    service_date: date
-    service_at: datetime | None = None
-    service_type: str | None = None
-    mileage_km: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Infeasible:
-    reason: str
-    earliest_possible: datetime | None
-    action: str  # what the campaign's planning.on_infeasible did about it
-
-
-@dataclass(slots=True)
-class PlannedTask:
-    customer_id: int
-    customer_key: str
-    name: str
-    member: bool
-    dedupe_key: str
-    service_event_id: int | None
-    deadline: datetime
-    earliest_start: datetime
-    state: str = TaskState.PENDING
-    outcome: str | None = None
-    next_attempt_at: datetime | None = None
-    slack_seconds: int | None = None
-    priority: int = 0
-    not_contactable: str | None = None  # why, for not-contactable members
-    infeasible: Infeasible | None = None
-    events: int = 1  # service events merged into this task
-    task_id: int | None = None
-
-    def row(self, campaign_id: int, now: datetime) -> dict[str, Any]:
-        return {
-            "campaign_id": campaign_id,
-            "customer_id": self.customer_id,
-            "service_event_id": self.service_event_id,
-            "dedupe_key": self.dedupe_key,
-            "member": self.member,
-            "state": self.state,
-            "deadline": self.deadline,
-            "priority": self.priority,
-            "slack_seconds": self.slack_seconds,
-            "attempts_made": 0,
-            "next_attempt_at": self.next_attempt_at,
-            "outcome": self.outcome,
-            "created_at": now,
-            "updated_at": now,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Skip:
-    customer_id: int
-    customer_key: str
-    name: str
-    member: bool
-    reason: SkipReason
-    detail: str
-    count: int = 1  # triggers (events) it stands for
-
-
-@dataclass(frozen=True)
-class PlanContext:
-    """Everything `decide` needs besides the customer: the campaign, its windows and `now`."""
-
-    spec: CampaignSpec
-    now: datetime
-    occurrence: datetime | None = None  # fixed_date / cron: this run's trigger instant
-    policy: WindowPolicy = field(init=False)
-    sms_policy: WindowPolicy = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "policy", self.spec.window_policy())
-        object.__setattr__(self, "sms_policy", self.spec.window_policy(min_open=timedelta(0)))
-
-    @property
-    def merge_days(self) -> int:
-        return max(1, math.ceil(self.spec.planning.dedupe_window / timedelta(days=1)))
-
-
-@dataclass
-class CapacityVerdict:
-    verdict: str
-    required_agent_hours: float
-    available_agent_hours: float
-    shortfall_agent_hours: float
-    basis: str
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "verdict": self.verdict,
-            "required_agent_hours": round(self.required_agent_hours, 2),
-            "available_agent_hours": round(self.available_agent_hours, 2),
-            "shortfall_agent_hours": round(self.shortfall_agent_hours, 2),
-            "basis": self.basis,
-        }
-
-
-@dataclass
-class PlanResult:
-    campaign: str
-    campaign_id: int | None
-    dry_run: bool
-    now: datetime
-    created: int = 0
-    existing: int = 0
-    members: int = 0
-    not_contactable_count: int = 0
-    infeasible_count: int = 0
-    skipped: Counter[str] = field(default_factory=Counter)
-    planned: list[PlannedTask] = field(default_factory=list)  # first LIST_LIMIT, for dry runs
-    not_contactable: list[PlannedTask] = field(default_factory=list)
-    infeasible: list[PlannedTask] = field(default_factory=list)
-    skips: list[Skip] = field(default_factory=list)  # first LIST_LIMIT
-    capacity: CapacityVerdict | None = None
-    seconds: float = 0.0
-
-    def as_json(self) -> dict[str, Any]:
-        def when(at: datetime | None) -> str | None:
-            return at.isoformat() if at else None
-
-        return {
-            "campaign": self.campaign,
-            "created": self.created,
-            "existing": self.existing,
-            "members": self.members,
-            "not_contactable": [
-                {
-                    "task_id": t.task_id,
-                    "customer_id": t.customer_key,
-                    "name": t.name,
-                    "member": t.member,
-                    "reason": t.not_contactable,
-                }
-                for t in self.not_contactable
-            ],
-            "not_contactable_count": self.not_contactable_count,
-            "skipped": dict(sorted(self.skipped.items())),
-            "infeasible": [
-                {
-                    "task_id": t.task_id,
-                    "customer_id": t.customer_key,
-                    "member": t.member,
-                    "deadline": when(t.deadline),
-                    "reason": t.infeasible.reason if t.infeasible else None,
-                    "earliest_possible": when(t.infeasible.earliest_possible)
-                    if t.infeasible
-                    else None,
-                    "action": t.infeasible.action if t.infeasible else None,
-                }
-                for t in self.infeasible
-            ],
-            "infeasible_count": self.infeasible_count,
-            "capacity": self.capacity.as_json() if self.capacity else None,
-            "dry_run": self.dry_run,
-        }
-
-
-# ------------------------------------------------------------------------------- pure core
-
-
-_QUIET = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*-\s*([01]?\d|2[0-3]):([0-5]\d)\s*$")
-
-
-@lru_cache(maxsize=4096)
-def _quiet_spans(text: str | None) -> tuple[tuple[time, time], ...]:
-    """The customer's stored quiet hours ("12:00-13:30,22:00-08:00") as spans; junk is ignored."""
-    spans = []
-    for part in (text or "").split(","):
-        m = _QUIET.match(part)
-        if m:
-            a, b = time(int(m[1]), int(m[2])), time(int(m[3]), int(m[4]))
-            if a != b:
-                spans.append((a, b))
-    return tuple(spans)
-
-
-@lru_cache(maxsize=65536)
-def _reachee(
-    zones: tuple[str, ...], quiet: str | None, region: str | None, consent: bool | None
-) -> Reachee:
-    return Reachee(zones, _quiet_spans(quiet), region, consent)
-
-
-def _channel_ok(phone: PhoneFacts, channel: str) -> bool:
-    if phone.unusable_reason:
-        return False
-    if channel == "sms":
-        try:
-            sms_type = PhoneType(phone.phone_type).can_receive_sms
-        except ValueError:
-            sms_type = False
-        return phone.sms_ok and sms_type
-    return phone.voice_ok
-
-
-def _blocked(blocked: frozenset[str], channel: str) -> bool:
-    return "all" in blocked or channel in blocked or (channel == "agent" and "voice" in blocked)
-
-
-def contact_problem(
-    cust: CustomerFacts, channels: Sequence[str]
-) -> tuple[Literal["no_valid_number", "opted_out"], str] | None:
-    """Why no channel of the campaign can reach the customer, or None when one can."""
-    usable = [(p, ch) for p in cust.phones for ch in channels if _channel_ok(p, ch)]
-    if not usable:
-        wanted = " or ".join(channels)
-        return "no_valid_number", f"no number usable for {wanted}"
-    if all(_blocked(cust.blocked_channels | p.blocked_channels, ch) for p, ch in usable):
-        return "opted_out", "on the do-not-contact list"
-    return None
-
-
-def maintenance_due(spec: CampaignSpec, events: Sequence[EventFacts], now: datetime) -> bool:
-    """The maintenance audience: last service older than X and/or estimated km since at least Y."""
-    a = spec.audience
-    tests: list[bool] = []
-    if not events:
-        return a.last_service_older_than is None and a.mileage_at_least is None
-    last = max(events, key=lambda e: (e.service_date, e.id))
-    today = now.astimezone(ZoneInfo(spec.trigger.time_zone)).date()
-    days = (today - last.service_date).days
-    if a.last_service_older_than is not None:
-        tests.append(timedelta(days=days) > a.last_service_older_than)
-    if a.mileage_at_least is not None:
-        readings = sorted((e.service_date, e.mileage_km) for e in events if e.mileage_km)
-        rate = a.assumed_km_per_day
-        if len(readings) >= 2 and readings[-1][0] > readings[0][0]:
-            span = (readings[-1][0] - readings[0][0]).days
-            rate = max(0.0, (readings[-1][1] - readings[0][1]) / span)
-        tests.append(rate * days >= a.mileage_at_least)
-    if not tests:
-        return True
-    return any(tests) if a.match == "any" else all(tests)
-
-
-def _audience_problem(
-    ctx: PlanContext, cust: CustomerFacts, events: Sequence[EventFacts]
-) -> str | None:
-    a = ctx.spec.audience
-    if a.members_only and not cust.member:
-        return "not a member (the campaign is for members only)"
-    if a.languages and (cust.language or ctx.spec.default_language) not in a.languages:
-        return f"language {cust.language or 'unknown'} is not among {', '.join(a.languages)}"
-    if a.regions and (cust.region or "") not in a.regions:
-        return f"region {cust.region or 'unknown'} is not among {', '.join(a.regions)}"
-    if ctx.spec.kind == "maintenance_reminder" and not maintenance_due(ctx.spec, events, ctx.now):
-        return "not due for maintenance"
-    return None
-
-
-def _key_date(key: str) -> date | None:
-    try:
-        return date.fromisoformat(key.split(":", 1)[1])
-    except (IndexError, ValueError):
-        return None
-
-
-def _local(at: datetime, zone: str) -> str:
-    return f"{at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M:%S} {zone}"
-
-
-def _zones(cust: CustomerFacts, spec: CampaignSpec) -> tuple[str, ...]:
-    valid = []
-    for z in cust.time_zones:
-        try:
-            ZoneInfo(z)
-        except (ValueError, KeyError, OSError):
-            continue
-        valid.append(z)
-    return tuple(valid) or (spec.default_time_zone,)
-
-
-def _why_closed(
-    who: Reachee, policy: WindowPolicy, start: datetime, deadline: datetime, zone: str
-) -> str:
-    """The closed reasons met between start and deadline: the first moment, then each local day."""
-    found: list[str] = []
-    first = closed_reason(who, policy, start)
-    if first:
-        found.append(f"{start.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} {first}")
-    tz = ZoneInfo(zone)
-    opening = min(policy.hours)[0] if policy.hours else time(9)
-    day = start.astimezone(tz).date() + timedelta(days=1)
-    last = deadline.astimezone(tz).date()
-    while day <= last and len(found) < 8:
-        at = datetime.combine(day, opening, tz)
-        reason = closed_reason(who, policy, at)
-        if reason:
-            found.append(f"{day:%Y-%m-%d} {reason}")
-        day += timedelta(days=1)
-    return "; ".join(found)
-
-
-def _schedule(ctx: PlanContext, cust: CustomerFacts, task: PlannedTask) -> None:
-    """Slack, priority, next attempt; infeasibility detected and handled as the campaign says."""
-    who = cust.reachee()
-    start, deadline = task.earliest_start, task.deadline
-    slack = int(open_seconds(who, ctx.policy, start, deadline)) if deadline > start else 0
-    nxt = next_open(who, ctx.policy, start, horizon=NEXT_OPEN_HORIZON)
-    task.slack_seconds = slack
-    task.priority = (0 if task.member else 1) * PRIORITY_SPAN + min(slack, PRIORITY_SPAN - 1)
-    if slack > 0 and nxt is not None and nxt < deadline:
-        task.next_attempt_at = nxt
-        return
-    zone = _zones(cust, ctx.spec)[0]
-    if deadline <= ctx.now:
-        reason = f"the deadline {_local(deadline, zone)} has already passed"
-    else:
-        why = _why_closed(who, ctx.policy, start, deadline, zone)
-        reason = f"no open calling window before the deadline {_local(deadline, zone)}" + (
-            f": {why}" if why else ""
-        )
-    earliest = nxt
-    on = ctx.spec.planning.on_infeasible
-    action = "flagged for a supervisor"
-    task.next_attempt_at = None
-    if on == "sms" and "sms" in ctx.spec.channels:
-        sms_at = next_open(who, ctx.sms_policy, max(start, ctx.now), horizon=NEXT_OPEN_HORIZON)
-        if sms_at is not None and sms_at < deadline:
-            task.next_attempt_at = sms_at
-            action = f"send an SMS at {_local(sms_at, zone)} (the SMS window is open before then)"
-        else:
-            action = "flagged for a supervisor (no SMS window before the deadline either)"
-    elif on == "extend":
-        task.next_attempt_at = earliest
-        action = (
-            "keep trying after the deadline from the earliest possible time (reported as late)"
-            if earliest
-            else "flagged for a supervisor (no open window within 45 days)"
-        )
-    task.infeasible = Infeasible(reason, earliest, action)
-
-
-def _new_task(
-    ctx: PlanContext,
-    cust: CustomerFacts,
-    key: str,
-    event: EventFacts | None,
-    deadline: datetime,
-    start: datetime,
-    events: int,
-    problem: str | None,
-) -> PlannedTask:
-    task = PlannedTask(
-        customer_id=cust.id,
-        customer_key=cust.key,
-        name=cust.name,
-        member=cust.member,
-        dedupe_key=key,
-        service_event_id=event.id if event else None,
-        deadline=deadline,
-        earliest_start=max(start, ctx.now),
-        events=events,
-    )
-    if problem is not None:
-        task.state = TaskState.NOT_CONTACTABLE
-        task.outcome = OutcomeName.NOT_CONTACTABLE
-        task.not_contactable = problem
-        task.priority = (0 if cust.member else 1) * PRIORITY_SPAN + PRIORITY_SPAN - 1
-        return task
-    _schedule(ctx, cust, task)
-    return task
-
-
-def _triggers(
-    ctx: PlanContext, cust: CustomerFacts, events: Sequence[EventFacts], existing: Iterable[str]
-) -> tuple[list[tuple[str, EventFacts | None, datetime, datetime, int]], int]:
-    """(dedupe_key, anchor event, deadline, earliest start, events merged) to plan; covered count."""
-    spec, days = ctx.spec, ctx.merge_days
-    anchors = [d for d in map(_key_date, existing) if d is not None]
-    out: list[tuple[str, EventFacts | None, datetime, datetime, int]] = []
-    if spec.trigger.type == "service_event":
-        wanted = set(spec.audience.service_types)
-        zones = _zones(cust, spec)
-        groups: list[list[EventFacts]] = []
-        covered = 0
-        for ev in sorted(events, key=lambda e: (e.service_date, e.id)):
-            if wanted and (ev.service_type or "") not in wanted:
-                continue
-            if any(abs((ev.service_date - a).days) < days for a in anchors):
-                covered += 1
-            elif groups and (ev.service_date - groups[-1][0].service_date).days < days:
-                groups[-1].append(ev)
-            else:
-                groups.append([ev])
-        for group in groups:
-            first = group[0]
-            deadline = spec.deadline_for(service_date=first.service_date, zones=zones)
-            if first.service_at is not None:
-                start = first.service_at
-            else:
-                start = datetime.combine(first.service_date, time(0), ZoneInfo(zones[0]))
-            start = start + (spec.trigger.delay or timedelta(0))
-            out.append(
-                (f"svc:{first.service_date.isoformat()}", first, deadline, start, len(group))
-            )
-        return out, covered
-    assert ctx.occurrence is not None
-    occ_day = ctx.occurrence.astimezone(ZoneInfo(spec.trigger.time_zone)).date()
-    window = max(ctx.spec.planning.dedupe_window, timedelta(days=1))
-    if any(timedelta(0) <= timedelta(days=(occ_day - a).days) < window for a in anchors):
-        return [], 1
-    prefix = "once" if spec.trigger.type == "fixed_date" else "cron"
-    deadline = spec.deadline_for(triggered_at=ctx.occurrence)
-    return [(f"{prefix}:{occ_day.isoformat()}", None, deadline, ctx.occurrence, 1)], 0
-
-
-def decide(
-    ctx: PlanContext,
-    cust: CustomerFacts,
-    events: Sequence[EventFacts],
-    existing: Iterable[str] = (),
-) -> list[PlannedTask | Skip]:
-    """What to do for one customer: tasks to create (with deadline, priority, slack) and skips.
-
-    `events` are the customer's candidate service events (after-service) or their service history
-    (maintenance audience); `existing` the dedupe keys already planned for them in this campaign.
-    """
-    out: list[PlannedTask | Skip] = []
-
-    def skip(reason: SkipReason, detail: str, count: int = 1) -> Skip:
-        return Skip(cust.id, cust.key, cust.name, cust.member, reason, detail, count)
-
-    not_in = _audience_problem(ctx, cust, events)
-    if not_in is not None:
-        return [skip("not_in_audience", not_in)]
-    triggers, covered = _triggers(ctx, cust, events, existing)
-    if covered:
-        out.append(skip("already_covered", "already has a task for this trigger", covered))
-    if not triggers:
-        return out
-    problem: tuple[SkipReason, str] | None = None
-    if ctx.spec.audience.require_consent and cust.marketing_consent is not True:
-        problem = ("no_consent", "no marketing consent")
-    else:
-        problem = contact_problem(cust, ctx.spec.channels)
-    if problem is not None and not cust.member:
-        return [*out, skip(problem[0], problem[1], sum(t[4] for t in triggers))]
-    for key, event, deadline, start, n in triggers:
-        out.append(
-            _new_task(ctx, cust, key, event, deadline, start, n, problem[1] if problem else None)
-        )
-    return out
-
-
-def occurrence_for(spec: CampaignSpec, now: datetime) -> datetime | None:
-    """The trigger instant a plan at `now` belongs to (fixed_date: its start; cron: the last fire)."""
-    zone = ZoneInfo(spec.trigger.time_zone)
-    if spec.trigger.type == "fixed_date":
-        start = spec.trigger.start
-        assert start is not None
-        return (start if start.tzinfo else start.replace(tzinfo=zone)).astimezone(UTC)
-    if spec.trigger.type == "cron":
-        from apscheduler.triggers.cron import CronTrigger
-
-        assert spec.trigger.cron is not None
-        trig = CronTrigger.from_crontab(spec.trigger.cron, timezone=zone)
-        at: datetime | None = trig.get_next_fire_time(None, now - timedelta(days=366))
-        last: datetime | None = None
-        while at is not None and at <= now:
-            last = at
-            at = trig.get_next_fire_time(at, at + timedelta(seconds=1))
-        chosen = last or at
-        return chosen.astimezone(UTC) if chosen else None
-    return None
-
-
-# ----------------------------------------------------------------------------- capacity
-
-
-@dataclass
-class _Load:
-    """Tasks per deadline day (local in the campaign zone), for the capacity verdict."""
-
-    by_day: Counter[date] = field(default_factory=Counter)
-
-    def add(self, task: PlannedTask, zone: str) -> None:
-        if task.state == TaskState.PENDING and task.next_attempt_at is not None:
-            self.by_day[task.deadline.astimezone(ZoneInfo(zone)).date()] += 1
-
-
-def expected_attempts(max_attempts: int, answer_rate: float = ANSWER_RATE) -> float:
-    """Expected calls per task when each call is answered with `answer_rate` (DOMAIN.md default)."""
-    miss = 1 - answer_rate
-    return sum(miss**k for k in range(max_attempts))
-
-
-def capacity_verdict(
-    spec: CampaignSpec, load: _Load, now: datetime, daily_capacity: int
-) -> CapacityVerdict:
-    """Required vs available work before each deadline day; cumulative, so early days count."""
-    zone = spec.default_time_zone
-    tz = ZoneInfo(zone)
-    calls = [c for c in spec.channels if c != "sms"]
-    per_task = expected_attempts(spec.attempt_policy(calls[0]).max_attempts) if calls else 1.0
-    handle_h = spec.handle_time / timedelta(hours=1)
-    policy = spec.window_policy()
-    who = Reachee((zone,), marketing_consent=True)
-    today = now.astimezone(tz).date()
-    if not load.by_day:
-        return CapacityVerdict("sufficient", 0.0, 0.0, 0.0, "no tasks to call")
-    if spec.handled_by == "agents":
-        per_day = daily_capacity * handle_h
-        basis = (
-            f"agents: {per_task:.2f} expected calls per task ({ANSWER_RATE:.0%} answered) x "
-            f"{handle_h * 60:.0f} min; active agents' daily_capacity {daily_capacity} calls a "
-            f"calling day ({zone} window)"
-        )
-    else:
-        per_day = 0.0
-        basis = (
-            f"automated: {per_task:.2f} expected calls per task at {AUTOMATED_CPS:g} call/s "
-            "(Twilio's default CPS) within the open window; agent hours not needed"
-        )
-    required = available = worst = 0.0
-    open_days = 0
-    open_window_s = 0.0
-    day = today
-    for deadline_day in sorted(load.by_day):
-        while day <= deadline_day:
-            s = max(now, datetime.combine(day, time(0), tz))
-            e = datetime.combine(day + timedelta(days=1), time(0), tz)
-            secs = open_seconds(who, policy, s, e) if e > s else 0.0
-            if secs > 0:
-                open_days += 1
-                open_window_s += secs
-            day += timedelta(days=1)
-        n = load.by_day[deadline_day]
-        if spec.handled_by == "agents":
-            required += n * per_task * handle_h
-            available = open_days * per_day
-        else:
-            required += n * per_task / AUTOMATED_CPS / 3600
-            available = open_window_s / 3600
-        worst = max(worst, required - available)
-    if spec.handled_by != "agents":
-        verdict = "sufficient" if worst <= 0 else f"short by {worst:.1f} dispatch hours"
-        return CapacityVerdict(verdict, 0.0, 0.0, 0.0, basis + f"; dispatch {required:.2f} h")
-    verdict = "sufficient" if worst <= 0 else f"short by {worst:.1f} agent-hours"
-    return CapacityVerdict(verdict, required, available, max(0.0, worst), basis)
-
-
-# ---------------------------------------------------------------------------------- shell
-
-
-def upsert_campaign(session: Session, spec: CampaignSpec, now: datetime) -> int:
-    """The campaign row for `spec` (by slug), created or brought up to the file's definition."""
-    definition = spec.as_definition()
-    row = session.execute(
-        select(Campaign.id, Campaign.definition_sha256).where(Campaign.slug == spec.slug)
-    ).first()
-    if row is None:
-        return int(
-            session.execute(
-                insert(Campaign).returning(Campaign.id),
-                {
-                    "slug": spec.slug,
-                    "name": spec.name,
-                    "kind": spec.kind,
-                    "purpose": spec.purpose,
-                    "definition": definition,
-                    "definition_sha256": spec.sha256 or None,
-                    "created_at": now,
-                    "updated_at": now,
-                },
-            ).scalar_one()
-        )
-    if row.definition_sha256 != (spec.sha256 or None):
-        session.execute(
-            update(Campaign)
-            .where(Campaign.id == row.id)
-            .values(
-                name=spec.name,
-                kind=spec.kind,
-                purpose=spec.purpose,
-                definition=definition,
-                definition_sha256=spec.sha256 or None,
-                updated_at=now,
-            )
-        )
-    return int(row.id)
-
-
-def _dnc(session: Session, purpose: str) -> tuple[dict[int, set[str]], dict[str, set[str]]]:
-    """Do-not-contact entries that apply to this purpose: by customer id and by number."""
-    scopes = ("all", "marketing") if purpose == "marketing" else ("all",)
-    by_customer: dict[int, set[str]] = defaultdict(set)
-    by_number: dict[str, set[str]] = defaultdict(set)
-    rows = session.execute(
-        select(DoNotContact.customer_id, DoNotContact.e164, DoNotContact.channel).where(
-            DoNotContact.scope.in_(scopes)
-        )
-    )
-    for cid, e164, channel in rows:
-        if cid is not None:
-            by_customer[cid].add(channel or "all")
-        if e164:
-            by_number[e164].add(channel or "all")
-    return by_customer, by_number
-
-
-def _id_batches(session: Session, query: Select[Any], size: int) -> Iterator[list[int]]:
-    """Keyset pagination over customer ids: bounded memory on both engines, no server cursors."""
-    last = 0
-    col = query.selected_columns[0]
-    while True:
-        ids = list(session.scalars(query.where(col > last).order_by(col).limit(size)))
-        if not ids:
-            return
-        yield ids
-        last = ids[-1]
-
-
-def _insert(
-    session: Session, dialect: str, rows: list[dict[str, Any]]
-) -> dict[tuple[int, str], int]:
-    """Insert what is not there yet; (customer_id, dedupe_key) -> id of each row really created."""
-    if not rows:
-        return {}
-    maker = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (
-        maker(CallbackTask)
-        .on_conflict_do_nothing(index_elements=["campaign_id", "customer_id", "dedupe_key"])
-        .returning(CallbackTask.id, CallbackTask.customer_id, CallbackTask.dedupe_key)
-    )
-    return {(cid, key): tid for tid, cid, key in session.execute(stmt, rows)}
 
 
 def plan_campaign(
@@ -770,7 +147,7 @@ def plan_campaign(
     occurrence = occurrence_for(spec, now)
     ctx = PlanContext(spec, now, occurrence)
     result = PlanResult(spec.slug, None, dry_run, now)
-    load = _Load()
+    load = PlanLoad()
     service = spec.trigger.type == "service_event"
     needs_history = spec.kind == "maintenance_reminder"
 
@@ -780,15 +157,22 @@ def plan_campaign(
             campaign_id = int(cid) if cid is not None else None
         else:
             campaign_id = upsert_campaign(session, spec, now)
-        dnc_customer, dnc_number = _dnc(session, spec.purpose)
-        daily_capacity = int(
-            session.scalar(
-                select(func.coalesce(func.sum(Agent.daily_capacity), 0)).where(
-                    Agent.active.is_(True), Agent.role == AgentRole.AGENT
-                )
+        dnc_customer, dnc_number = do_not_contact(session, spec.purpose)
+        staff = [
+            (
+                AgentInfo(
+                    id=a.id,
+                    username=a.username,
+                    languages=frozenset(a.languages or ()),
+                    daily_capacity=a.daily_capacity,
+                    skill=a.skill,
+                ),
+                profile_of(a),
             )
-            or 0
-        )
+            for a in session.scalars(
+                select(Agent).where(Agent.active.is_(True), Agent.role == AgentRole.AGENT)
+            )
+        ]
     result.campaign_id = campaign_id
 
     since: date | None = None
@@ -801,13 +185,13 @@ def plan_campaign(
         id_query = select(Customer.id)  # everybody, so that dry runs can say who is left out
 
     with store.sessions() as reader:
-        for ids in _id_batches(reader, id_query, batch_customers):
+        for ids in id_batches(reader, id_query, batch_customers):
             _plan_batch(
                 store, reader, ctx, ids, since, needs_history, campaign_id, dry_run,
                 (dnc_customer, dnc_number), result, load, list_limit,
             )  # fmt: skip
 
-    result.capacity = capacity_verdict(spec, load, max(now, occurrence or now), daily_capacity)
+    result.capacity = plan_capacity(spec, load, staff, max(now, occurrence or now))
     result.seconds = max(clock.monotonic() - began, _time.perf_counter() - wall)
     return result
 
@@ -823,11 +207,13 @@ def _plan_batch(
     dry_run: bool,
     dnc: tuple[dict[int, set[str]], dict[str, set[str]]],
     result: PlanResult,
-    load: _Load,
+    load: PlanLoad,
     list_limit: int,
 ) -> None:
-    spec = ctx.spec
-    customers = reader.execute(
+    conn = reader.connection()
+    fetch = raw_rows if store.dialect == "sqlite" else core_rows
+    customers = fetch(
+        conn,
         select(
             Customer.id,
             Customer.customer_key,
@@ -838,10 +224,13 @@ def _plan_batch(
             Customer.region,
             Customer.time_zones,
             Customer.quiet_hours,
-        ).where(Customer.id.in_(ids))
-    ).all()
+        ).where(Customer.id.in_(BATCH_IDS)),
+        ids,
+    )
     phones: dict[int, list[PhoneFacts]] = defaultdict(list)
-    for p in reader.execute(
+    blocked_numbers = dnc[1]
+    for cid, e164, ptype, voice_ok, sms_ok, unusable in fetch(
+        conn,
         select(
             CustomerPhone.customer_id,
             CustomerPhone.e164,
@@ -850,19 +239,12 @@ def _plan_batch(
             CustomerPhone.sms_ok,
             CustomerPhone.unusable_reason,
         )
-        .where(CustomerPhone.customer_id.in_(ids))
-        .order_by(CustomerPhone.customer_id, CustomerPhone.rank)
+        .where(CustomerPhone.customer_id.in_(BATCH_IDS))
+        .order_by(CustomerPhone.customer_id, CustomerPhone.rank),
+        ids,
     ):
-        phones[p.customer_id].append(
-            PhoneFacts(
-                p.e164,
-                p.phone_type,
-                bool(p.voice_ok),
-                bool(p.sms_ok),
-                p.unusable_reason,
-                frozenset(dnc[1].get(p.e164, ())),
-            )
-        )
+        blocked = frozenset(blocked_numbers[e164]) if e164 in blocked_numbers else NO_BLOCKS
+        phones[cid].append(PhoneFacts(e164, ptype, bool(voice_ok), bool(sms_ok), unusable, blocked))
     events: dict[int, list[EventFacts]] = defaultdict(list)
     if since is not None or needs_history:
         q = select(
@@ -872,39 +254,54 @@ def _plan_batch(
             ServiceEvent.service_at,
             ServiceEvent.service_type,
             ServiceEvent.mileage_km,
-        ).where(ServiceEvent.customer_id.in_(ids))
+        ).where(ServiceEvent.customer_id.in_(BATCH_IDS))
         if since is not None:
             q = q.where(ServiceEvent.service_date >= since)
-        for e in reader.execute(q):
-            events[e.customer_id].append(
-                EventFacts(e.id, e.service_date, e.service_at, e.service_type, e.mileage_km)
-            )
+        for eid, cid, day, at, stype, km in fetch(conn, q, ids, 1):
+            events[cid].append(EventFacts(eid, as_date(day), as_utc(at), stype, km))
     existing: dict[int, list[str]] = defaultdict(list)
+    still_open: list[tuple[int, datetime, bool]] = []  # earlier tasks that still need a call
     if campaign_id is not None:
-        for cid, key in reader.execute(
-            select(CallbackTask.customer_id, CallbackTask.dedupe_key).where(
-                CallbackTask.campaign_id == campaign_id, CallbackTask.customer_id.in_(ids)
-            )
+        for cid, key, state, nxt, action, deadline, member in fetch(
+            conn,
+            select(
+                CallbackTask.customer_id,
+                CallbackTask.dedupe_key,
+                CallbackTask.state,
+                CallbackTask.next_attempt_at,
+                CallbackTask.plan_action,
+                CallbackTask.deadline,
+                CallbackTask.member,
+            ).where(
+                CallbackTask.campaign_id == campaign_id, CallbackTask.customer_id.in_(BATCH_IDS)
+            ),
+            ids,
         ):
             existing[cid].append(key)
+            if state == TaskState.PENDING and nxt is not None and action is None:
+                still_open.append((cid, as_utc(deadline) or ctx.now, bool(member)))
     reader.rollback()  # end the read snapshot; writes go through their own transaction
 
     tasks: list[PlannedTask] = []
-    for c in customers:
+    people: dict[int, tuple[str | None, Reachee]] = {}
+    blocked_customers = dnc[0]
+    for cid, key, name, member, consent, language, region, zones, quiet in customers:
         facts = CustomerFacts(
-            id=c.id,
-            key=c.customer_key,
-            name=c.name,
-            member=bool(c.member),
-            marketing_consent=c.marketing_consent,
-            language=c.language,
-            region=c.region,
-            time_zones=tuple(c.time_zones or ()),
-            quiet_hours=c.quiet_hours,
-            phones=tuple(phones.get(c.id, ())),
-            blocked_channels=frozenset(dnc[0].get(c.id, ())),
+            cid,
+            key,
+            name,
+            bool(member),
+            None if consent is None else bool(consent),
+            language,
+            region,
+            as_zones(zones),
+            quiet,
+            tuple(phones.get(cid, ())),
+            frozenset(blocked_customers[cid]) if cid in blocked_customers else NO_BLOCKS,
         )
-        for d in decide(ctx, facts, events.get(c.id, ()), existing.get(c.id, ())):
+        people[cid] = (language, facts.reachee())
+
+        for d in decide(ctx, facts, events.get(cid, ()), existing.get(cid, ())):
             if isinstance(d, Skip):
                 result.skipped[d.reason] += d.count
                 if d.reason == "already_covered":
@@ -917,14 +314,18 @@ def _plan_batch(
     if not dry_run and tasks:
         assert campaign_id is not None
         with store.transaction() as session:
-            made = _insert(session, store.dialect, [t.row(campaign_id, ctx.now) for t in tasks])
+            made = insert_tasks(session, store.dialect, tasks, campaign_id, ctx.now)
         for t in tasks:
             t.task_id = made.get((t.customer_id, t.dedupe_key))
         tasks = [t for t in tasks if t.task_id is not None]  # others: planned concurrently
     result.created += len(tasks)
+    for cid, deadline, member in still_open:
+        if deadline > ctx.now and cid in people:
+            load.add(*people[cid], deadline, member)
     for t in tasks:
         result.members += t.member
-        load.add(t, spec.default_time_zone)
+        if t.state == TaskState.PENDING and t.next_attempt_at is not None and not t.infeasible:
+            load.add(*people[t.customer_id], t.deadline, t.member)
         if len(result.planned) < list_limit:
             result.planned.append(t)
         if t.not_contactable:

@@ -97,10 +97,13 @@ def test_list_marks_a_broken_file(folder: Path, tmp_path: Path) -> None:
 def test_folder_from_environment_and_missing_folder(tmp_path: Path) -> None:
     result = run(tmp_path, "list", "--json", env={"DIALER_CAMPAIGNS_DIR": str(SHIPPED)})
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 3
-    missing = run(tmp_path, "list")
+    # No ./campaigns here: the campaigns shipped with dialer are listed (README: "Campaign files").
+    shipped = run(tmp_path, "list", "--json")
+    assert shipped.returncode == 0 and len(shipped.stdout.splitlines()) == 3
+    missing = run(tmp_path, "list", "--dir", "nowhere")  # a folder named explicitly must exist
     assert missing.returncode == 2
     assert_one_sentence(missing)
-    assert "campaign folder 'campaigns' does not exist" in missing.stderr
+    assert "campaign folder 'nowhere' does not exist" in missing.stderr
 
 
 def test_show_in_words_with_the_zh_tw_script(tmp_path: Path) -> None:

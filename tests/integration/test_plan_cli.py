@@ -149,3 +149,38 @@ def test_unknown_campaign_is_one_sentence_and_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr + result.stdout
     assert result.stderr.strip().startswith("error:") and "no-such-campaign" in result.stderr
+
+
+def test_capacity_in_words_for_agents(
+    app_and_store: tuple[typer.Typer, Store, SettableClock], tmp_path: Path
+) -> None:
+    # The same campaign handled by agents, with nobody to handle it: the shortfall in words.
+    app, _store, _clock = app_and_store
+    text = (CAMPAIGNS / "after-service-satisfaction.toml").read_text(encoding="utf-8")
+    text = text.replace('handled_by = "automated"', 'handled_by = "agents"')
+    text = text.replace('channels = ["voice", "sms"]', 'channels = ["agent", "sms"]')
+    text = text.replace("[attempts.voice]", "[attempts.agent]")
+    path = tmp_path / "after-service-by-agents.toml"
+    path.write_text(text, encoding="utf-8")
+    runner = CliRunner()
+    words = runner.invoke(app, ["plan", str(path), "--dry-run"])
+    assert words.exit_code == 0, words.output
+    assert "capacity: short by" in words.stdout and "members" in words.stdout
+    assert "agent-hours:" in words.stdout and "more needed" in words.stdout
+    data = json.loads(runner.invoke(app, ["plan", str(path), "--dry-run", "--json"]).stdout)
+    cap = data["capacity"]
+    assert cap["sufficient"] is False and cap["available_agent_hours"] == 0
+    assert cap["shortfall_agent_hours"] == cap["required_agent_hours"] > 0
+    assert cap["dispatch"] is None
+
+
+def test_capacity_in_words_for_automated(
+    app_and_store: tuple[typer.Typer, Store, SettableClock],
+) -> None:
+    app, _store, _clock = app_and_store
+    words = CliRunner().invoke(
+        app, ["plan", "after-service-satisfaction", "--dir", str(CAMPAIGNS), "--dry-run"]
+    )
+    assert words.exit_code == 0, words.output
+    assert "capacity: sufficient" in words.stdout
+    assert "dispatch hours:" in words.stdout and "open before the deadlines" in words.stdout

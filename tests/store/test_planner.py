@@ -321,3 +321,84 @@ def test_agents_capacity_verdict(
     cap = result.capacity
     assert cap.required_agent_hours > cap.available_agent_hours
     assert cap.verdict.startswith("short by") and cap.shortfall_agent_hours > 0
+
+
+def test_infeasible_decision_is_stored_on_the_task(
+    store: Store, clock: SettableClock, tmp_path: Path, after_service: CampaignSpec
+) -> None:
+    # F1: the eve of Lunar New Year, nothing open before the deadline -> flagged (no SMS window).
+    # F2: planned Mon 2026-11-23 20:28 Taipei, deadline that night: the voice window (3 min handle
+    # time) is closed, the SMS window open until 20:30 -> "sms". F3: an ordinary feasible task.
+    load(tmp_path, store, clock, "F1,Eve,0912345001,yes,,2027/02/03,19:00,oil\n")
+    clock.set(datetime(2027, 2, 3, 12, 0, tzinfo=UTC))
+    plan_campaign(store, clock, after_service)
+    clock.set(datetime(2026, 11, 23, 12, 28, tzinfo=UTC))
+    load(
+        tmp_path,
+        store,
+        clock,
+        "F2,Late,0912345002,yes,,2026/11/20,09:00,oil\nF3,Fine,0912345003,no,,2026/11/23,09:00,oil\n",
+        "f2.csv",
+    )
+    plan_campaign(store, clock, after_service)
+    t = tasks(store)
+    assert t["F1"].plan_action == "flag"
+    assert t["F1"].plan_reason and "public holiday" in t["F1"].plan_reason
+    assert t["F1"].earliest_possible_at == datetime(2027, 2, 11, 1, 0, tzinfo=UTC)
+    assert t["F2"].plan_action == "sms"
+    assert t["F2"].next_attempt_at == datetime(2026, 11, 23, 12, 28, tzinfo=UTC)
+    assert t["F2"].plan_reason and "2026-11-23 23:59:59" in t["F2"].plan_reason
+    assert (t["F3"].plan_action, t["F3"].plan_reason, t["F3"].earliest_possible_at) == (
+        None,
+        None,
+        None,
+    )
+    before = {k: (v.plan_action, v.plan_reason, v.earliest_possible_at) for k, v in t.items()}
+    clock.advance(timedelta(minutes=1))
+    again = plan_campaign(store, clock, after_service)  # idempotent: nothing rewritten or lost
+    assert again.created == 0
+    after = {
+        k: (v.plan_action, v.plan_reason, v.earliest_possible_at) for k, v in tasks(store).items()
+    }
+    assert after == before
+
+
+def test_extend_decision_is_stored_on_the_task(
+    store: Store, clock: SettableClock, tmp_path: Path, after_service: CampaignSpec
+) -> None:
+    extend = after_service.model_copy(
+        update={"planning": after_service.planning.model_copy(update={"on_infeasible": "extend"})}
+    )
+    load(tmp_path, store, clock, "E1,Eve,0912345001,no,,2027/02/03,19:00,oil\n")
+    clock.set(datetime(2027, 2, 3, 12, 0, tzinfo=UTC))
+    result = plan_campaign(store, clock, extend)
+    assert result.as_json()["infeasible"][0]["plan_action"] == "extend"
+    task = tasks(store)["E1"]
+    assert task.plan_action == "extend"
+    assert (
+        task.earliest_possible_at == task.next_attempt_at == datetime(2027, 2, 11, 1, 0, tzinfo=UTC)
+    )
+
+
+def test_customers_without_recent_events_between_planned_ones_are_left_alone(
+    store: Store, clock: SettableClock, tmp_path: Path, after_service: CampaignSpec
+) -> None:
+    # Ids 1..3, the middle one served long ago: the batch's ids have a gap (read as one range on
+    # SQLite, the gap's rows dropped) and nothing of S2 may leak into S1's or S3's tasks.
+    load(
+        tmp_path,
+        store,
+        clock,
+        "S1,One,0912345001,yes,,2026/11/21,10:00,oil\n"
+        "S2,Old,0912345002,yes,,2026/10/01,10:00,oil\n"
+        "S3,Three,0912345003,no,,2026/11/22,10:00,oil\n",
+    )
+    result = plan_campaign(store, clock, after_service, batch_customers=2)
+    assert result.created == 2 and not result.skipped
+    t = tasks(store)
+    assert set(t) == {"S1", "S3"}
+    assert (t["S1"].dedupe_key, t["S3"].dedupe_key) == ("svc:2026-11-21", "svc:2026-11-22")
+    assert {t["S1"].customer_id, t["S3"].customer_id} == {
+        set_customer(store, "S1"),
+        set_customer(store, "S3"),
+    }

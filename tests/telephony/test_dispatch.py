@@ -93,10 +93,10 @@ def rig(store: Store, clock: SettableClock, make_sandbox: object) -> Iterator[Ri
 
 def rang_in_window(rig: Rig, policy_channel: str = "voice") -> None:
     """Every phone in the sandbox's log rang inside the customer's open window."""
-    from dialer.planner import _reachee
+    from dialer.plan_model import reachee
 
     policy = rig.spec.window_policy(min_open=timedelta(0))
-    who = _reachee(("Asia/Taipei",), None, "TW", None)
+    who = reachee(("Asia/Taipei",), None, "TW", None)
     for contact in rig.sandbox.sandbox.contacts():
         if contact.rang_at is not None:
             assert is_open(who, policy, contact.rang_at), contact
