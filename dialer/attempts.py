@@ -18,9 +18,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -323,16 +323,10 @@ def schedule_due(
             .returning(Attempt.task_id, Attempt.number),
             new_rows,
         ).all()
-        for task_id, number in made:
+        if made:
             session.execute(
-                update(CallbackTask)
-                .where(CallbackTask.id == task_id)
-                .values(
-                    next_attempt_at=None,
-                    attempts_made=number,
-                    state=TaskState.IN_PROGRESS,
-                    updated_at=now,
-                )
+                _TASK_SCHEDULED,
+                [{"b_id": task_id, "b_number": number, "b_now": now} for task_id, number in made],
             )
         report.scheduled = len(made)
     return report
@@ -407,26 +401,56 @@ def mark_placed(
     lease: timedelta,
 ) -> None:
     """Record the provider's acceptance; a status callback that came first is not undone."""
-    moved = session.execute(  # type: ignore[attr-defined]
-        update(Attempt)
-        .where(Attempt.id == attempt_id, Attempt.state == AttemptState.CLAIMED)
-        .values(
-            state=AttemptState.PLACED,
-            provider_sid=sid,
-            provider_status=status,
-            placed_at=now,
-            lease_expires_at=now + lease,
-        )
-    ).rowcount
-    if not moved:
-        session.execute(
-            update(Attempt)
-            .where(Attempt.id == attempt_id)
-            .values(
-                provider_sid=func.coalesce(Attempt.provider_sid, sid),
-                placed_at=func.coalesce(Attempt.placed_at, now),
-            )
-        )
+    mark_placed_many(session, [(attempt_id, sid, status)], now, lease)
+
+
+def mark_placed_many(
+    session: Session, placed: Sequence[tuple[int, str, str]], now: datetime, lease: timedelta
+) -> None:
+    """`mark_placed` for a batch of (attempt id, sid, status), in two executemany statements.
+
+    The first moves claimed attempts to placed; the second only fills in the SID and placing
+    time of attempts a status callback has already moved on (it finds nothing to do otherwise).
+    """
+    if not placed:
+        return
+    rows = [
+        {"b_id": aid, "b_sid": sid, "b_status": status, "b_now": now, "b_lease": now + lease}
+        for aid, sid, status in placed
+    ]
+    moved = session.execute(_PLACED, rows).rowcount  # type: ignore[attr-defined]
+    if moved != len(rows):  # some callbacks came first (or the driver cannot count)
+        session.execute(_PLACED_LATE, rows)
+
+
+_attempts = cast(Table, Attempt.__table__)
+_tasks = cast(Table, CallbackTask.__table__)
+_PLACED = (
+    update(_attempts)
+    .where(_attempts.c.id == bindparam("b_id"), _attempts.c.state == AttemptState.CLAIMED)
+    .values(
+        state=AttemptState.PLACED,
+        provider_sid=bindparam("b_sid"),
+        provider_status=bindparam("b_status"),
+        placed_at=bindparam("b_now"),
+        lease_expires_at=bindparam("b_lease"),
+    )
+)
+_PLACED_LATE = (
+    update(_attempts)
+    .where(_attempts.c.id == bindparam("b_id"), _attempts.c.provider_sid.is_(None))
+    .values(provider_sid=bindparam("b_sid"), placed_at=bindparam("b_now"))
+)
+_TASK_SCHEDULED = (
+    update(_tasks)
+    .where(_tasks.c.id == bindparam("b_id"))
+    .values(
+        next_attempt_at=None,
+        attempts_made=bindparam("b_number"),
+        state=TaskState.IN_PROGRESS,
+        updated_at=bindparam("b_now"),
+    )
+)
 
 
 def fail_attempt(

@@ -157,10 +157,27 @@ class Dispatcher:
         )
         if not done:
             return
+        placed: list[tuple[Job, ProviderRecord]] = []
         with self.store.transaction() as session:
             for fut in done:
                 job = self._inflight.pop(fut)
-                self._record(session, job, fut.result(), report)
+                what, value = fut.result()
+                if what == "placed":
+                    placed.append((job, value))
+                else:
+                    self._record(session, job, (what, value), report)
+            books.mark_placed_many(
+                session,
+                [(job.attempt_id, rec.sid, rec.status) for job, rec in placed],
+                self.clock.now(),
+                self.config.placed_lease,
+            )
+        report.placed += len(placed)
+        if placed and self.halt():
+            # The emergency stop came while these requests were in flight: cancel them too.
+            for job, rec in placed:
+                if job.channel != "sms":
+                    self.telephony.cancel_call(rec.sid)
 
     # -- placing
 
@@ -272,16 +289,6 @@ class Dispatcher:
     def _record(self, session: Session, job: Job, result: tuple[str, Any], r: TickReport) -> None:
         now = self.clock.now()
         what, value = result
-        if what == "placed":
-            rec: ProviderRecord = value
-            books.mark_placed(
-                session, job.attempt_id, rec.sid, rec.status, now, self.config.placed_lease
-            )
-            r.placed += 1
-            if job.channel != "sms" and self.halt():
-                # The emergency stop came while this request was in flight: cancel it too.
-                self.telephony.cancel_call(rec.sid)
-            return
         if what == "hold":
             books.release(session, job.attempt_id, now, value)
             r.held += 1
