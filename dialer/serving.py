@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 
@@ -26,6 +26,7 @@ class AppServer:
             lifespan="off",
             loop="asyncio",
             timeout_keep_alive=30,
+            timeout_graceful_shutdown=2,
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
@@ -35,7 +36,7 @@ class AppServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
-    def start(self) -> AppServer:
+    def start(self) -> Self:
         """Start serving; returns once the socket listens (and `port` is the real one)."""
         if self._thread is not None:
             return self
@@ -43,7 +44,7 @@ class AppServer:
         self._thread.start()
         while not self._server.started:
             if not self._thread.is_alive():
-                raise OSError(f"cannot listen on {self.host}:{self.port}")
+                raise OSError(f"{self.name} could not listen on {self.host}:{self.port}")
             self._thread.join(0.01)
         servers = getattr(self._server, "servers", [])
         if servers and servers[0].sockets:
@@ -64,8 +65,9 @@ class AppServer:
             self._server.should_exit = True
             thread.join(timeout=10)
 
-    def __enter__(self) -> AppServer:
-        return self.start()
+    def __enter__(self) -> Self:
+        self.start()
+        return self
 
     def __exit__(
         self,

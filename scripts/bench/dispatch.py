@@ -211,12 +211,12 @@ def place_all(d: Any, seconds: float | None = None, pause: float = 0.0) -> tuple
     while seconds is None or time.perf_counter() - start < seconds:
         report = d.tick(wait=False)
         placed += report.placed
-        if report.claimed == 0 and report.scheduled == 0:
+        if pause:
+            time.sleep(pause)
+        elif report.claimed == 0 and report.scheduled == 0:
             if not d.in_flight:
                 break
             placed += d.drain(TickReport()).placed
-        if pause:
-            time.sleep(pause)
     d.stop()
     placed += d.drain(TickReport()).placed
     return placed, time.perf_counter() - start

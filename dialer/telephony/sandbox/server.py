@@ -2,82 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from types import TracebackType
-
-import uvicorn
-
+from dialer.serving import AppServer
 from dialer.telephony.sandbox.app import SandboxApp
 from dialer.telephony.sandbox.sandbox import Sandbox
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
-class SandboxServer:
+class SandboxServer(AppServer):
     """`with SandboxServer(sb) as srv: Client(..., http_client=RewritingHttpClient(srv.base_url))`."""
 
     def __init__(self, sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> None:
         if host not in LOOPBACK:
             raise ValueError(f"the sandbox only listens on loopback, not {host!r}")
         self.sandbox = sandbox
-        self.host = host
-        self.port = port
-        config = uvicorn.Config(
-            SandboxApp(sandbox),
-            host=host,
-            port=port,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            loop="asyncio",
-            timeout_keep_alive=30,
-            timeout_graceful_shutdown=2,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    def start(self) -> SandboxServer:
-        """Start serving; returns once the socket listens (and `port` is the real one)."""
-        if self._thread is not None:
-            return self
-        self._thread = threading.Thread(target=self._run, name="sandbox-http", daemon=True)
-        self._thread.start()
-        while not self._server.started:
-            if not self._thread.is_alive():
-                raise OSError(f"the sandbox could not listen on {self.host}:{self.port}")
-            self._thread.join(0.01)
-        servers = getattr(self._server, "servers", [])
-        if servers and servers[0].sockets:
-            self.port = servers[0].sockets[0].getsockname()[1]
-        return self
-
-    def _run(self) -> None:
-        try:  # uvloop answers ~30% more requests per second than asyncio's own loop
-            import uvloop
-        except ImportError:
-            asyncio.run(self._server.serve())
-        else:
-            uvloop.run(self._server.serve())
-
-    def stop(self) -> None:
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            self._server.should_exit = True
-            thread.join(timeout=10)
-
-    def __enter__(self) -> SandboxServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().__init__(SandboxApp(sandbox), host, port, name="the sandbox")
