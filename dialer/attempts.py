@@ -392,6 +392,15 @@ def release(session: Session, attempt_id: int, due_at: datetime, note: str | Non
     )
 
 
+def keep_claim(session: Session, attempt_id: int, until: datetime, note: str) -> None:
+    """An ambiguous failure: the claim stays until `until`, when the reaper reconciles it."""
+    session.execute(
+        update(Attempt)
+        .where(Attempt.id == attempt_id, Attempt.state == AttemptState.CLAIMED)
+        .values(lease_expires_at=until, error_message=note)
+    )
+
+
 def mark_placed(
     session: Session,
     attempt_id: int,

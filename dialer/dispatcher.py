@@ -294,8 +294,15 @@ class Dispatcher:
             r.held += 1
             return
         if isinstance(value, TransientTelephonyError):
-            if value.ambiguous and self._adopt_if_placed(session, job):
-                r.adopted += 1
+            if value.ambiguous:
+                # The call may exist, or may still be created by a slow Twilio: adopt it if it
+                # is listed already; otherwise keep the claim and let the reaper look again when
+                # the lease runs out, before anything is dialled again.
+                if self._adopt_if_placed(session, job):
+                    r.adopted += 1
+                else:
+                    books.keep_claim(session, job.attempt_id, now + self.config.lease, str(value))
+                    r.retried += 1
                 return
             books.release(session, job.attempt_id, now + timedelta(seconds=30), str(value))
             r.retried += 1

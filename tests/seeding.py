@@ -21,6 +21,7 @@ def seed(
     zone: str = "Asia/Taipei",
     region: str = "TW",
     plan_action: str | None = None,
+    key_prefix: str = "C",
 ) -> list[int]:
     """`n` member customers, each with `phones`, and a task due now; the task ids in order.
 
@@ -32,7 +33,7 @@ def seed(
         cid = upsert_campaign(s, spec, now)
         for i in range(n):
             cust = Customer(
-                customer_key=f"C{i}",
+                customer_key=f"{key_prefix}{i}",
                 name=f"客戶{i}",
                 member=True,
                 time_zones=[zone],

@@ -1,0 +1,155 @@
+"""The webhook app over real HTTP: signatures checked (403, nothing stored), bad requests 4xx
+never 500, callbacks stored once, the public URL honoured behind a proxy, the call's TwiML."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from seeding import seed
+from sqlalchemy import func, select
+from twilio.request_validator import RequestValidator
+
+from dialer import attempts as books
+from dialer.campaigns import load_campaign
+from dialer.clock import SettableClock
+from dialer.models import Attempt, AttemptState, WebhookEvent
+from dialer.serving import AppServer
+from dialer.store import Store
+from dialer.webhooks import create_app
+
+TOKEN = "webhook-test-token"
+SID = "CA" + "ab" * 16
+PUBLIC = "https://dialer.example.com"
+CAMPAIGNS = Path(__file__).parents[2] / "campaigns"
+
+
+@pytest.fixture
+def placed(store: Store, clock: SettableClock) -> int:
+    """One attempt, claimed and placed with SID."""
+    spec = load_campaign(CAMPAIGNS / "after-service-satisfaction.toml")
+    seed(store, clock, spec, n=1)
+    with store.transaction() as s:
+        books.schedule_due(s, _book(s), clock.now(), {})
+    with store.transaction() as s:
+        [aid] = books.claim(s, "w", clock.now(), timedelta(minutes=2), 1)
+        books.mark_placed(s, aid, SID, "queued", clock.now(), timedelta(minutes=15))
+    return aid
+
+
+def _book(session: object) -> books.CampaignBook:
+    b = books.CampaignBook()
+    b.refresh(session)  # type: ignore[arg-type]
+    return b
+
+
+@pytest.fixture
+def server(store: Store, clock: SettableClock) -> Iterator[AppServer]:
+    with AppServer(create_app(store, clock, TOKEN, PUBLIC, company="測試公司")) as srv:
+        yield srv
+
+
+def post(
+    server: AppServer, path: str, form: dict[str, str], *, sign: str | None = None
+) -> httpx.Response:
+    """POST as Twilio would, signed for the public URL (or with the given signature)."""
+    signature = (
+        sign
+        if sign is not None
+        else RequestValidator(TOKEN).compute_signature(f"{PUBLIC}{path}", form)
+    )
+    return httpx.post(
+        f"{server.base_url}{path}",
+        content=urlencode(form),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": signature,
+        },
+        timeout=10,
+    )
+
+
+def events(store: Store) -> int:
+    with store.sessions() as s:
+        return int(s.scalar(select(func.count()).select_from(WebhookEvent)) or 0)
+
+
+def test_a_signed_callback_is_stored_once_and_moves_the_attempt(
+    server: AppServer, store: Store, placed: int
+) -> None:
+    form = {
+        "CallSid": SID,
+        "CallStatus": "busy",
+        "SequenceNumber": "3",
+        "AccountSid": "AC" + "0" * 32,
+    }
+    assert post(server, f"/twilio/status/call/{placed}", form).status_code == 204
+    assert post(server, f"/twilio/status/call/{placed}", form).status_code == 204  # repeated
+    assert events(store) == 1
+    with store.sessions() as s:
+        attempt = s.get(Attempt, placed)
+        assert attempt is not None and (attempt.state, attempt.provider_status) == (
+            AttemptState.COMPLETED,
+            "busy",
+        )
+
+
+def test_a_bad_or_missing_signature_gets_403_and_nothing_is_stored(
+    server: AppServer, store: Store, placed: int
+) -> None:
+    form = {"CallSid": SID, "CallStatus": "completed", "SequenceNumber": "3"}
+    assert post(server, f"/twilio/status/call/{placed}", form, sign="forged").status_code == 403
+    assert post(server, f"/twilio/status/call/{placed}", form, sign="").status_code == 403
+    # Signed for the loopback URL instead of the configured public one: refused too.
+    local = RequestValidator(TOKEN).compute_signature(
+        f"{server.base_url}/twilio/status/call/{placed}", form
+    )
+    assert post(server, f"/twilio/status/call/{placed}", form, sign=local).status_code == 403
+    assert events(store) == 0
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"CallSid": "not-a-sid", "CallStatus": "completed"},
+        {"CallSid": SID, "CallStatus": "<script>"},
+        {"CallSid": SID, "CallStatus": "completed", "SequenceNumber": "-1"},
+        {"CallStatus": "completed"},
+    ],
+)
+def test_malformed_callbacks_get_400(
+    server: AppServer, store: Store, placed: int, form: dict[str, str]
+) -> None:
+    assert post(server, f"/twilio/status/call/{placed}", form).status_code == 400
+    assert events(store) == 0
+
+
+def test_oversized_and_unknown_requests_are_4xx(server: AppServer, placed: int) -> None:
+    big = {"CallSid": SID, "CallStatus": "completed", "Pad": "x" * 70_000}
+    assert post(server, f"/twilio/status/call/{placed}", big).status_code == 413
+    assert post(server, "/twilio/status/call/not-a-number", {"CallSid": SID}).status_code == 422
+    garbage = httpx.post(
+        f"{server.base_url}/twilio/status/sms/{placed}",
+        content=b"\xff\xfe%%%",
+        headers={"Content-Type": "multipart/form-data; boundary=x", "X-Twilio-Signature": "x"},
+        timeout=10,
+    )
+    assert 400 <= garbage.status_code < 500
+
+
+def test_the_voice_route_speaks_the_opening_in_the_customers_language(
+    server: AppServer, placed: int
+) -> None:
+    form = {"CallSid": SID, "CallStatus": "in-progress", "AnsweredBy": "human"}
+    resp = post(server, f"/twilio/voice/{placed}", form)
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("application/xml")
+    assert '<Say voice="Google.cmn-TW-Standard-A">' in resp.text
+    assert (
+        "測試公司" in resp.text
+        and "客戶0" in resp.text
+        and resp.text.endswith("<Hangup/></Response>")
+    )
