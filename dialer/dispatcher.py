@@ -75,6 +75,7 @@ class Dispatcher:
         self._pool = ThreadPoolExecutor(max(1, config.max_in_flight), thread_name_prefix="dial")
         self._inflight: dict[Future[Result], Job] = {}
         self._stopping = threading.Event()
+        self._warm = False
 
     def close(self) -> None:
         """Wait for the requests still out, record them, and stop the workers."""
@@ -141,6 +142,9 @@ class Dispatcher:
     def _send(self, ids: list[int], report: TickReport) -> None:
         with self.store.sessions() as session:
             jobs = load_jobs(session, ids, self.book, self.config, self.clock.now())
+        if not self._warm and len(jobs) > 1:
+            self.telephony.warm_up(min(len(jobs), self.config.max_in_flight))
+            self._warm = True
         for job in jobs:
             decision = check(job.gate, self.clock.now())
             if decision.verdict != "go":

@@ -3,15 +3,14 @@
 Twilio queues calls above an account's calls-per-second and a customer rings only when the
 call leaves that queue, so sending faster than the CPS only moves ringing later (and maybe
 out of the calling window). The pacer keeps a sliding log of start times per key: a request
-may start when every key it uses (its sender number, the account) has had fewer than N
-starts in the last `N / rate` seconds. A 429 blocks a key for `Retry-After` (or a jittered
+may start when every key it uses (its sender number, the account) has had fewer than `burst`
+starts in the last `burst / rate` seconds (stretched by a small margin). A 429 blocks a key for `Retry-After` (or a jittered
 exponential backoff). Pure over an injected clock; thread-safe so a pool of workers can share
 it and keep the pipe full while the API is slow.
 """
 
 from __future__ import annotations
 
-import math
 import random
 import threading
 from collections import deque
@@ -21,23 +20,26 @@ from dataclasses import dataclass
 from dialer.clock import Clock
 
 EPSILON = 1e-9  # float rounding of summed waits must not keep a slot taken
-MARGIN = 0.01  # seconds added to each window: scheduling jitter must not push 51 into a second
+CATCH_UP = 0.01  # seconds a late start may keep its slot's time (no drift from overshoots)
+MARGIN = 0.015  # spacing stretched by 1.5%: scheduling jitter must not push 51 into a second
 
 
 @dataclass(frozen=True, slots=True)
 class Limit:
-    """`rate` requests per second for one key (a sender number, or the account)."""
+    """`rate` requests per second for one key (a sender number, or the account).
+
+    Starts are spread evenly (`burst` 1: one start per 1/rate seconds), not sent 50 at once and
+    then nothing: a burst's requests reach Twilio over the next few hundred milliseconds and
+    would crowd into the next second together with the following burst.
+    """
 
     key: str
     rate: float
-
-    @property
-    def burst(self) -> int:
-        return max(1, math.floor(self.rate))
+    burst: int = 1
 
     @property
     def window(self) -> float:
-        return self.burst / self.rate + MARGIN
+        return self.burst / self.rate * (1 + MARGIN)
 
 
 class Pacer:
@@ -52,21 +54,27 @@ class Pacer:
         self._strikes: dict[str, int] = {}
 
     def reserve(self, limits: Sequence[Limit]) -> float:
-        """Take a start slot on every key now and return 0, or return how long to wait."""
+        """Take a start slot on every key now and return 0, or return how long to wait.
+
+        The log keeps each key's last `burst` slot times. A slot taken a little late is stamped
+        at the time it was due (up to `CATCH_UP` back), so sleeps that overshoot do not add up
+        and the achieved rate stays at the configured one.
+        """
         with self._lock:
             now = self.clock.monotonic()
             wait = 0.0
+            due: list[float] = []
             for lim in limits:
                 wait = max(wait, self._blocked_until.get(lim.key, 0.0) - now)
-                log = self._log.setdefault(lim.key, deque())
-                while log and now - log[0] >= lim.window - EPSILON:
-                    log.popleft()
-                if len(log) >= lim.burst:
-                    wait = max(wait, log[0] + lim.window - now)
+                log = self._log.setdefault(lim.key, deque(maxlen=lim.burst))
+                allowed = log[0] + lim.window if len(log) >= lim.burst else float("-inf")
+                due.append(allowed)
+                wait = max(wait, allowed - now - EPSILON)
             if wait > 0:
                 return wait
-            for lim in limits:
-                self._log[lim.key].append(now)
+            for lim, allowed in zip(limits, due, strict=True):
+                late = now - allowed  # 0..CATCH_UP: a sleep overshot; more: the key was idle
+                self._log[lim.key].append(allowed if 0 <= late <= CATCH_UP else now)
             return 0.0
 
     def acquire(self, limits: Sequence[Limit], *, give_up_after: float = 3600.0) -> bool:

@@ -10,6 +10,7 @@ SDK reaches it through `RewritingHttpClient` (no monkeypatching).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -218,6 +219,22 @@ class Telephony:
             )
             return _record("sms", msg)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def warm_up(self, connections: int) -> None:
+        """Open `connections` keep-alive connections at once (each fetches the account).
+
+        Workers that first connect when their request is due reach Twilio late and bunched;
+        pacing is measured by Twilio on arrival, so the pool is filled before the first batch.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        def fetch(_: int) -> None:
+            # A warm-up failure is no failure: that request will connect when it goes.
+            with contextlib.suppress(TwilioException, requests.RequestException):
+                self.client.api.v2010.accounts(self.account_sid).fetch()
+
+        with ThreadPoolExecutor(max(1, connections)) as pool:
+            list(pool.map(fetch, range(max(1, connections))))
 
     # -- look-ups (reconciliation) and control
 
