@@ -48,6 +48,7 @@ from dialer.reconcile import Reconciler
 from dialer.script_text import fill
 from dialer.store import Store
 from dialer.telephony.client import ProviderRecord, Telephony
+from dialer.telephony.http import NotSentError
 
 log = logging.getLogger(__name__)
 
@@ -188,13 +189,15 @@ class Dispatcher:
     def _place(self, job: Job, decision: Decision) -> tuple[str, Any]:
         """In a worker: wait for a pacing slot, re-check the stop, make the request."""
         limits = self._limits(job)
-        while True:
-            if self.halt() or self._stopping.is_set():
-                return "hold", "stopped before the request left"
-            wait_s = self.pacer.reserve(limits)
-            if wait_s <= 0:
-                break
-            self.clock.sleep(min(wait_s, 0.25))
+        if not self._await_slot(limits):
+            return "hold", "stopped before the request left"
+
+        def last_check() -> bool:
+            """Right before the bytes leave: no bunching after a stall, no stop in between."""
+            while (left := self.pacer.confirm(limits)) > 0:
+                self.clock.sleep(min(left, 0.25))
+            return not (self.halt() or self._stopping.is_set())
+
         base = self.config.public_base_url.rstrip("/")
         try:
             if job.channel == "sms":
@@ -206,6 +209,7 @@ class Dispatcher:
                     validity_period=int(
                         (decision.sms_validity or timedelta(hours=1)).total_seconds()
                     ),
+                    before_send=last_check,
                 )
             else:
                 policy = job.spec.attempt_policy("voice")
@@ -218,7 +222,10 @@ class Dispatcher:
                     ring_timeout=ring,
                     time_limit=max(60, int(job.spec.handle_time.total_seconds() * 2)),
                     machine_detection=self.config.machine_detection,
+                    before_send=last_check,
                 )
+        except NotSentError:
+            return "hold", "stopped before the request left"
         except TransientTelephonyError as exc:
             if exc.status == 429 or exc.code == 20429:
                 for lim in limits:
@@ -231,6 +238,19 @@ class Dispatcher:
         if self._crash_after_request is not None:
             self._crash_after_request(job.attempt_id)
         return "placed", record
+
+    def _await_slot(self, limits: list[Limit]) -> bool:
+        """Book an evenly spaced pacing slot and sleep until it; False if stopped meanwhile."""
+        while True:
+            if self.halt() or self._stopping.is_set():
+                return False
+            due = self.clock.monotonic() + self.pacer.take(limits)
+            while (left := due - self.clock.monotonic()) > 0:
+                self.clock.sleep(min(left, 0.25))
+                if self.halt() or self._stopping.is_set():
+                    return False
+            if self.pacer.blocked_for(limits) <= 0:
+                return True  # (a 429 while this slot waited blocks the key: book a new slot)
 
     def _limits(self, job: Job) -> list[Limit]:
         if job.channel == "sms":

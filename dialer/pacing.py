@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from dialer.clock import Clock
 
 EPSILON = 1e-9  # float rounding of summed waits must not keep a slot taken
-CATCH_UP = 0.01  # seconds a late start may keep its slot's time (no drift from overshoots)
+MIN_GAP = 0.8  # of a slot: late requests catch up a little faster, never all at once
 MARGIN = 0.015  # spacing stretched by 1.5%: scheduling jitter must not push 51 into a second
 
 
@@ -41,6 +41,15 @@ class Limit:
     def window(self) -> float:
         return self.burst / self.rate * (1 + MARGIN)
 
+    @property
+    def per_window(self) -> int:
+        """How many requests may really leave in `sent_window` seconds."""
+        return max(1, int(self.rate))
+
+    @property
+    def sent_window(self) -> float:
+        return self.per_window / self.rate * (1 + MARGIN)
+
 
 class Pacer:
     """Sliding-window limits per key, shared by every worker of one dispatcher."""
@@ -48,33 +57,68 @@ class Pacer:
     def __init__(self, clock: Clock, *, seed: int | None = None) -> None:
         self.clock = clock
         self._log: dict[str, deque[float]] = {}
+        self._sent: dict[str, deque[float]] = {}
         self._blocked_until: dict[str, float] = {}
         self._lock = threading.Lock()
         self._random = random.Random(seed)
         self._strikes: dict[str, int] = {}
 
-    def reserve(self, limits: Sequence[Limit]) -> float:
-        """Take a start slot on every key now and return 0, or return how long to wait.
+    def _slot(self, limits: Sequence[Limit], now: float) -> float:
+        """The earliest start every key allows (caller holds the lock)."""
+        slot = now
+        for lim in limits:
+            slot = max(slot, self._blocked_until.get(lim.key, 0.0))
+            log = self._log.setdefault(lim.key, deque(maxlen=lim.burst))
+            if log:
+                slot = max(slot, log[-1])  # slots are handed out in order
+            if len(log) >= lim.burst:
+                slot = max(slot, log[0] + lim.window)
+        return slot
 
-        The log keeps each key's last `burst` slot times. A slot taken a little late is stamped
-        at the time it was due (up to `CATCH_UP` back), so sleeps that overshoot do not add up
-        and the achieved rate stays at the configured one.
+    def take(self, limits: Sequence[Limit]) -> float:
+        """Book the next free start slot on every key; seconds until it (0: go now).
+
+        Each worker gets its own slot in turn, so waiting workers do not all wake and race for
+        the next one, and a worker that wakes a little late does not push the later slots back.
+        """
+        with self._lock:
+            now = self.clock.monotonic()
+            slot = self._slot(limits, now)
+            for lim in limits:
+                self._log[lim.key].append(slot)
+            return max(0.0, slot - now)
+
+    def confirm(self, limits: Sequence[Limit]) -> float:
+        """Right before a request leaves: 0 (and it is logged) or how long it must still wait.
+
+        The booked slots spread starts evenly; this second check counts the requests that
+        really left, so a worker that woke late (the process stalled) cannot send on top of the
+        next ones: never more than the rate in any window, whatever the scheduling jitter.
         """
         with self._lock:
             now = self.clock.monotonic()
             wait = 0.0
-            due: list[float] = []
             for lim in limits:
-                wait = max(wait, self._blocked_until.get(lim.key, 0.0) - now)
-                log = self._log.setdefault(lim.key, deque(maxlen=lim.burst))
-                allowed = log[0] + lim.window if len(log) >= lim.burst else float("-inf")
-                due.append(allowed)
-                wait = max(wait, allowed - now - EPSILON)
-            if wait > 0:
+                sent = self._sent.setdefault(lim.key, deque(maxlen=lim.per_window))
+                if len(sent) >= lim.per_window:
+                    wait = max(wait, sent[0] + lim.sent_window - now)
+                if sent:  # catching up after a stall: spread out, never several at once
+                    wait = max(wait, sent[-1] + MIN_GAP / lim.rate - now)
+            if wait > EPSILON:
                 return wait
-            for lim, allowed in zip(limits, due, strict=True):
-                late = now - allowed  # 0..CATCH_UP: a sleep overshot; more: the key was idle
-                self._log[lim.key].append(allowed if 0 <= late <= CATCH_UP else now)
+            for lim in limits:
+                self._sent[lim.key].append(now)
+            return 0.0
+
+    def reserve(self, limits: Sequence[Limit]) -> float:
+        """Take a slot only if it is free now (return 0); else how long until one is."""
+        with self._lock:
+            now = self.clock.monotonic()
+            wait = self._slot(limits, now) - now
+            if wait > EPSILON:
+                return wait
+            for lim in limits:
+                self._log[lim.key].append(now)
             return 0.0
 
     def acquire(self, limits: Sequence[Limit], *, give_up_after: float = 3600.0) -> bool:
@@ -88,6 +132,12 @@ class Pacer:
                 return False
             self.clock.sleep(min(wait, 0.25))
             waited += min(wait, 0.25)
+
+    def blocked_for(self, limits: Sequence[Limit]) -> float:
+        """Seconds until every key is past its 429 block (0 when none is blocked)."""
+        with self._lock:
+            now = self.clock.monotonic()
+            return max([0.0] + [self._blocked_until.get(lim.key, 0.0) - now for lim in limits])
 
     def throttled(self, key: str, retry_after: float | None) -> float:
         """A 429 for `key`: block it for Retry-After, or an exponential backoff with jitter."""

@@ -11,7 +11,7 @@ SDK reaches it through `RewritingHttpClient` (no monkeypatching).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -187,6 +187,7 @@ class Telephony:
         ring_timeout: int,
         time_limit: int | None = None,
         machine_detection: bool = True,
+        before_send: Callable[[], bool] | None = None,
     ) -> ProviderRecord:
         kwargs: dict[str, Any] = {
             "to": to,
@@ -202,12 +203,32 @@ class Telephony:
             kwargs["time_limit"] = time_limit
         if machine_detection:
             kwargs["machine_detection"] = "Enable"
-        with self._boundary("place a call", creates=True):
-            return _record("call", self.client.calls.create(**kwargs))
+        self.http.before_next_post(before_send)
+        try:
+            with self._boundary("place a call", creates=True):
+                return _record("call", self.client.calls.create(**kwargs))
+        finally:
+            self.http.before_next_post(None)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def send_sms(
-        self, *, to: str, from_: str, body: str, status_callback: str, validity_period: int
+        self,
+        *,
+        to: str,
+        from_: str,
+        body: str,
+        status_callback: str,
+        validity_period: int,
+        before_send: Callable[[], bool] | None = None,
+    ) -> ProviderRecord:
+        self.http.before_next_post(before_send)
+        try:
+            return self._send_sms(to, from_, body, status_callback, validity_period)
+        finally:
+            self.http.before_next_post(None)
+
+    def _send_sms(
+        self, to: str, from_: str, body: str, status_callback: str, validity_period: int
     ) -> ProviderRecord:
         with self._boundary("send an SMS", creates=True):
             msg = self.client.messages.create(

@@ -11,11 +11,17 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from requests.adapters import HTTPAdapter
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
+
+
+class NotSentError(Exception):
+    """A pre-send hook held a request back: nothing reached Twilio."""
+
 
 _TWILIO_HOST = re.compile(r"^https://(?:[A-Za-z0-9-]+\.)*twilio\.com(?::\d+)?(?=/|$)")
 
@@ -41,6 +47,14 @@ class RewritingHttpClient(TwilioHttpClient):  # type: ignore[misc]
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
+    def before_next_post(self, hook: Callable[[], bool] | None) -> None:
+        """Run `hook` in this thread right before the next POST leaves (pacing's last word).
+
+        The SDK has built the request by then, so what the pacer measures is when the request
+        really leaves. A hook returning False stops it: `NotSentError` is raised instead.
+        """
+        self._local.hook = hook
+
     def rewrite(self, url: str) -> str:
         """The URL the request really goes to: a Twilio host replaced by `base_url`."""
         return _TWILIO_HOST.sub(self.base_url, url, count=1) if self.base_url else url
@@ -56,6 +70,11 @@ class RewritingHttpClient(TwilioHttpClient):  # type: ignore[misc]
         timeout: float | None = None,
         allow_redirects: bool = False,
     ) -> Response:
+        hook = getattr(self._local, "hook", None)
+        if hook is not None and method.upper() == "POST":
+            self._local.hook = None
+            if not hook():
+                raise NotSentError("the request was held back before it left")
         response: Response = super().request(
             method,
             self.rewrite(url),

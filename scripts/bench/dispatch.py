@@ -21,6 +21,7 @@ where it is working hours now, so the gate lets every call through. Not part of 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import re
 import shutil
@@ -268,8 +269,10 @@ def pacing(work: Path, cps: float, seconds: float, latency: float) -> tuple[floa
     try:
         n = int(cps * seconds * 1.2) + 100
         store, _ = seed(f"sqlite:///{work / 'pacing.db'}", work, n, 10**6)
-        d = dispatcher(store, child.base, cps=cps, mps=1e6, claim_batch=2000, max_in_flight=48)
-        place_all(d, seconds=seconds, pause=0.05)
+        d = dispatcher(store, child.base, cps=cps, mps=1e6, claim_batch=2000, max_in_flight=32)
+        gc.collect()
+        gc.freeze()  # as `dialer run` does: no full collection pauses the pacing
+        place_all(d, seconds=seconds + 3, pause=0.05)  # the first arrival comes after start-up
         d.close()
         store.close()
         arrivals = sorted(
@@ -317,6 +320,7 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.3, help="parts 2 and 3: API latency")
     parser.add_argument("--plain-calls", type=int, default=1000, help="part 3: calls each way")
     parser.add_argument("--parts", default="1,2,3")
+    parser.add_argument("--switch-interval", type=float, default=0.0, help="sys.setswitchinterval")
     parser.add_argument("--strict", action="store_true")
     parser.add_argument("--child", choices=["frozen", "real"], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -324,6 +328,8 @@ def main() -> int:
         serve(args.child, args.latency)
         return 0
     parts = {int(p) for p in args.parts.split(",")}
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval)
     work = Path(tempfile.mkdtemp(prefix="dialer-bench-"))
     ok = True
     try:
