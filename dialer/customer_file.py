@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import io
 import re
 import unicodedata
 import warnings
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -319,8 +320,22 @@ class SourceRow:
     number: int  # row number a person sees (spreadsheet view: header row 1, first data row 2)
     values: dict[str, str]  # field -> stripped cell text; empty cells are left out
     phones: list[tuple[str, str]]  # (header, cell) of non-empty phone cells, mobile-ish first
-    raw: dict[str, str]  # header -> cell as in the file, for the rejects file
+    cells: list[str] = dataclasses.field(repr=False)  # the cells as in the file
+    labels: Sequence[str] = dataclasses.field(repr=False)  # unique header labels, one per column
     extra_cells: int = 0  # non-empty cells beyond the header's width (a misaligned row)
+    extra: dict[str, str] | None = dataclasses.field(default=None, repr=False)  # those, labelled
+
+    @property
+    def raw(self) -> dict[str, str]:
+        """Header -> cell as in the file, for the rejects file.
+
+        Built on demand: only rejected rows need it, and a dict per row is a tenth of the
+        reading cost of a million-row file.
+        """
+        raw = dict(zip(self.labels, self.cells, strict=False))
+        if self.extra:
+            raw.update(self.extra)
+        return raw
 
 
 RowBuilder = Callable[[int, list[str]], SourceRow | None]
@@ -339,7 +354,7 @@ def _raw_keys(headers: list[str]) -> list[str]:
 
 def _row_builder(column_map: ColumnMap) -> RowBuilder:
     """A closure turning a list of cells into a SourceRow; per-row work kept to the minimum."""
-    keys = _raw_keys(column_map.headers)
+    keys = tuple(_raw_keys(column_map.headers))
     width = len(keys)
     items = tuple(
         (f, i) for f, i in column_map.fields.items() if f not in ("given_name", "family_name")
@@ -374,10 +389,7 @@ def _row_builder(column_map: ColumnMap) -> RowBuilder:
                 values["name"] = name
         if not values and not phones and not extra and not any(c.strip() for c in cells):
             return None
-        raw = dict(zip(keys, cells, strict=False))
-        if raw_extra:
-            raw.update(raw_extra)
-        return SourceRow(number, values, phones, raw, extra)
+        return SourceRow(number, values, phones, cells, keys, extra, raw_extra)
 
     return build
 
