@@ -42,6 +42,7 @@ __all__ = [
     "parse_keys",
     "serve",
     "usable_cores",
+    "worker_main",
     "worth_a_worker",
 ]
 
@@ -170,13 +171,16 @@ class PhonePrefetch:
         self.close()
 
 
-def serve(source: IO[bytes] | None = None, sink: IO[bytes] | None = None) -> None:
+def worker_main() -> None:
+    """The worker process: Ctrl-C is the importer's to handle; stdout carries only answers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sink = sys.stdout.buffer
+    sys.stdout = sys.stderr  # a stray print() must not corrupt the answers
+    serve(sys.stdin.buffer, sink)
+
+
+def serve(source: IO[bytes], sink: IO[bytes]) -> None:
     """The worker's loop: read a batch of keys, answer with their parses, until input ends."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the importer's to handle
-    source = source or sys.stdin.buffer
-    if sink is None:
-        sink = sys.stdout.buffer
-        sys.stdout = sys.stderr  # a stray print() must not corrupt the answers
     lookup = PhoneParser().lookup  # bounded; repeat visits hit it across batches
     while True:
         try:
@@ -192,7 +196,7 @@ def serve(source: IO[bytes] | None = None, sink: IO[bytes] | None = None) -> Non
 def _start_worker() -> subprocess.Popen[bytes] | None:
     """A worker running this very copy of dialer (its parent directory first on sys.path)."""
     package_root = str(Path(__file__).resolve().parent.parent)
-    code = f"import sys; sys.path.insert(0, {package_root!r}); import dialer.phone_pool as p; p.serve()"
+    code = f"import sys; sys.path.insert(0, {package_root!r}); import dialer.phone_pool as p; p.worker_main()"
     try:
         return subprocess.Popen(
             [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE
