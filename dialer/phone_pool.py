@@ -177,6 +177,9 @@ def worker_main() -> None:
     sink = sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print() must not corrupt the answers
     serve(sys.stdin.buffer, sink)
+    # Every answer is flushed and nothing else is worth tearing down: skip freeing the cache
+    # object by object (a third of a second the importer would wait for in close()).
+    os._exit(0)
 
 
 def serve(source: IO[bytes], sink: IO[bytes]) -> None:
