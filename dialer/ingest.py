@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -35,6 +36,7 @@ from dialer.models import (
     CustomerPhone,
     ImportRun,
     ImportStatus,
+    PhoneType,
     RejectedRow,
     ServiceEvent,
 )
@@ -71,6 +73,11 @@ CUSTOMER_FIELDS = (
     "email",
 )
 Progress = Callable[[int, int], None]
+# A phone type's stored text and SMS flag, looked up rather than computed per number.
+_TYPE_TEXT: dict[PhoneType, str] = {t: str(t) for t in PhoneType}
+_TAKES_SMS: dict[PhoneType, bool] = {t: t.can_receive_sms for t in PhoneType}
+# A state's field values in CUSTOMER_FIELDS order, in one C call.
+_field_values = operator.itemgetter(*CUSTOMER_FIELDS)
 # A customer before its first row: what a row's fields are compared with.
 _NEW_FIELDS: dict[str, Any] = {f: None for f in CUSTOMER_FIELDS} | {"member": False}
 # Core tables (typed Table, unlike Model.__table__) for the bulk inserts.
@@ -238,7 +245,12 @@ class RowPreparer:
             fields["email"] = v.get("email") or None
         fields["region"] = region or phones[0][0].region
         explicit_zone = parse_time_zone(v["time_zone"], "time_zone") if v.get("time_zone") else None
-        phone_zones = [] if explicit_zone else _zones_of(p for p, _ in phones)
+        if explicit_zone:
+            phone_zones: list[str] = []
+        elif len(phones) == 1:  # the common case, without the generator
+            phone_zones = list(dict.fromkeys(phones[0][0].time_zones))
+        else:
+            phone_zones = _zones_of(p for p, _ in phones)
         zone = explicit_zone or (phone_zones[0] if phone_zones else None)
         event = self._event(v, zone)
         key = v.get("customer_id") or phone_customer_key(phones[0][0].e164)
@@ -601,16 +613,17 @@ class Importer:
             if parsed.e164 not in state.phones:
                 rank = len(state.phones)
                 state.phones[parsed.e164] = rank
+                kind = parsed.phone_type
                 state.new_phones.append(
                     (
                         parsed.e164,
-                        str(parsed.phone_type),
+                        _TYPE_TEXT[kind],
                         parsed.region,
                         parsed.extension,
                         rank,
                         header,
                         True,
-                        parsed.phone_type.can_receive_sms,
+                        _TAKES_SMS[kind],
                         parsed.time_zones,
                     )
                 )
@@ -660,14 +673,15 @@ class Importer:
                     [
                         (
                             k,
-                            *[states[k].fields[f] for f in CUSTOMER_FIELDS],
-                            _zones_json(states[k].time_zones),
-                            states[k].zone_explicit,
+                            *_field_values(s.fields),
+                            _zones_json(s.time_zones),
+                            s.zone_explicit,
                             run_id,
                             stamp,
                             stamp,
                         )
                         for k in new_keys
+                        for s in (states[k],)
                     ],
                 )
                 result = [(cid, key) for key, cid in _sqlite_ids(session, new_keys)]
@@ -722,7 +736,7 @@ class Importer:
                     e.mileage_km,
                     e.store,
                     e.service_date.isoformat(),
-                    _sqlite_stamp(e.service_at) if e.service_at else None,
+                    _sqlite_event_stamp(e.service_at) if e.service_at else None,
                     stamp,
                     run_id,
                 )
@@ -787,6 +801,12 @@ def _sqlite_ids(session: Session, keys: Iterable[str]) -> Iterator[tuple[str, in
         marks = ", ".join("?" * len(chunk))
         sql = f"SELECT customer_key, id FROM customers WHERE customer_key IN ({marks})"  # noqa: S608
         yield from conn.exec_driver_sql(sql, tuple(chunk))
+
+
+@lru_cache(maxsize=8192)  # service times come from _utc's cache: the same objects recur
+def _sqlite_event_stamp(at: datetime) -> str:
+    """_sqlite_stamp of a service time."""
+    return _sqlite_stamp(at)
 
 
 def _sqlite_insert(table: str, columns: tuple[str, ...]) -> str:
