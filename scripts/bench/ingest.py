@@ -480,6 +480,7 @@ def run_floor(path: Path, db: Path) -> dict[str, Any]:
     store.close()
     parse = _floor_phone_parser()
     started = time.perf_counter()
+    cpu_started = time.process_time()
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA foreign_keys=ON")
@@ -574,6 +575,8 @@ def run_floor(path: Path, db: Path) -> dict[str, Any]:
     elapsed = time.perf_counter() - started
     return {
         "seconds": elapsed,
+        "cpu_seconds": time.process_time() - cpu_started,
+        "worker_cpu_seconds": 0.0,
         "read": read,
         "distinct_numbers": len(cache),
         "tables": table_counts(db),
@@ -591,11 +594,15 @@ def run_import(path: Path, db: Path) -> dict[str, Any]:
     store = Store.open(f"sqlite:///{db}")
     importer = Importer(store, SystemClock(), default_region="TW", actor="bench")
     started = time.perf_counter()
+    cpu_started = time.process_time()
     summary = importer.run(path)
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     store.close()
     return {
         "seconds": elapsed,
+        "cpu_seconds": cpu,
+        "worker_cpu_seconds": children_cpu_seconds(),
         "read": summary.read,
         "imported": summary.imported,
         "updated": summary.updated,
@@ -627,6 +634,12 @@ def peak_rss_mib() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def children_cpu_seconds() -> float:
+    """CPU time of this process's finished children: the import's phone-number worker."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def children_peak_rss_mib() -> float:
@@ -731,8 +744,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             floors.append(in_child("floor", big, workdir / "floor.db"))
             imports.append(in_child("import", big, workdir / "import.db"))
             out.write(
-                f"run {attempt}/{args.repeat}: floor {floors[-1]['seconds']:.1f}s,"
+                f"run {attempt}/{args.repeat}: floor {floors[-1]['seconds']:.1f}s"
+                f" (cpu {floors[-1]['cpu_seconds']:.1f}s),"
                 f" import {imports[-1]['seconds']:.1f}s"
+                f" (cpu {imports[-1]['cpu_seconds']:.1f}s"
+                f" + worker {imports[-1]['worker_cpu_seconds']:.1f}s)"
                 f" (peak {imports[-1]['peak_rss_mib']:.0f} MiB,"
                 f" of which worker {imports[-1]['worker_rss_mib']:.0f} MiB)\n"
             )
