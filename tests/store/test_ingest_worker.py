@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
+from dialer import phone_pool
 from dialer.clock import SettableClock
 from dialer.ingest import Importer
-from dialer.models import Customer, CustomerPhone, RejectedRow, ServiceEvent
+from dialer.models import (
+    Customer,
+    CustomerPhone,
+    ImportRun,
+    ImportStatus,
+    RejectedRow,
+    ServiceEvent,
+)
 from dialer.store import Store
 
 ROWS = [
@@ -68,3 +78,37 @@ def test_the_worker_changes_nothing_but_speed(
     }
     assert snapshot(store) == want
     assert got["rejected"] == 4 and got["read"] == 9
+
+
+def test_an_interrupted_import_stops_its_worker(
+    store: Store, clock: SettableClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_text("\n".join(ROWS) + "\n", encoding="utf-8")
+    started: list[subprocess.Popen[bytes]] = []
+    start = phone_pool._start_worker
+
+    def recorded() -> subprocess.Popen[bytes] | None:
+        worker = start()
+        assert worker is not None
+        started.append(worker)
+        return worker
+
+    monkeypatch.setattr(phone_pool, "_start_worker", recorded)
+    calls = 0
+
+    def interrupt(done: int, total: int) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise KeyboardInterrupt
+
+    importer = Importer(
+        store, clock, default_region="TW", actor="t", batch_rows=2, phone_worker=True
+    )
+    with pytest.raises(KeyboardInterrupt):
+        importer.run(path, progress=interrupt)
+    assert len(started) == 1 and started[0].poll() is not None
+    with store.sessions() as s:
+        run = s.scalars(select(ImportRun)).one()
+        assert run.status == ImportStatus.INTERRUPTED and run.rows_read == 4
