@@ -196,7 +196,7 @@ class RowPreparer:
                 continue
             region_key = region.strip().upper()
             for _, cell in row.phones:
-                for raw in split_phone_cell(cell):  # parts come stripped, as in phone_key
+                for raw in split_phone_cell(cell):  # stripped parts: PhoneParser's key
                     keys[raw, region_key] = None
         return list(keys)
 
@@ -315,11 +315,6 @@ class RowPreparer:
 def _utc(day: date, at: time, zone: str) -> datetime:
     """A local wall-clock reading in `zone` as an aware UTC time."""
     return datetime.combine(day, at, ZoneInfo(zone)).astimezone(UTC)
-
-
-def phone_key(raw: str, region: str) -> PhoneKey:
-    """The cache key PhoneParser uses for a number: one number text and region, one parse."""
-    return raw.strip(), region.strip().upper()
 
 
 def phone_customer_key(e164: str) -> str:
