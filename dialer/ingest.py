@@ -5,6 +5,10 @@ in batches, each batch in one transaction with its rejected rows, so an interrup
 leaves only whole customers behind and running it again finishes the job. Every accepted row is
 counted exactly once as imported (new customer), updated (changed or new event/number) or
 unchanged, so read = imported + updated + unchanged + rejected.
+
+Parsing phone numbers is half the work of a big file; with two cores the next batch's numbers
+are parsed in a worker process (`dialer.phone_pool`) while this one writes the current batch.
+The results are the same either way, and small files or one-core machines never start one.
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,15 +30,17 @@ from sqlalchemy.orm import Session
 
 from dialer.clock import Clock
 from dialer.customer_file import CustomerFile, SourceRow
-from dialer.errors import PhoneError, RowError
+from dialer.errors import RowError
 from dialer.models import (
     Customer,
     CustomerPhone,
     ImportRun,
     ImportStatus,
+    PhoneType,
     RejectedRow,
     ServiceEvent,
 )
+from dialer.phone_pool import Known, PhoneKey, PhonePrefetch, Ticket, worth_a_worker
 from dialer.phones import ParsedPhone, PhoneParser, sort_key, split_phone_cell
 from dialer.store import Store
 from dialer.values import (
@@ -48,6 +56,8 @@ from dialer.values import (
 )
 
 BATCH_ROWS = 20_000
+# Distinct country cells remembered by a RowPreparer; a file has a handful, a hostile one more.
+_REGION_CACHE_SIZE = 1024
 # Automatic garbage collection is paused while batches are written (see Importer.run); this many
 # batches go by between two collections of the young generations.
 GC_EVERY_BATCHES = 5
@@ -63,6 +73,13 @@ CUSTOMER_FIELDS = (
     "email",
 )
 Progress = Callable[[int, int], None]
+# A phone type's stored text and SMS flag, looked up rather than computed per number.
+_TYPE_TEXT: dict[PhoneType, str] = {t: str(t) for t in PhoneType}
+_TAKES_SMS: dict[PhoneType, bool] = {t: t.can_receive_sms for t in PhoneType}
+# A state's field values in CUSTOMER_FIELDS order, in one C call.
+_field_values = operator.itemgetter(*CUSTOMER_FIELDS)
+# A customer before its first row: what a row's fields are compared with.
+_NEW_FIELDS: dict[str, Any] = {f: None for f in CUSTOMER_FIELDS} | {"member": False}
 # Core tables (typed Table, unlike Model.__table__) for the bulk inserts.
 _TABLES = Customer.metadata.tables
 
@@ -88,6 +105,7 @@ class PreparedRow:
     phones: list[tuple[ParsedPhone, str]]
     explicit_zone: str | None
     event: PreparedEvent | None
+    phone_zones: list[str] = field(default_factory=list)  # of its numbers; [] if explicit_zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,20 +160,61 @@ class RowPreparer:
     def __init__(self, default_region: str, phone_parser: PhoneParser | None = None) -> None:
         self.default_region = default_region
         self.phones = phone_parser or PhoneParser()
+        # country cell -> region: a file spells its few countries the same way a million times.
+        self._regions: dict[str, str] = {}
 
     def prepare(
-        self, row: SourceRow, present: frozenset[str], headers: dict[str, str] | None = None
+        self,
+        row: SourceRow,
+        present: frozenset[str],
+        headers: dict[str, str] | None = None,
+        known: Known | None = None,
     ) -> PreparedRow | Rejection:
-        """Check one row; a rejection names the file's own header, so people can find the cell."""
+        """Check one row; a rejection names the file's own header, so people can find the cell.
+
+        `known` holds numbers already parsed (by `dialer.phone_pool`); others are parsed here.
+        """
         try:
-            return self._prepare(row, present)
+            return self._prepare(row, present, known)
         except RowError as err:
             column = (headers or {}).get(err.column or "", err.column)
             return Rejection(
                 row.number, column, err.value, str(err.reason), _member_hint(row), row.raw
             )
 
-    def _prepare(self, row: SourceRow, present: frozenset[str]) -> PreparedRow:
+    def phone_keys(self, rows: Iterable[SourceRow]) -> list[PhoneKey]:
+        """The distinct (number, region) pairs `prepare` will look up for these rows.
+
+        Rows whose country cell is unusable are skipped: `prepare` rejects them before their
+        numbers are looked at.
+        """
+        keys: dict[PhoneKey, None] = {}
+        for row in rows:
+            try:
+                region = self._region(row.values.get("country"))
+            except RowError:
+                continue
+            region_key = region.strip().upper()
+            for _, cell in row.phones:
+                for raw in split_phone_cell(cell):  # stripped parts: PhoneParser's key
+                    keys[raw, region_key] = None
+        return list(keys)
+
+    def _region(self, country: str | None) -> str:
+        """The region numbers of a row are read in: its country cell's, else the default."""
+        if not country:
+            return self.default_region
+        region = self._regions.get(country)
+        if region is None:
+            region = parse_country(country, "country")
+            if len(self._regions) >= _REGION_CACHE_SIZE:
+                self._regions.clear()
+            self._regions[country] = region
+        return region
+
+    def _prepare(
+        self, row: SourceRow, present: frozenset[str], known: Known | None = None
+    ) -> PreparedRow:
         v = row.values
         if row.extra_cells:
             raise RowError(
@@ -164,8 +223,8 @@ class RowPreparer:
         name = v.get("name", "")
         if not name:
             raise RowError("name is empty", "name", "")
-        region = parse_country(v["country"], "country") if v.get("country") else None
-        phones = self._phones(row, region or self.default_region)
+        region = self._region(v["country"]) if v.get("country") else None
+        phones = self._phones(row, region or self.default_region, known)
         fields: dict[str, Any] = {"name": name}
         if "customer_id" in present:
             fields["external_id"] = v.get("customer_id") or None
@@ -186,24 +245,34 @@ class RowPreparer:
             fields["email"] = v.get("email") or None
         fields["region"] = region or phones[0][0].region
         explicit_zone = parse_time_zone(v["time_zone"], "time_zone") if v.get("time_zone") else None
-        zones = [explicit_zone] if explicit_zone else _zones_of(p for p, _ in phones)
-        event = self._event(v, zones[0] if zones else None)
+        if explicit_zone:
+            phone_zones: list[str] = []
+        elif len(phones) == 1:  # the common case, without the generator
+            phone_zones = list(dict.fromkeys(phones[0][0].time_zones))
+        else:
+            phone_zones = _zones_of(p for p, _ in phones)
+        zone = explicit_zone or (phone_zones[0] if phone_zones else None)
+        event = self._event(v, zone)
         key = v.get("customer_id") or phone_customer_key(phones[0][0].e164)
-        return PreparedRow(row.number, key, fields, phones, explicit_zone, event)
+        return PreparedRow(row.number, key, fields, phones, explicit_zone, event, phone_zones)
 
-    def _phones(self, row: SourceRow, region: str) -> list[tuple[ParsedPhone, str]]:
+    def _phones(
+        self, row: SourceRow, region: str, known: Known | None
+    ) -> list[tuple[ParsedPhone, str]]:
         found: dict[str, tuple[ParsedPhone, str]] = {}
         # (reason, value) of the first failure, never the exception: its traceback would tie
         # this frame, and through the callers' frames the whole batch, into a reference cycle.
         first_error: tuple[str, str | None] | None = None
         first_column: str | None = None
+        region_key = region.strip().upper()
         for header, cell in row.phones:
-            for raw in split_phone_cell(cell):
-                try:
-                    parsed = self.phones.parse(raw, region)
-                except PhoneError as err:
+            for raw in split_phone_cell(cell):  # parts come stripped: (raw, region_key) is the key
+                parsed = known.get((raw, region_key)) if known else None
+                if parsed is None:
+                    parsed = self.phones.lookup(raw, region)
+                if isinstance(parsed, str):  # the reason it is unusable
                     if first_error is None:
-                        first_error, first_column = (str(err.reason), err.value), header
+                        first_error, first_column = (parsed, raw), header
                     continue
                 found.setdefault(parsed.e164, (parsed, header))
         if not found:
@@ -212,36 +281,40 @@ class RowPreparer:
                     f"no valid phone number: {first_error[0]}", first_column, first_error[1]
                 )
             raise RowError("no phone number", "phone", "")
+        if len(found) == 1:
+            return list(found.values())
         return sorted(found.values(), key=lambda item: sort_key(item[0]))
 
     def _event(self, v: dict[str, str], zone: str | None) -> PreparedEvent | None:
-        if not v.get("service_date"):
+        date_text = v.get("service_date")
+        if not date_text:
             return None
-        day = parse_date(v["service_date"], "service_date")
-        at_time: time | None = (
-            parse_time(v["service_time"], "service_time") if v.get("service_time") else None
-        )
+        day = parse_date(date_text, "service_date")
+        time_text = v.get("service_time")
+        at_time = parse_time(time_text, "service_time") if time_text else None
         service_at = None
         if at_time is not None and zone is not None:
-            service_at = datetime.combine(day, at_time, ZoneInfo(zone)).astimezone(UTC)
-        mileage = parse_int(v["mileage"], "mileage") if v.get("mileage") else None
-        parts = [
-            day.isoformat(),
-            at_time.isoformat() if at_time else "",
-            v.get("service_type", ""),
-            v.get("vehicle", ""),
-            v.get("store", ""),
-        ]
-        key = hashlib.sha1("\x1f".join(parts).encode(), usedforsecurity=False).hexdigest()
-        return PreparedEvent(
-            key,
-            day,
-            service_at,
-            v.get("service_type") or None,
-            v.get("vehicle") or None,
-            mileage,
-            v.get("store") or None,
+            service_at = _utc(day, at_time, zone)
+        mileage_text = v.get("mileage")
+        mileage = parse_int(mileage_text, "mileage") if mileage_text else None
+        service_type = v.get("service_type", "")
+        vehicle = v.get("vehicle", "")
+        store = v.get("store", "")
+        # The fields joined by \x1f: what identifies one visit, stable across re-imports.
+        identity = (
+            f"{day.isoformat()}\x1f{at_time.isoformat() if at_time else ''}"
+            f"\x1f{service_type}\x1f{vehicle}\x1f{store}"
         )
+        key = hashlib.sha1(identity.encode(), usedforsecurity=False).hexdigest()
+        return PreparedEvent(
+            key, day, service_at, service_type or None, vehicle or None, mileage, store or None
+        )
+
+
+@lru_cache(maxsize=8192)  # rows come in date order: the same few days, times and zones recur
+def _utc(day: date, at: time, zone: str) -> datetime:
+    """A local wall-clock reading in `zone` as an aware UTC time."""
+    return datetime.combine(day, at, ZoneInfo(zone)).astimezone(UTC)
 
 
 def phone_customer_key(e164: str) -> str:
@@ -292,11 +365,15 @@ class Importer:
         actor: str,
         batch_rows: int = BATCH_ROWS,
         phone_parser: PhoneParser | None = None,
+        phone_worker: bool | None = None,
     ) -> None:
+        """`phone_worker`: parse numbers in a second process (None: when the file is big
+        enough and the machine has two cores, see `dialer.phone_pool.worth_a_worker`)."""
         self.store = store
         self.clock = clock
         self.actor = actor
         self.batch_rows = batch_rows
+        self.phone_worker = phone_worker
         self.preparer = RowPreparer(default_region, phone_parser)
 
     def run(
@@ -324,14 +401,19 @@ class Importer:
             gc_was_enabled = gc.isenabled()
             gc.freeze()
             gc.disable()
+            worker = self.phone_worker
+            if worker is None:
+                worker = worth_a_worker(source.size_bytes)
             try:
-                for count, batch in enumerate(_batches(source.rows(), self.batch_rows), 1):
-                    self._write_batch(summary, batch, present, headers)
-                    del batch
-                    if count % GC_EVERY_BATCHES == 0:
-                        gc.collect(1)
-                    if progress is not None:
-                        progress(source.bytes_read, source.size_bytes)
+                with PhonePrefetch(self.preparer.phones, enabled=worker) as prefetch:
+                    parsed = self._parsed_batches(source, prefetch)
+                    for count, (batch, known) in enumerate(parsed, 1):
+                        self._write_batch(summary, batch, present, headers, known)
+                        del batch, known
+                        if count % GC_EVERY_BATCHES == 0:
+                            gc.collect(1)
+                        if progress is not None:
+                            progress(source.bytes_read, source.size_bytes)
             except BaseException as exc:
                 self._finish(summary, _status_for(exc), repr(exc)[:500])
                 raise
@@ -341,6 +423,30 @@ class Importer:
                     gc.enable()
             self._finish(summary, ImportStatus.COMPLETED, None)
             return summary
+
+    def _parsed_batches(
+        self, source: CustomerFile, prefetch: PhonePrefetch
+    ) -> Iterator[tuple[list[SourceRow], Known | None]]:
+        """Batches with their numbers parsed; with a worker, the next batch's are being parsed
+        while the caller writes this one (so two batches are held, never more)."""
+        batches = _batches(source.rows(), self.batch_rows)
+        if not prefetch.active:
+            for batch in batches:
+                yield batch, None
+            return
+        pending: tuple[list[SourceRow], Ticket] | None = None
+        for batch in batches:
+            keys = self.preparer.phone_keys(batch)
+            if pending is None:
+                pending = (batch, prefetch.submit(keys))
+                continue
+            done, known = pending[0], prefetch.result(pending[1])
+            pending = (batch, prefetch.submit(keys))  # parsed while `done` is written
+            del batch, keys
+            yield done, known
+            del done, known
+        if pending is not None:
+            yield pending[0], prefetch.result(pending[1])
 
     def _start(self, path: Path, source: CustomerFile) -> ImportSummary:
         with self.store.transaction() as session:
@@ -379,11 +485,12 @@ class Importer:
         rows: list[SourceRow],
         present: frozenset[str],
         headers: dict[str, str],
+        known: Known | None = None,
     ) -> None:
         prepared: list[PreparedRow] = []
         rejections: list[Rejection] = []
         for row in rows:
-            result = self.preparer.prepare(row, present, headers)
+            result = self.preparer.prepare(row, present, headers, known)
             if isinstance(result, PreparedRow):
                 prepared.append(result)
             else:
@@ -434,6 +541,10 @@ class Importer:
 
     def _load(self, session: Session, keys: set[str]) -> dict[str, _CustomerState]:
         states: dict[str, _CustomerState] = {}
+        if keys and session.get_bind().dialect.name == "sqlite":
+            # Most keys of a big file are new: find the few known ones with a plain query
+            # (no SQLAlchemy compilation of 900-item IN lists), then load only those.
+            keys = {key for key, _ in _sqlite_ids(session, keys)}
         if not keys:
             return states
         cols = [getattr(Customer, f) for f in CUSTOMER_FIELDS]
@@ -479,34 +590,35 @@ class Importer:
         """Fold one row into its customer's state; say whether it imported, updated or changed nothing."""
         state = states.get(row.customer_key)
         is_new = state is None
+        changed = False
         if state is None:
+            fields = _NEW_FIELDS.copy()
+            fields.update(row.fields)
             state = _CustomerState(
-                id=None,
-                fields={f: None for f in CUSTOMER_FIELDS} | {"member": False},
-                time_zones=[],
-                zone_explicit=False,
-                phones={},
+                id=None, fields=fields, time_zones=[], zone_explicit=False, phones={}
             )
             states[row.customer_key] = state
-        changed = False
-        for name, value in row.fields.items():
-            if state.fields.get(name) != value:
-                state.fields[name] = value
-                changed = True
+            changed = True
+        else:
+            for name, value in row.fields.items():
+                if state.fields.get(name) != value:
+                    state.fields[name] = value
+                    changed = True
         for parsed, header in row.phones:
             if parsed.e164 not in state.phones:
                 rank = len(state.phones)
                 state.phones[parsed.e164] = rank
+                kind = parsed.phone_type
                 state.new_phones.append(
                     (
                         parsed.e164,
-                        str(parsed.phone_type),
+                        _TYPE_TEXT[kind],
                         parsed.region,
                         parsed.extension,
                         rank,
                         header,
                         True,
-                        parsed.phone_type.can_receive_sms,
+                        _TAKES_SMS[kind],
                         parsed.time_zones,
                     )
                 )
@@ -515,9 +627,11 @@ class Importer:
             zones, explicit = [row.explicit_zone], True
         elif state.zone_explicit:
             zones, explicit = state.time_zones, True
+        elif not state.time_zones:
+            zones, explicit = row.phone_zones, False
         else:
             merged = dict.fromkeys(state.time_zones)
-            merged.update(dict.fromkeys(_zones_of(p for p, _ in row.phones)))
+            merged.update(dict.fromkeys(row.phone_zones))
             zones, explicit = list(merged), False
         if zones != state.time_zones or explicit != state.zone_explicit:
             state.time_zones, state.zone_explicit = zones, explicit
@@ -554,25 +668,18 @@ class Importer:
                     [
                         (
                             k,
-                            *[states[k].fields[f] for f in CUSTOMER_FIELDS],
-                            _zones_json(states[k].time_zones),
-                            states[k].zone_explicit,
+                            *_field_values(s.fields),
+                            _zones_json(s.time_zones),
+                            s.zone_explicit,
                             run_id,
                             stamp,
                             stamp,
                         )
                         for k in new_keys
+                        for s in (states[k],)
                     ],
                 )
-                result = [
-                    rec
-                    for chunk in _chunks(new_keys, 900)
-                    for rec in session.execute(
-                        select(Customer.id, Customer.customer_key).where(
-                            Customer.customer_key.in_(chunk)
-                        )
-                    )
-                ]
+                result = [(cid, key) for key, cid in _sqlite_ids(session, new_keys)]
             else:
                 table = _TABLES["customers"]
                 result = session.execute(
@@ -624,7 +731,7 @@ class Importer:
                     e.mileage_km,
                     e.store,
                     e.service_date.isoformat(),
-                    _sqlite_stamp(e.service_at) if e.service_at else None,
+                    _sqlite_event_stamp(e.service_at) if e.service_at else None,
                     stamp,
                     run_id,
                 )
@@ -677,7 +784,24 @@ def _zones_json(zones: Sequence[str]) -> str:
 
 def _sqlite_stamp(at: datetime) -> str:
     """An aware time as UTCDateTime stores it on SQLite: naive UTC with microseconds."""
-    return at.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    if at.tzinfo is not UTC:  # service times already are (_utc): convert once, not twice
+        at = at.astimezone(UTC)
+    return at.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _sqlite_ids(session: Session, keys: Iterable[str]) -> Iterator[tuple[str, int]]:
+    """(customer_key, id) of the keys that exist, by plain SQL on SQLite, 900 keys a query."""
+    conn = session.connection()
+    for chunk in _chunks(sorted(keys), 900):
+        marks = ", ".join("?" * len(chunk))
+        sql = f"SELECT customer_key, id FROM customers WHERE customer_key IN ({marks})"  # noqa: S608
+        yield from conn.exec_driver_sql(sql, tuple(chunk))
+
+
+@lru_cache(maxsize=8192)  # service times come from _utc's cache: the same objects recur
+def _sqlite_event_stamp(at: datetime) -> str:
+    """_sqlite_stamp of a service time."""
+    return _sqlite_stamp(at)
 
 
 def _sqlite_insert(table: str, columns: tuple[str, ...]) -> str:

@@ -136,6 +136,14 @@ class PhoneParser:
             raise PhoneError(result, value=raw)
         return result
 
+    def lookup(self, raw: str, region: str) -> ParsedPhone | str:
+        """parse() without the exception: the number, or the reason it is unusable.
+
+        The form results travel in between processes (`dialer.phone_pool`), and cheaper than
+        raising for the ~1% of bad numbers in a big file.
+        """
+        return self._lookup(raw.strip(), region.strip().upper())
+
     @property
     def maxsize(self) -> int:
         """The most entries the cache will hold."""

@@ -65,6 +65,7 @@ _EMPTY = {"", "-", "—", "–", "n/a", "na"}
 _NEGATIONS = ("非", "未", "不", "비", "미", "non")
 
 
+@lru_cache(maxsize=1024)  # pure; a file spells yes and no a handful of ways
 def _flag(text: str) -> bool | None:
     """True/False, None for empty; raises KeyError for text that is neither."""
     key = _clean(text).casefold()
