@@ -12,7 +12,11 @@ from rich.console import Console
 out = Console(
     width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160, highlight=False
 )
-err = Console(stderr=True, highlight=False)
+err = Console(
+    stderr=True,
+    highlight=False,
+    width=None if sys.stderr.isatty() or os.environ.get("COLUMNS") else 160,
+)
 
 
 def sub_app(help_text: str) -> typer.Typer:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from xml.sax.saxutils import escape, quoteattr
 
 from fastapi import FastAPI, Request, Response
@@ -158,26 +159,24 @@ def create_app(
     app = FastAPI(title="dialer webhooks", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.webhooks = hooks
 
-    @app.post("/twilio/status/call/{attempt_id}")
-    async def call_status(attempt_id: int, request: Request) -> Response:
+    async def signed(request: Request, handle: Callable[[FormData], Response]) -> Response:
+        """Check the signature and form, then run the (database) handler off the event loop."""
         form = await hooks.form(request)
         if isinstance(form, Response):
             return form
-        return await run_in_threadpool(hooks.status, "call", attempt_id, form)
+        return await run_in_threadpool(handle, form)
+
+    @app.post("/twilio/status/call/{attempt_id}")
+    async def call_status(attempt_id: int, request: Request) -> Response:
+        return await signed(request, lambda form: hooks.status("call", attempt_id, form))
 
     @app.post("/twilio/status/sms/{attempt_id}")
     async def sms_status(attempt_id: int, request: Request) -> Response:
-        form = await hooks.form(request)
-        if isinstance(form, Response):
-            return form
-        return await run_in_threadpool(hooks.status, "sms", attempt_id, form)
+        return await signed(request, lambda form: hooks.status("sms", attempt_id, form))
 
     @app.post("/twilio/voice/{attempt_id}")
     async def voice(attempt_id: int, request: Request) -> Response:
-        form = await hooks.form(request)
-        if isinstance(form, Response):
-            return form
-        return await run_in_threadpool(hooks.voice, attempt_id, form)
+        return await signed(request, lambda form: hooks.voice(attempt_id, form))
 
     @app.get("/health")
     async def health() -> dict[str, str]:

@@ -28,6 +28,7 @@ from dialer.models import (
     TaskState,
     WebhookEvent,
 )
+from dialer.pacing import Limit
 from dialer.serving import AppServer
 from dialer.store import Store
 from dialer.telephony.client import Telephony
@@ -302,4 +303,16 @@ def test_emergency_stop_cancels_queued_calls_and_stops_the_next_request(rig: Rig
     assert all(c.rang_at is None for c in rig.sandbox.sandbox.contacts())
     rig.clock.advance(timedelta(hours=3))
     assert d.tick().placed == 0  # still halted
+    d.close()
+
+
+def test_retry_after_on_a_429_blocks_the_sender_that_long(rig: Rig) -> None:
+    seed(rig.store, rig.clock, rig.spec, n=1)
+    rig.sandbox.sandbox.fail_next(1, status=429, retry_after=7)
+    d = rig.dispatcher()
+    assert d.tick().retried == 1
+    blocked = d.pacer.blocked_for([Limit("account:call", 1.0)])
+    assert 6.0 < blocked <= 7.0
+    rig.clock.advance(40)  # the attempt is due again after 30 s; the block is over
+    assert d.tick().placed == 1
     d.close()
