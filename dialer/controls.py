@@ -47,9 +47,10 @@ class HaltFlag:
         self._read_at = float("-inf")
         self._lock = threading.Lock()
 
-    def __call__(self) -> bool:
+    def __call__(self, *, fresh: bool = False) -> bool:
+        """Whether the stop is on; `fresh` reads the database now instead of the cached value."""
         with self._lock:
-            if self.clock.monotonic() - self._read_at >= HALT_REFRESH:
+            if fresh or self.clock.monotonic() - self._read_at >= HALT_REFRESH:
                 with self.store.sessions() as session:
                     self._value = halted(session)
                 self._read_at = self.clock.monotonic()

@@ -178,7 +178,7 @@ class Dispatcher:
                 self.config.placed_lease,
             )
         report.placed += len(placed)
-        if placed and self.halt():
+        if placed and self.halt(fresh=True):
             # The emergency stop came while these requests were in flight: cancel them too.
             for job, rec in placed:
                 if job.channel != "sms":
