@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -37,7 +37,14 @@ from dialer.config import Settings
 from dialer.dispatcher import DispatchConfig, Dispatcher, TickReport
 from dialer.errors import DialerError
 from dialer.ingest import Importer
-from dialer.models import CallbackTask, ImportRun, ImportStatus, TaskState, TriggerFiring
+from dialer.models import (
+    CallbackTask,
+    Campaign,
+    ImportRun,
+    ImportStatus,
+    TaskState,
+    TriggerFiring,
+)
 from dialer.planner import occurrence_for, plan_campaign
 from dialer.serving import AppServer
 from dialer.store import Store
@@ -269,20 +276,42 @@ class Runner:
         return done
 
     def escalate_tick(self) -> int:
-        """A retry due after its task's deadline is pulled in: the gate finds the earliest slot."""
+        """Tasks whose next try would come after their deadline are escalated now.
+
+        A member of a campaign that can text goes to SMS at once (the next attempt is chosen
+        from SMS on; the gate still finds the SMS window); any other such task has its retry
+        pulled in, so the gate finds the earliest open slot before the deadline.
+        """
         now = self.clock.now()
+        late = (
+            CallbackTask.state.in_((TaskState.PENDING, TaskState.IN_PROGRESS)),
+            CallbackTask.next_attempt_at > CallbackTask.deadline,
+            CallbackTask.deadline > now,
+        )
         with self.store.transaction() as session:
-            moved = session.execute(
+            ids = {c.slug: c.id for c in session.execute(select(Campaign.slug, Campaign.id))}
+            texting = [ids[s.slug] for s in self.specs if "sms" in s.channels and s.slug in ids]
+            to_sms = session.execute(
                 update(CallbackTask)
                 .where(
-                    CallbackTask.state.in_((TaskState.PENDING, TaskState.IN_PROGRESS)),
-                    CallbackTask.next_attempt_at > CallbackTask.deadline,
-                    CallbackTask.deadline > now,
+                    *late,
+                    CallbackTask.member.is_(True),
+                    CallbackTask.campaign_id.in_(texting),
+                    func.coalesce(CallbackTask.plan_action, "") != "sms",
                 )
-                .values(next_attempt_at=now, updated_at=now)
+                .values(
+                    next_attempt_at=now,
+                    plan_action="sms",
+                    plan_reason="escalated: the next call would come after the deadline",
+                    updated_at=now,
+                )
             ).rowcount  # type: ignore[attr-defined]
-        self.stats.escalated += int(moved or 0)
-        return int(moved or 0)
+            pulled = session.execute(
+                update(CallbackTask).where(*late).values(next_attempt_at=now, updated_at=now)
+            ).rowcount  # type: ignore[attr-defined]
+        moved = int(to_sms or 0) + int(pulled or 0)
+        self.stats.escalated += moved
+        return moved
 
 
 def _aps_trigger(spec: CampaignSpec, now: datetime) -> Any:

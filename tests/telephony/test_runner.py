@@ -88,7 +88,7 @@ def test_watched_folder_files_are_imported_once_and_planned(
     assert count(store, CallbackTask) > 0
 
 
-def test_escalation_pulls_a_retry_due_after_the_deadline_in(
+def test_escalation_sends_late_members_to_sms_and_pulls_others_in(
     runner_factory: object, store: Store, clock: SettableClock, tmp_path: Path
 ) -> None:
     shutil.copy(SAMPLE, tmp_path / "inbox" / "extract.csv")
@@ -96,17 +96,40 @@ def test_escalation_pulls_a_retry_due_after_the_deadline_in(
     runner.start(schedule=False)
     now = clock.now()
     with store.transaction() as s:
-        tid = s.scalar(select(CallbackTask.id).where(CallbackTask.deadline > now).limit(1))
-        deadline = s.scalar(select(CallbackTask.deadline).where(CallbackTask.id == tid))
-        assert deadline is not None
-        s.execute(
-            update(CallbackTask)
-            .where(CallbackTask.id == tid)
-            .values(state="in_progress", next_attempt_at=deadline + timedelta(hours=1))
-        )
-    assert runner.escalate_tick() == 1
+        rows = s.execute(
+            select(CallbackTask.id, CallbackTask.deadline)
+            .where(CallbackTask.deadline > now, CallbackTask.plan_action.is_(None))
+            .order_by(CallbackTask.id)
+            .limit(2)
+        ).all()
+        assert len(rows) == 2
+        (member, _), (other, _) = rows
+        for (tid, deadline), is_member in zip(rows, (True, False), strict=True):
+            s.execute(
+                update(CallbackTask)
+                .where(CallbackTask.id == tid)
+                .values(
+                    state="in_progress",
+                    member=is_member,
+                    next_attempt_at=deadline + timedelta(hours=1),
+                )
+            )
+    assert runner.escalate_tick() == 2
     with store.sessions() as s:
-        assert s.scalar(select(CallbackTask.next_attempt_at).where(CallbackTask.id == tid)) == now
+        got = dict(
+            s.execute(
+                select(CallbackTask.id, CallbackTask.plan_action).where(
+                    CallbackTask.id.in_([member, other])
+                )
+            ).all()
+        )
+        due = set(
+            s.scalars(
+                select(CallbackTask.next_attempt_at).where(CallbackTask.id.in_([member, other]))
+            )
+        )
+    assert got == {member: "sms", other: None} and due == {now}
+    assert runner.escalate_tick() == 0
 
 
 def test_the_runner_dials_its_own_sandbox_without_credentials(
