@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Final, cast
 
-from sqlalchemy import Select, Table, bindparam, false, func, or_, select, update
+from sqlalchemy import Select, Table, and_, bindparam, false, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -59,6 +59,8 @@ __all__ = [
 ]
 
 OPEN_STATES: Final = (TaskState.PENDING.value, TaskState.IN_PROGRESS.value)
+ESCALATED_TO_AGENT: Final = "agent"
+"""`plan_action` of a task of an automated campaign that was handed to a person (escalation)."""
 DEFAULT_CAP_DAYS: Final = 3.0
 """Nobody is planned more than three days of work: the three-day rule bounds a useful backlog."""
 DEFAULT_BEHIND_DAYS: Final = 2.0
@@ -149,8 +151,11 @@ def _agent_infos(
     ]
 
 
-def _task_query(campaign_ids: Sequence[int]) -> Select[*tuple[Any, ...]]:
-    """The open tasks of these campaigns with their customer's language."""
+def _task_query(
+    campaign_ids: Sequence[int], escalated_ids: Sequence[int] = ()
+) -> Select[*tuple[Any, ...]]:
+    """The open tasks of these campaigns with their customer's language; of `escalated_ids`
+    (automated campaigns that can hand a task to a person), only the tasks escalated to one."""
     return (
         select(
             CallbackTask.id,
@@ -163,7 +168,16 @@ def _task_query(campaign_ids: Sequence[int]) -> Select[*tuple[Any, ...]]:
             Customer.language,
         )
         .join(Customer, Customer.id == CallbackTask.customer_id)
-        .where(CallbackTask.state.in_(OPEN_STATES), CallbackTask.campaign_id.in_(campaign_ids))
+        .where(
+            CallbackTask.state.in_(OPEN_STATES),
+            or_(
+                CallbackTask.campaign_id.in_(campaign_ids),
+                and_(
+                    CallbackTask.campaign_id.in_(escalated_ids),
+                    CallbackTask.plan_action == ESCALATED_TO_AGENT,
+                ),
+            ),
+        )
     )
 
 
@@ -183,16 +197,29 @@ def _rows(rows: Iterable[Any], kinds: Mapping[int, str]) -> Iterator[_Row]:
         )
 
 
-def _held_tasks(session: Session, kinds: Mapping[int, str], active: Collection[int]) -> list[_Row]:
+def _held_tasks(
+    session: Session,
+    kinds: Mapping[int, str],
+    active: Collection[int],
+    escalated: Collection[int] = (),
+) -> list[_Row]:
     """Open tasks that active agents hold: bounded by their backlog, so read in one go."""
     if not kinds or not active:
         return []
-    query = _task_query(sorted(kinds)).where(CallbackTask.agent_id.in_(sorted(active)))
+    query = _task_query(*_split(kinds, escalated)).where(CallbackTask.agent_id.in_(sorted(active)))
     return list(_rows(session.connection().execute(query), kinds))
 
 
+def _split(kinds: Mapping[int, str], escalated: Collection[int]) -> tuple[list[int], list[int]]:
+    """(campaigns handled by agents, automated campaigns whose escalated tasks need a person)."""
+    return sorted(set(kinds) - set(escalated)), sorted(escalated)
+
+
 def _free_tasks(
-    session: Session, kinds: Mapping[int, str], active: Collection[int]
+    session: Session,
+    kinds: Mapping[int, str],
+    active: Collection[int],
+    escalated: Collection[int] = (),
 ) -> Iterator[_Row]:
     """Unassigned tasks and tasks of inactive agents, most urgent first, streamed.
 
@@ -203,7 +230,7 @@ def _free_tasks(
         return
     held = CallbackTask.agent_id.in_(sorted(active)) if active else false()
     query = (
-        _task_query(sorted(kinds))
+        _task_query(*_split(kinds, escalated))
         .where(or_(CallbackTask.agent_id.is_(None), ~held))
         .order_by(
             func.coalesce(CallbackTask.priority, 0),
@@ -298,18 +325,23 @@ def _run(
     action: str,
 ) -> AssignResult:
     with store.transaction() as session:
-        campaigns = [
-            c
-            for c in session.scalars(select(Campaign))
-            if (campaign_id is None or c.id == campaign_id) and needs_person(c)
-        ]
-        kinds = {c.id: c.kind for c in campaigns}
+        chosen = [c for c in session.scalars(select(Campaign)) if campaign_id in (None, c.id)]
+        campaigns = [c for c in chosen if needs_person(c)]
+        # Automated campaigns with an agent channel: their escalated tasks need a person too.
+        escalated = {
+            c.id
+            for c in chosen
+            if not needs_person(c) and "agent" in ((c.definition or {}).get("channels") or [])
+        }
+        kinds = {c.id: c.kind for c in campaigns} | {
+            c.id: c.kind for c in chosen if c.id in escalated
+        }
         agents, profiles = _load_agents(session)
         backlog = _backlog(session)
         infos = {a.id: a for a in _agent_infos(agents, profiles, backlog)}
         active = {aid for aid, a in infos.items() if a.active}
 
-        held = _held_tasks(session, kinds, active)
+        held = _held_tasks(session, kinds, active, escalated)
         kept = len(held)
         shed: list[_Row] = []
         # Agents who fell behind shed their least urgent tasks, never their own appointments.
@@ -341,7 +373,7 @@ def _run(
         reasons: Counter[str] = Counter()
         result = AssignResult(considered=len(held), kept=kept)
         # Tasks of inactive ("away") agents move, appointments included.
-        free = _free_tasks(session, kinds, active)
+        free = _free_tasks(session, kinds, active, escalated)
         ordered = heapq.merge(shed, free, key=lambda r: task_order(r.info)) if shed else free
         for row in ordered:
             src = row.agent_id

@@ -143,11 +143,11 @@ def choose(
     A channel is used up after `max_attempts` tries, `give_up_after` its first try, or when no
     number can take it. Numbers rotate across tries ("the customer's other valid numbers are
     tried when one fails"). `blocked` maps "" (the customer) and each number to do-not-contact
-    channels. An infeasible task the planner sent to SMS starts at SMS.
+    channels. A task the planner or the escalation sent to SMS (or to a person) starts there.
     """
     channels = list(spec.channels)
-    if plan_action == "sms" and "sms" in channels:
-        channels = channels[channels.index("sms") :]
+    if plan_action in ("sms", "agent") and plan_action in channels:
+        channels = channels[channels.index(plan_action) :]  # sent there by plan or escalation
     for channel in channels:
         if channel == "agent":
             return "agent", None

@@ -54,6 +54,7 @@ from dialer.webhooks import create_app
 
 log = logging.getLogger(__name__)
 
+ESCALATION = {"sms": "SMS", "agent": "a person"}
 CUSTOMER_FILES = (".csv", ".tsv", ".txt", ".xlsx")
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
 
@@ -279,8 +280,9 @@ class Runner:
         """Tasks whose next try would come after their deadline are escalated now.
 
         A member of a campaign that can text goes to SMS at once (the next attempt is chosen
-        from SMS on; the gate still finds the SMS window); any other such task has its retry
-        pulled in, so the gate finds the earliest open slot before the deadline.
+        from SMS on; the gate still finds the SMS window); in a campaign that cannot text but
+        has an agent channel, to a person (the agents' queue); any other such task has its
+        retry pulled in, so the gate finds the earliest open slot before the deadline.
         """
         now = self.clock.now()
         late = (
@@ -290,26 +292,38 @@ class Runner:
         )
         with self.store.transaction() as session:
             ids = {c.slug: c.id for c in session.execute(select(Campaign.slug, Campaign.id))}
-            texting = [ids[s.slug] for s in self.specs if "sms" in s.channels and s.slug in ids]
-            to_sms = session.execute(
-                update(CallbackTask)
-                .where(
-                    *late,
-                    CallbackTask.member.is_(True),
-                    CallbackTask.campaign_id.in_(texting),
-                    func.coalesce(CallbackTask.plan_action, "") != "sms",
-                )
-                .values(
-                    next_attempt_at=now,
-                    plan_action="sms",
-                    plan_reason="escalated: the next call would come after the deadline",
-                    updated_at=now,
-                )
-            ).rowcount  # type: ignore[attr-defined]
+            by_channel = {
+                channel: [
+                    ids[s.slug]
+                    for s in self.specs
+                    if channel in s.channels
+                    and s.slug in ids
+                    and (channel == "sms" or "sms" not in s.channels)
+                ]
+                for channel in ("sms", "agent")
+            }
+            to_other = 0
+            for channel, campaign_ids in by_channel.items():
+                to_other += session.execute(
+                    update(CallbackTask)
+                    .where(
+                        *late,
+                        CallbackTask.member.is_(True),
+                        CallbackTask.campaign_id.in_(campaign_ids),
+                        func.coalesce(CallbackTask.plan_action, "") != channel,
+                    )
+                    .values(
+                        next_attempt_at=now,
+                        plan_action=channel,
+                        plan_reason=f"escalated to {ESCALATION[channel]}: the next call would "
+                        "come after the deadline",
+                        updated_at=now,
+                    )
+                ).rowcount  # type: ignore[attr-defined]
             pulled = session.execute(
                 update(CallbackTask).where(*late).values(next_attempt_at=now, updated_at=now)
             ).rowcount  # type: ignore[attr-defined]
-        moved = int(to_sms or 0) + int(pulled or 0)
+        moved = int(to_other or 0) + int(pulled or 0)
         self.stats.escalated += moved
         return moved
 

@@ -13,8 +13,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from seeding import seed
 from sqlalchemy import func, select, update
 
+from dialer import attempts as books
+from dialer.agents import AgentSpec, add_agent
+from dialer.assign import assign_open_tasks
 from dialer.clock import SettableClock
 from dialer.config import Settings
 from dialer.models import Attempt, CallbackTask, ImportRun, TriggerFiring
@@ -189,3 +193,42 @@ def test_dialer_run_refuses_bad_options_in_one_sentence(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "--tick" in result.stderr
+
+
+def test_escalation_hands_a_late_member_to_a_person_when_the_campaign_cannot_text(
+    runner_factory: object, store: Store, clock: SettableClock, tmp_path: Path
+) -> None:
+    folder = tmp_path / "campaigns"
+    text = (folder / "after-service-satisfaction.toml").read_text(encoding="utf-8")
+    text = text.replace('channels = ["voice", "sms"]', 'channels = ["voice", "agent"]')
+    text = text.replace("[attempts.sms]", "[attempts.agent]")
+    text = text.replace('on_infeasible = "sms"', 'on_infeasible = "flag"')
+    (folder / "after-service-satisfaction.toml").write_text(text, encoding="utf-8")
+    runner = runner_factory()  # type: ignore[operator]
+    [spec] = [s for s in runner.specs if s.slug == "after-service-satisfaction"]
+    [tid] = seed(store, clock, spec, n=1, key_prefix="P")
+    with store.transaction() as s:
+        deadline = s.scalar(select(CallbackTask.deadline).where(CallbackTask.id == tid))
+        assert deadline is not None
+        s.execute(
+            update(CallbackTask)
+            .where(CallbackTask.id == tid)
+            .values(state="in_progress", next_attempt_at=deadline + timedelta(hours=2))
+        )
+        add_agent(
+            s,
+            clock,
+            AgentSpec(username="mei", display_name="Mei", languages=("zh-TW",)),
+            actor="test",
+        )
+    assert runner.escalate_tick() == 1
+    with store.transaction() as s:
+        book = books.CampaignBook()
+        book.refresh(s)
+        report = books.schedule_due(s, book, clock.now(), {})
+    assert (report.to_agents, report.scheduled) == (1, 0)
+    result = assign_open_tasks(store, clock)
+    with store.sessions() as s:
+        task = s.get(CallbackTask, tid)
+        assert task is not None and task.plan_action == "agent" and task.agent_id is not None
+    assert result is not None
