@@ -17,6 +17,7 @@ from dialer.dispatch_config import DispatchConfig
 from dialer.gate import GateInput
 from dialer.models import Attempt, AttemptState, CallbackTask, Customer, CustomerPhone, ServiceEvent
 from dialer.plan_model import reachee
+from dialer.script_text import script_values
 from dialer.windows import WindowPolicy
 
 
@@ -136,16 +137,7 @@ def load_jobs(
                     appointment_at=task.appointment_at,
                 ),
                 language=cust.language,
-                values={
-                    "company": config.company,
-                    "name": cust.name,
-                    "title": cust.title or "",
-                    "service": (event.service_type if event else None) or "",
-                    "date": event.service_date.isoformat() if event else "",
-                    "store": (event.store if event else None) or "",
-                    "vehicle": (event.vehicle if event else None) or "",
-                    "agent": "",
-                },
+                values=script_values(config.company, cust, event),
                 claimed_at=attempt.claimed_at or now,
             )
         )

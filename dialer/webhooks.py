@@ -24,7 +24,7 @@ from twilio.request_validator import RequestValidator
 from dialer import attempts as books
 from dialer.clock import Clock
 from dialer.models import Attempt, CallbackTask, Customer, ServiceEvent
-from dialer.script_text import fill
+from dialer.script_text import fill, script_values
 from dialer.store import Store
 
 log = logging.getLogger(__name__)
@@ -127,13 +127,7 @@ class WebhookApp:
             )
         spec = self.book.spec(task.campaign_id)
         _, script = spec.script_for(cust.language)
-        values = {
-            "company": self.company,
-            "name": cust.name,
-            "title": cust.title or "",
-            "service": (event.service_type if event else None) or "",
-            "date": event.service_date.isoformat() if event else "",
-        }
+        values = script_values(self.company, cust, event)
         machine = str(form.get("AnsweredBy") or "").startswith(("machine", "fax"))
         text = (script.voicemail or script.opening) if machine else script.opening
         voice = quoteattr(script.voice)
