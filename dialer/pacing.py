@@ -21,7 +21,7 @@ from dialer.clock import Clock
 
 EPSILON = 1e-9  # float rounding of summed waits must not keep a slot taken
 MIN_GAP = 0.8  # of a slot: late requests catch up a little faster, never all at once
-MARGIN = 0.015  # spacing stretched by 1.5%: scheduling jitter must not push 51 into a second
+MARGIN = 0.018  # spacing stretched by 1.8%: scheduling jitter must not push 51 into a second
 
 
 @dataclass(frozen=True, slots=True)
