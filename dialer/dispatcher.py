@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from dialer import attempt_status as statuses
 from dialer import attempts as books
 from dialer.calendars import sms_label
 from dialer.clock import Clock
@@ -344,7 +345,7 @@ class Dispatcher:
         task = session.get(CallbackTask, job.task_id)
         attempt = session.get(Attempt, job.attempt_id)
         if task is not None and attempt is not None:
-            books.follow_up(session, self.book, task, attempt, now)
+            statuses.follow_up(session, self.book, task, attempt, now)
         log.info("attempt %s to %s failed: %s", job.attempt_id, mask_phone(job.to), exc)
 
     def _number_failed(

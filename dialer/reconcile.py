@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from dialer import attempt_status as statuses
 from dialer import attempts as books
 from dialer.clock import Clock
 from dialer.errors import TelephonyError
@@ -78,7 +79,7 @@ class Reconciler:
         if not fresh:
             return False
         rec = fresh[0]
-        books.adopt(
+        statuses.adopt(
             session,
             self.book,
             attempt_id,
@@ -136,7 +137,7 @@ class Reconciler:
                     continue
                 rec = found[0]
                 if rec.terminal:
-                    books.apply_status(
+                    statuses.apply_status(
                         session,
                         self.book,
                         now,

@@ -3,7 +3,7 @@
 Every request is checked against `X-Twilio-Signature` with the auth token and the configured
 public URL (so it works behind a proxy); a bad signature gets 403 and is logged, never
 processed. Each status callback is stored once in the event log (unique on SID + status +
-SequenceNumber) and moves its attempt through `attempts.apply_status`, where terminal states
+SequenceNumber) and moves its attempt through `attempt_status.apply_status`, where terminal states
 never regress, so repeated, late and reordered callbacks change nothing twice. The voice route
 answers with the campaign's opening (the full script with its branches is the outcomes issue).
 """
@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from twilio.request_validator import RequestValidator
 
+from dialer import attempt_status as statuses
 from dialer import attempts as books
 from dialer.clock import Clock
 from dialer.models import Attempt, CallbackTask, Customer, ServiceEvent
@@ -96,7 +97,7 @@ class WebhookApp:
             return Response(f"{sid_field}, {status_field} or SequenceNumber invalid", 400)
         with self.store.transaction() as session:
             self.book.refresh(session)
-            books.apply_status(
+            statuses.apply_status(
                 session,
                 self.book,
                 self.clock.now(),

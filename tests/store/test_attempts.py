@@ -10,6 +10,7 @@ from seeding import seed
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from dialer import attempt_status as statuses
 from dialer import attempts as books
 from dialer.campaigns import CampaignSpec, load_campaign
 from dialer.clock import SettableClock
@@ -54,7 +55,7 @@ def status(
     store: Store, clock: SettableClock, attempt_id: int, value: str, seq: int, **extra: str
 ) -> bool:
     with store.transaction() as s:
-        return books.apply_status(
+        return statuses.apply_status(
             s,
             book(s),
             clock.now(),
@@ -184,7 +185,7 @@ def test_voice_retries_with_backoff_then_falls_back_to_sms_then_ends(
             books.mark_placed(s, aid, sid, "queued", clock.now(), timedelta(minutes=15))
             b = book(s)
             final = "delivered" if n == 4 else "busy"
-            books.apply_status(
+            statuses.apply_status(
                 s,
                 b,
                 clock.now(),
@@ -250,6 +251,8 @@ def test_sender_by_region() -> None:
 
 def test_ranks_order_the_lifecycle() -> None:
     order = ["queued", "initiated", "ringing", "in-progress", "completed"]
-    assert [books.rank("call", s) for s in order] == sorted(books.rank("call", s) for s in order)
-    assert books.rank("sms", "sent") < books.rank("sms", "delivered") == books.TERMINAL
-    assert books.rank("call", None) < books.rank("call", "queued")
+    assert [statuses.rank("call", s) for s in order] == sorted(
+        statuses.rank("call", s) for s in order
+    )
+    assert statuses.rank("sms", "sent") < statuses.rank("sms", "delivered") == statuses.TERMINAL
+    assert statuses.rank("call", None) < statuses.rank("call", "queued")
