@@ -45,7 +45,7 @@ def kind_of(channel: str) -> str:
     return "sms" if channel == "sms" else "call"
 
 
-def _insert_event(
+def insert_event(
     session: Session,
     sid: str,
     kind: str,
@@ -86,9 +86,7 @@ def apply_status(
     payload: Mapping[str, Any],
 ) -> bool:
     """Store one provider status once and move its attempt; False when it was a repeat."""
-    if not _insert_event(
-        session, sid, f"{kind}_status", status, sequence, attempt_id, payload, now
-    ):
+    if not insert_event(session, sid, f"{kind}_status", status, sequence, attempt_id, payload, now):
         return False
     attempt = None
     if attempt_id is not None:

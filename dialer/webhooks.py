@@ -24,6 +24,7 @@ from twilio.request_validator import RequestValidator
 from dialer import attempt_status as statuses
 from dialer import attempts as books
 from dialer.clock import Clock
+from dialer.inbound_sms import handle_reply
 from dialer.models import Attempt, CallbackTask, Customer, ServiceEvent
 from dialer.script_text import fill, script_values
 from dialer.store import Store
@@ -110,6 +111,18 @@ class WebhookApp:
             )
         return Response(status_code=204)
 
+    def inbound_sms(self, form: FormData) -> Response:
+        """A customer's SMS reply: acted on once; a clarifying message goes back as TwiML."""
+        fields = {k: str(v) for k, v in form.items()}
+        if not _SID.match(fields.get("MessageSid", "")) or not fields.get("From"):
+            return Response("MessageSid or From invalid", 400)
+        with self.store.transaction() as session:
+            self.book.refresh(session)
+            handled = handle_reply(session, self.book, self.clock.now(), fields, self.company)
+        if handled.clarify:
+            return _twiml(f"<Message>{escape(handled.clarify)}</Message>")
+        return _twiml("")
+
     def voice(self, attempt_id: int, form: FormData) -> Response:
         """The call's TwiML: the opening in the customer's language (a voicemail for machines)."""
         with self.store.sessions() as session:
@@ -172,6 +185,10 @@ def create_app(
     @app.post("/twilio/voice/{attempt_id}")
     async def voice(attempt_id: int, request: Request) -> Response:
         return await signed(request, lambda form: hooks.voice(attempt_id, form))
+
+    @app.post("/twilio/sms/inbound")
+    async def sms_inbound(request: Request) -> Response:
+        return await signed(request, hooks.inbound_sms)
 
     @app.get("/health")
     async def health() -> dict[str, str]:

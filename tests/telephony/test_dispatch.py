@@ -11,9 +11,11 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from seeding import seed
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from twilio.request_validator import RequestValidator
 
 from dialer.campaigns import CampaignSpec, load_campaign
 from dialer.clock import SettableClock
@@ -25,6 +27,8 @@ from dialer.models import (
     Campaign,
     CustomerPhone,
     DoNotContact,
+    FollowUpCase,
+    Outcome,
     TaskState,
     WebhookEvent,
 )
@@ -316,3 +320,80 @@ def test_retry_after_on_a_429_blocks_the_sender_that_long(rig: Rig) -> None:
     rig.clock.advance(40)  # the attempt is due again after 30 s; the block is over
     assert d.tick().placed == 1
     d.close()
+
+
+def sms_task(rig: Rig, reply: str) -> tuple[int, list[Attempt]]:
+    """One member texted (the plan sent it to SMS); the sandbox customer replies `reply`."""
+    rig.sandbox.sandbox.inbound_sms_url = f"{rig.hooks_url}/twilio/sms/inbound"
+    [tid] = seed(rig.store, rig.clock, rig.spec, n=1, plan_action="sms")
+    rig.sandbox.sandbox.person("+886912345678", "human", sms_reply=reply)
+    d = rig.dispatcher()
+    assert d.tick().placed == 1
+    rig.sandbox.advance(600)
+    d.close()
+    return tid, rig.attempts()
+
+
+def test_an_sms_answer_is_the_callback_record_and_a_complaint_opens_a_case(rig: Rig) -> None:
+    tid, [attempt] = sms_task(rig, "３")
+    with rig.store.sessions() as s:
+        task = s.get(CallbackTask, tid)
+        outcome = s.scalar(select(Outcome).where(Outcome.task_id == tid))
+        cases = s.scalars(select(FollowUpCase.state).where(FollowUpCase.task_id == tid)).all()
+    assert task is not None and task.state == TaskState.REACHED and task.reached_at is not None
+    assert outcome is not None and (outcome.name, outcome.channel, outcome.attempt_id) == (
+        "unsatisfied",
+        "sms",
+        attempt.id,
+    )
+    assert cases == ["intake"]
+
+
+def test_an_sms_opt_out_ends_the_task_and_blocks_the_number(rig: Rig) -> None:
+    tid, _ = sms_task(rig, "退訂")
+    with rig.store.sessions() as s:
+        assert s.scalar(select(CallbackTask.outcome).where(CallbackTask.id == tid)) == "opted_out"
+        assert s.scalars(select(DoNotContact.e164)).all() == ["+886912345678"]
+
+
+def test_a_time_in_the_reply_becomes_the_appointment(rig: Rig) -> None:
+    tid, _ = sms_task(rig, "明天 19:00")
+    task = rig.task(tid)
+    assert task.outcome == "callback_requested" and task.reached_at is not None
+    assert task.appointment_at is not None
+    local = task.appointment_at.astimezone(TPE)
+    assert (local.hour, local.minute) == (19, 0) and local.date() > rig.clock.now().astimezone(
+        TPE
+    ).date()
+
+
+def test_words_without_an_answer_are_kept_and_get_one_clarifying_message(rig: Rig) -> None:
+    tid, [attempt] = sms_task(rig, "服務很好")
+    task = rig.task(tid)
+    assert task.reached_at is not None and task.outcome is None
+    with rig.store.sessions() as s:
+        kinds = s.scalars(
+            select(WebhookEvent.kind).where(WebhookEvent.attempt_id == attempt.id)
+        ).all()
+    assert kinds.count("sms_inbound") == 1 and kinds.count("sms_clarified") == 1
+    # Twilio retries the same webhook: nothing is recorded twice, no second clarification.
+    form = {
+        "MessageSid": "SM" + "7" * 32,
+        "From": "+886912345678",
+        "To": attempt.from_e164 or "",
+        "Body": "還可以",
+    }
+    url = f"{rig.hooks_url}/twilio/sms/inbound"
+    sig = RequestValidator(rig.sandbox.sandbox.auth_token).compute_signature(url, form)
+    for _ in range(2):
+        resp = httpx.post(url, data=form, headers={"X-Twilio-Signature": sig}, timeout=10)
+        assert resp.status_code == 200 and "<Message>" not in resp.text
+    with rig.store.sessions() as s:
+        assert (
+            s.scalar(
+                select(func.count())
+                .select_from(WebhookEvent)
+                .where(WebhookEvent.kind == "sms_clarified")
+            )
+            == 1
+        )
