@@ -9,7 +9,6 @@ webhooks are made outside it.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +20,7 @@ from dialer.telephony.sandbox.listing import date_filter, paged
 from dialer.telephony.sandbox.resources import (
     API_VERSION,
     CALL_TERMINAL,
+    E164,
     CallRecord,
     new_sid,
     rfc2822,
@@ -28,7 +28,6 @@ from dialer.telephony.sandbox.resources import (
 from dialer.telephony.sandbox.twiml import TwimlError, Verb, number, parse, spoken_seconds
 
 log = logging.getLogger("dialer.sandbox")
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 EVENTS = frozenset({"initiated", "ringing", "answered", "completed"})
 MAX_DOCUMENTS = 100  # TwiML documents per call before the sandbox calls it a loop
 TIME_LIMIT = timedelta(hours=4)  # Twilio's default call time limit

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,13 +17,13 @@ from dialer.telephony.sandbox.errors import MESSAGE_TEST_NUMBERS, ApiError, not_
 from dialer.telephony.sandbox.listing import date_filter, paged
 from dialer.telephony.sandbox.resources import (
     API_VERSION,
+    E164,
     MessageRecord,
     new_sid,
     num_segments,
 )
 
 log = logging.getLogger("dialer.sandbox")
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 DEFAULT_SENDER = "+15005550006"
 ERRORS = {
     "undelivered": (30003, "Unreachable destination handset"),

@@ -7,6 +7,7 @@ Field lists follow the OpenAPI schemas `api.v2010.account.call` / `api.v2010.acc
 from __future__ import annotations
 
 import random
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,6 +38,9 @@ GSM7 = frozenset(
 
 
 _SIDS = random.Random(secrets.randbits(128))  # unique, not secret: cheaper than os.urandom
+
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")  # what Twilio accepts as a To number
 
 
 def new_sid(prefix: str) -> str:
