@@ -19,8 +19,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from dialer.attempts import ENDED_ATTEMPT_STATES, OPEN_TASK_STATES, CampaignBook, mark_placed
-from dialer.models import Attempt, AttemptState, CallbackTask, WebhookEvent
+from dialer.attempts import (
+    ENDED_ATTEMPT_STATES,
+    OPEN_TASK_STATES,
+    CampaignBook,
+    agreed_since,
+    mark_placed,
+)
+from dialer.models import Attempt, AttemptState, CallbackTask, OutcomeName, WebhookEvent
 
 log = logging.getLogger(__name__)
 
@@ -153,10 +159,15 @@ def follow_up(
 ) -> None:
     """After an attempt ended: the next try on this channel after its spacing, or fall back now.
 
-    A task with an outcome (reached, or ended by the script) is left alone; so is one that has
-    an open attempt already. `schedule_due` picks channel and number when the time comes.
+    A task with an outcome (reached, or ended by the script) is left alone, except an agreed
+    callback that did not get through: it is tried again, its tries counted from the agreement.
+    So is one that has an open attempt already. `schedule_due` picks channel and number when
+    the time comes.
     """
-    if task.state not in OPEN_TASK_STATES or task.reached_at is not None or task.outcome:
+    agreed = task.outcome == OutcomeName.CALLBACK_REQUESTED
+    if task.state not in OPEN_TASK_STATES or (
+        not agreed and (task.reached_at is not None or task.outcome)
+    ):
         return
     if task.next_attempt_at is not None:
         return
@@ -164,7 +175,7 @@ def follow_up(
     if attempt.channel == "agent" or attempt.channel not in spec.channels:
         return
     policy = spec.attempt_policy(attempt.channel)
-    tries = session.scalar(
+    query = (
         select(func.count())
         .select_from(Attempt)
         .where(
@@ -173,7 +184,9 @@ def follow_up(
             Attempt.state != AttemptState.CANCELLED,
         )
     )
-    tries = int(tries or 0)
+    if agreed:  # an agreed callback's tries count from the agreement
+        query = query.where(Attempt.created_at >= agreed_since(session, [task.id])[task.id])
+    tries = int(session.scalar(query) or 0)
     if tries >= policy.max_attempts or (
         attempt.state == AttemptState.FAILED and attempt.error_code
     ):

@@ -33,6 +33,7 @@ from dialer.models import (
     Campaign,
     CustomerPhone,
     DoNotContact,
+    Outcome,
     OutcomeName,
     PhoneType,
     TaskState,
@@ -216,6 +217,7 @@ def schedule_due(
             CallbackTask.appointment_at,
             CallbackTask.attempts_made,
             CallbackTask.plan_action,
+            CallbackTask.outcome,
         )
         .where(
             CallbackTask.state.in_(OPEN_TASK_STATES),
@@ -235,6 +237,10 @@ def schedule_due(
         .order_by(Attempt.task_id, Attempt.number)
     ):
         tried[tid].append(Tried(channel, created))
+    for tid, agreed_at in agreed_since(
+        session, [t.id for t in tasks if t.outcome == OutcomeName.CALLBACK_REQUESTED]
+    ).items():  # an agreed callback gets its tries afresh, counted from the agreement
+        tried[tid] = [x for x in tried[tid] if x.at >= agreed_at]
     phones: dict[int, list[Phone]] = defaultdict(list)
     customer_ids = {t.customer_id for t in tasks}
     for row in session.execute(
@@ -265,7 +271,10 @@ def schedule_due(
             blocked[p.e164] = frozenset(dnc.get((None, p.e164), ()))
         choice = choose(spec, tried[t.id], phones[t.customer_id], blocked, now, t.plan_action)
         if choice is None:
-            _end_task(session, t.id, now, TaskState.NOT_REACHED, OutcomeName.NOT_REACHED)
+            if t.outcome == OutcomeName.CALLBACK_REQUESTED:  # reached before: the outcome stands
+                _end_task(session, t.id, now, TaskState.REACHED, OutcomeName.CALLBACK_REQUESTED)
+            else:
+                _end_task(session, t.id, now, TaskState.NOT_REACHED, OutcomeName.NOT_REACHED)
             report.exhausted += 1
             continue
         channel, phone = choice
@@ -308,6 +317,16 @@ def schedule_due(
             )
         report.scheduled = len(made)
     return report
+
+
+def agreed_since(session: Session, task_ids: Sequence[int]) -> dict[int, datetime]:
+    """When each of these tasks' customers agreed to be called back (their outcome's time)."""
+    if not task_ids:
+        return {}
+    rows = session.execute(
+        select(Outcome.task_id, Outcome.recorded_at).where(Outcome.task_id.in_(task_ids))
+    )
+    return {tid: at for tid, at in rows}
 
 
 def _end_task(

@@ -304,6 +304,12 @@ class Script(_Model):
     reasons: ReasonMenu | None = None
     closing: Text | None = None
     voicemail: Text | None = None
+    opt_out: Text | None = Field(
+        default=None, description="how to stop our calls (key 9); built-in wording if unset"
+    )
+    opted_out: Text | None = Field(default=None, description="said after the opt-out key")
+    no_input: Text | None = Field(default=None, description="the goodbye after silence")
+    when: Text | None = Field(default=None, description="asks for the hour to call back")
     sms: Sms | None = None
 
     def texts(self) -> Iterable[tuple[str, str]]:

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from dialer.appointments import appointment_slot, customer_reachee
 from dialer.attempt_status import insert_event
 from dialer.attempts import CampaignBook
 from dialer.models import (
@@ -116,7 +117,8 @@ def handle_reply(
     elif reply.kind == "later":
         record_outcome(
             session, spec, task, OutcomeName.CALLBACK_REQUESTED, now, note=reply.text,
-            appointment_at=reply.at, channel=channel,
+            appointment_at=appointment_slot(spec, customer_reachee(cust), reply.at, now),
+            channel=channel,
             attempt_id=aid,
         )  # fmt: skip
     elif task.outcome:  # words after an answer: the suggestion or the complaint

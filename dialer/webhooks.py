@@ -4,29 +4,27 @@ Every request is checked against `X-Twilio-Signature` with the auth token and th
 public URL (so it works behind a proxy); a bad signature gets 403 and is logged, never
 processed. Each status callback is stored once in the event log (unique on SID + status +
 SequenceNumber) and moves its attempt through `attempt_status.apply_status`, where terminal states
-never regress, so repeated, late and reordered callbacks change nothing twice. The voice route
-answers with the campaign's opening (the full script with its branches is the outcomes issue).
+never regress, so repeated, late and reordered callbacks change nothing twice. The voice routes
+speak the campaign's script step by step (`dialer.ivr`); a repeated Gather records nothing twice.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
-from xml.sax.saxutils import escape, quoteattr
+from collections.abc import Callable, Mapping
+from xml.sax.saxutils import escape
 
 from fastapi import FastAPI, Request, Response
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from twilio.request_validator import RequestValidator
 
 from dialer import attempt_status as statuses
 from dialer import attempts as books
+from dialer import ivr
 from dialer.clock import Clock
 from dialer.inbound_sms import handle_reply
-from dialer.models import Attempt, CallbackTask, Customer, ServiceEvent
-from dialer.script_text import fill, script_values
 from dialer.store import Store
 
 log = logging.getLogger(__name__)
@@ -123,29 +121,35 @@ class WebhookApp:
             return _twiml(f"<Message>{escape(handled.clarify)}</Message>")
         return _twiml("")
 
-    def voice(self, attempt_id: int, form: FormData) -> Response:
-        """The call's TwiML: the opening in the customer's language (a voicemail for machines)."""
-        with self.store.sessions() as session:
-            row = session.execute(
-                select(Attempt, CallbackTask, Customer)
-                .join(CallbackTask, CallbackTask.id == Attempt.task_id)
-                .join(Customer, Customer.id == CallbackTask.customer_id)
-                .where(Attempt.id == attempt_id)
-            ).first()
-            if row is None:
+    def voice(
+        self,
+        attempt_id: int,
+        form: FormData,
+        base_url: str,
+        step: str | None = None,
+        query: Mapping[str, str] | None = None,
+    ) -> Response:
+        """The call's TwiML for the first answer (`step` None) or one Gather/Record step."""
+        fields = {k: str(v) for k, v in form.items()}
+        q = query or {}
+        tries, answer = q.get("try", "1"), q.get("answer", "unsatisfied")
+        if step is not None and (step not in ivr.STEPS or tries not in ("1", "2")):
+            return Response("unknown step or try", status_code=404)
+        sid = fields.get("CallSid", "")
+        if step is not None and not _SID.match(sid):
+            return Response("CallSid invalid", status_code=400)
+        with self.store.transaction() as session:
+            ctx = ivr.load(session, self.book, attempt_id, self.company)
+            if ctx is None or ctx.attempt.channel != "voice":
                 return _twiml("<Hangup/>")
-            _attempt, task, cust = row
-            self.book.refresh(session)
-            event = (
-                session.get(ServiceEvent, task.service_event_id) if task.service_event_id else None
-            )
-        spec = self.book.spec(task.campaign_id)
-        _, script = spec.script_for(cust.language)
-        values = script_values(self.company, cust, event)
-        machine = str(form.get("AnsweredBy") or "").startswith(("machine", "fax"))
-        text = (script.voicemail or script.opening) if machine else script.opening
-        voice = quoteattr(script.voice)
-        return _twiml(f"<Say voice={voice}>{escape(fill(text, values))}</Say><Hangup/>")
+            flow = ivr.Flow(ctx, session, self.clock.now(), base_url)
+            if step is None:
+                return _twiml(flow.start(fields.get("AnsweredBy", "")))
+            flow.live = statuses.insert_event(
+                session, sid, "voice_gather", f"{step}:{answer}"[:30], int(tries),
+                attempt_id, fields, flow.now,
+            )  # fmt: skip
+            return _twiml(ivr.respond(flow, step, fields, int(tries), answer))
 
 
 def _twiml(inner: str) -> Response:
@@ -182,9 +186,19 @@ def create_app(
     async def sms_status(attempt_id: int, request: Request) -> Response:
         return await signed(request, lambda form: hooks.status("sms", attempt_id, form))
 
+    def base(request: Request) -> str:
+        return hooks.public_base_url or str(request.base_url).rstrip("/")
+
     @app.post("/twilio/voice/{attempt_id}")
     async def voice(attempt_id: int, request: Request) -> Response:
-        return await signed(request, lambda form: hooks.voice(attempt_id, form))
+        return await signed(request, lambda form: hooks.voice(attempt_id, form, base(request)))
+
+    @app.post("/twilio/voice/{attempt_id}/{step}")
+    async def voice_step(attempt_id: int, step: str, request: Request) -> Response:
+        query = dict(request.query_params)
+        return await signed(
+            request, lambda form: hooks.voice(attempt_id, form, base(request), step, query)
+        )
 
     @app.post("/twilio/sms/inbound")
     async def sms_inbound(request: Request) -> Response:

@@ -110,7 +110,7 @@ def rang_in_window(rig: Rig, policy_channel: str = "voice") -> None:
 def test_calls_are_placed_paced_and_their_statuses_recorded(rig: Rig) -> None:
     tasks = seed(rig.store, rig.clock, rig.spec, n=3)
     sb = rig.sandbox.sandbox
-    sb.person("+886912345670", "human")
+    sb.person("+886912345670", "human", digits=())  # answers, then stays silent: not reached
     sb.person("+886912345671", "busy")
     sb.person("+886912345672", "no_answer")
     d = rig.dispatcher()

@@ -148,8 +148,8 @@ def test_the_voice_route_speaks_the_opening_in_the_customers_language(
     resp = post(server, f"/twilio/voice/{placed}", form)
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("application/xml")
     assert '<Say voice="Google.cmn-TW-Standard-A">' in resp.text
-    assert (
-        "測試公司" in resp.text
-        and "客戶0" in resp.text
-        and resp.text.endswith("<Hangup/></Response>")
-    )
+    assert "測試公司" in resp.text and "客戶0" in resp.text
+    # The convenience check is a Gather (with the opt-out key); silence falls to the Redirect.
+    step = f"{PUBLIC}/twilio/voice/{placed}/convenience?try=1"
+    assert f'action="{step}"' in resp.text and "請按9" in resp.text
+    assert resp.text.endswith(f'<Redirect method="POST">{step}</Redirect></Response>')

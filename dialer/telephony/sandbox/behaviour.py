@@ -76,7 +76,11 @@ class Behaviour:
 
 @dataclass(frozen=True)
 class Person:
-    """How one number behaves on one contact. `digits` answer successive <Gather>s ("" = silence)."""
+    """How one number behaves on one contact.
+
+    `digits` answer successive prompts: the keys pressed at a <Gather>, the words said at a
+    <Record> (then "#"); "" is silence.
+    """
 
     kind: CallKind = "human"
     digits: tuple[str, ...] = ("1", "1")
@@ -115,9 +119,10 @@ def draw_call_person(behaviour: Behaviour, seed: int, number: str, nth: int) -> 
     convenience = "2" if rng.random() < b.call_later else "1"
     satisfaction = _pick(rng, [("1", b.satisfied), ("2", b.average), ("3", b.unsatisfied)])
     ring = rng.uniform(*b.ring_seconds)
+    hour = rng.choice(("", "10", "19"))  # asked "when?" after pressing 2: any time, 10:00, 19:00
     return Person(
         kind=kind,  # type: ignore[arg-type]
-        digits=(convenience, satisfaction),
+        digits=(convenience, hour) if convenience == "2" else (convenience, satisfaction),
         ring_seconds=ring,
         then="1",
     )

@@ -289,6 +289,9 @@ class Calls:
             if verb.name == "Gather":
                 self._gather(self.records[sid], verb, walk)
                 return
+            if verb.name == "Record":
+                self._record(self.records[sid], verb, walk)
+                return
             if verb.name == "Other":
                 self.w.scheduler.at(self.w.now(), lambda: self._step(sid, walk))
                 return
@@ -298,19 +301,20 @@ class Calls:
             return
         self._finish(sid, "completed")  # Hangup, Reject, or the end of the document
 
+    @staticmethod
+    def _next_answer(rec: CallRecord) -> str:
+        """The person's answer to the next prompt ("" when silent or not a person)."""
+        person, n = rec.person, rec.gathers
+        rec.gathers += 1
+        if person is None or person.kind != "human":
+            return ""
+        return person.digits[n] if n < len(person.digits) else person.then
+
     def _gather(self, rec: CallRecord, verb: Verb, walk: Walk) -> None:
         """The person listens to the prompt, then presses their next digits or stays silent."""
         b, sid = self.w.behaviour, rec.sid
-        person = rec.person
-        digits = ""
-        if (
-            person is not None
-            and person.kind == "human"
-            and "dtmf" in verb.attrs.get("input", "dtmf")
-        ):
-            n = rec.gathers
-            digits = person.digits[n] if n < len(person.digits) else person.then
-        rec.gathers += 1
+        answer = self._next_answer(rec)
+        digits = answer if "dtmf" in verb.attrs.get("input", "dtmf") else ""
         num = verb.attrs.get("numDigits")
         if digits and num and num.isdigit():
             digits = digits[: int(num)]
@@ -324,6 +328,38 @@ class Calls:
         else:
             timeout = max(0.0, number(verb.attrs.get("timeout"), 5))
             self.w.scheduler.at(self.w.later(listen + timeout), lambda: self._step(sid, walk))
+
+    def _record(self, rec: CallRecord, verb: Verb, walk: Walk) -> None:
+        """The person speaks their next answer after the beep and presses # (Twilio's Record).
+
+        Silence records nothing: as on Twilio, the action is not requested and the next verb
+        plays.
+        """
+        b, sid = self.w.behaviour, rec.sid
+        words = self._next_answer(rec)
+        action = urljoin(walk.url or "", verb.attrs.get("action") or walk.url or "")
+        if not words or not action:
+            timeout = max(0.0, number(verb.attrs.get("timeout"), 5))
+            self.w.scheduler.at(self.w.later(timeout), lambda: self._step(sid, walk))
+            return
+        limit = number(verb.attrs.get("maxLength"), 3600) or 3600
+        seconds = int(min(limit, max(1.0, len(words) * b.say_seconds_per_char * 4)))
+        rec.recordings.append(words)
+        n = len(rec.recordings)
+        recording = f"RE{rec.sid[2:30]}{n:04x}"
+        extra = {
+            "RecordingSid": recording,
+            "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{rec.account_sid}"
+            f"/Recordings/{recording}",
+            "RecordingDuration": str(seconds),
+            "Digits": "#" if "#" in verb.attrs.get("finishOnKey", "1234567890*#") else "hangup",
+        }
+        method = verb.attrs.get("method", "POST")
+        at = self.w.later(seconds + b.press_seconds)
+        self.w.scheduler.at(at, lambda: self._said(sid, walk, action, method, extra))
+
+    def _said(self, sid: str, walk: Walk, url: str, method: str, extra: dict[str, str]) -> None:
+        self._follow(sid, walk, url, method, extra)
 
     def _pressed(self, sid: str, walk: Walk, digits: str, target: str, method: str) -> None:
         with self.w.lock:

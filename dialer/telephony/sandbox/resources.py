@@ -127,7 +127,8 @@ class CallRecord:
     ended_at: datetime | None = None
     person: Person | None = None
     digits: list[str] = field(default_factory=list)
-    gathers: int = 0
+    gathers: int = 0  # prompts (Gather, Record) the person has answered or let pass
+    recordings: list[str] = field(default_factory=list)
     documents: int = 0
     sequence: int = 0
     error: str | None = None
