@@ -50,6 +50,7 @@ from dialer.models import Customer, ImportRun
 from dialer.plan_cli import plan_command
 from dialer.run_cli import run_command
 from dialer.sandbox_cli import sandbox_command
+from dialer.serve_cli import serve_command
 from dialer.spreadsheet import safe_cell
 from dialer.store import Store, describe_url
 
@@ -83,6 +84,7 @@ app.command("resume")(resume_all_cmd)
 app.add_typer(attempts_app, name="attempts")
 app.command("sandbox")(sandbox_command)
 app.command("run")(run_command)
+app.command("serve")(serve_command)
 
 
 @dataclass

@@ -1,0 +1,69 @@
+"""`dialer serve`: only the webhooks (status callbacks, the call script, SMS replies).
+
+For a deployment where dispatching runs elsewhere (`dialer run` on another host) or behind a
+reverse proxy: Twilio's requests are checked against the auth token and the public URL.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+
+from dialer.console import out
+from dialer.errors import ConfigError, UsageError
+from dialer.serving import AppServer
+from dialer.webhooks import create_app
+
+
+def serve_command(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address the webhooks listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(help="Port the webhooks listen on (0: any free one).")
+    ] = 8080,
+    duration: Annotated[
+        float | None, typer.Option("--for", help="Stop by itself after this many seconds.")
+    ] = None,
+) -> None:
+    """Serve Twilio's webhooks until SIGTERM or Ctrl-C (needs DIALER_TWILIO_AUTH_TOKEN)."""
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, got {port}")
+    c: Any = ctx.find_root().obj
+    settings = c.settings
+    if settings.twilio_auth_token is None:
+        raise ConfigError(
+            "dialer serve checks every request's X-Twilio-Signature: set DIALER_TWILIO_AUTH_TOKEN "
+            "(and DIALER_PUBLIC_BASE_URL behind a proxy)"
+        )
+    app = create_app(
+        c.store(),
+        c.clock,
+        settings.twilio_auth_token.get_secret_value(),
+        settings.public_base_url,
+        company=settings.company_name,
+    )
+    stop = threading.Event()
+    interrupted = False
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        nonlocal interrupted
+        interrupted = signum == signal.SIGINT
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    with AppServer(app, host, port, "webhooks") as server:
+        public = settings.public_base_url or server.base_url
+        out.print(
+            f"dialer serving webhooks at {server.base_url} (signed for {public}); "
+            "Ctrl-C or SIGTERM stops",
+            highlight=False,
+        )
+        stop.wait(timeout=duration)
+    out.print("stopped")
+    if interrupted:
+        raise typer.Exit(130)
