@@ -282,6 +282,8 @@ class Calls:
             answered = self.records[sid].answered_at
             over = answered is not None and self.w.now() - answered >= TIME_LIMIT
             verb = walk.verbs.pop(0) if walk.verbs and not over else Verb("Hangup")
+            if verb.name == "Say":
+                self.records[sid].said.append((verb.attrs.get("voice", ""), verb.text))
             if verb.name in ("Say", "Play", "Pause"):
                 at = self.w.later(spoken_seconds([verb], b.say_seconds_per_char, b.play_seconds))
                 self.w.scheduler.at(at, lambda: self._step(sid, walk))
@@ -313,6 +315,9 @@ class Calls:
     def _gather(self, rec: CallRecord, verb: Verb, walk: Walk) -> None:
         """The person listens to the prompt, then presses their next digits or stays silent."""
         b, sid = self.w.behaviour, rec.sid
+        rec.said.extend(
+            (v.attrs.get("voice", ""), v.text) for v in verb.children if v.name == "Say"
+        )
         answer = self._next_answer(rec)
         digits = answer if "dtmf" in verb.attrs.get("input", "dtmf") else ""
         num = verb.attrs.get("numDigits")

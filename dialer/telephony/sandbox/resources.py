@@ -92,12 +92,16 @@ class Contact:
     digits: tuple[str, ...]
     sms_reply: str | None
     error: str | None
+    said: tuple[tuple[str, str], ...] = ()  # (voice, text) of every <Say> the callee heard
+    recordings: tuple[str, ...] = ()  # what the callee said after a <Record> beep
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in self.__dict__.items():
             out[key.rstrip("_")] = value.isoformat() if isinstance(value, datetime) else value
         out["digits"] = list(self.digits)
+        out["said"] = [list(x) for x in self.said]
+        out["recordings"] = list(self.recordings)
         return out
 
 
@@ -129,6 +133,7 @@ class CallRecord:
     digits: list[str] = field(default_factory=list)
     gathers: int = 0  # prompts (Gather, Record) the person has answered or let pass
     recordings: list[str] = field(default_factory=list)
+    said: list[tuple[str, str]] = field(default_factory=list)  # (voice, text) of every <Say>
     documents: int = 0
     sequence: int = 0
     error: str | None = None
@@ -172,6 +177,8 @@ class CallRecord:
             duration=self.duration,
             digits=tuple(self.digits),
             sms_reply=None,
+            said=tuple(self.said),
+            recordings=tuple(self.recordings),
             error=self.error,
         )
 
