@@ -305,6 +305,11 @@ class Script(_Model):
     closing: Text | None = None
     voicemail: Text | None = None
     sms: Sms | None = None
+    after_complaint: Text | None = Field(
+        default=None,
+        description="the question asked on the follow-up call after a complaint was resolved, "
+        "e.g. we handled your complaint; are you satisfied now? 1/2/3",
+    )
 
     def texts(self) -> Iterable[tuple[str, str]]:
         """Every spoken text in call order, for previews."""
