@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pydantic import ValidationError
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
 from dialer.campaigns import CampaignSpec
@@ -114,13 +114,13 @@ def follow_up_missed(case: FollowUpCase, follow_up: CallbackTask | None, now: da
     return follow_up.state not in OPEN_TASK_STATES or follow_up.deadline <= now
 
 
-def missed_filter(query: Select[FollowUpCase], now: datetime) -> Select[FollowUpCase]:
-    """Narrow a case query to the follow-ups missed at `now`."""
-    fu = select(CallbackTask.id).where(
+def missed_clause(now: datetime) -> ColumnElement[bool]:
+    """The SQL condition of `follow_up_missed` at `now`, for `.where(...)` on a case query."""
+    ended_or_late = select(CallbackTask.id).where(
         CallbackTask.id == FollowUpCase.follow_up_task_id,
-        (CallbackTask.state.not_in(OPEN_TASK_STATES)) | (CallbackTask.deadline <= now),
+        CallbackTask.state.not_in(OPEN_TASK_STATES) | (CallbackTask.deadline <= now),
     )
-    return query.where(FollowUpCase.state == CaseState.RESOLVED, fu.exists())
+    return and_(FollowUpCase.state == CaseState.RESOLVED, ended_or_late.exists())
 
 
 # ----------------------------------------------------------------------------- steps
@@ -504,8 +504,12 @@ def complaint_counts(
         counts.rejected += n if stands is False else 0
         counts.reopened += n if round_ > 1 else 0
     if now is not None:
-        query = missed_filter(
-            select(FollowUpCase).where(FollowUpCase.id.in_(select(ids.c.id))), now
+        counts.follow_up_missed = (
+            session.scalar(
+                select(func.count())
+                .select_from(FollowUpCase)
+                .where(FollowUpCase.id.in_(select(ids.c.id)), missed_clause(now))
+            )
+            or 0
         )
-        counts.follow_up_missed = len(session.scalars(query).all())
     return counts

@@ -381,7 +381,7 @@ def test_a_follow_up_not_reached_by_its_deadline_leaves_the_case_resolved_and_mi
     clock.set(deadline + timedelta(seconds=1))
     with store.sessions() as s:
         counts = cases.complaint_counts(s, now=clock.now())
-        missed = s.scalars(cases.missed_filter(select(FollowUpCase), clock.now())).all()
+        missed = s.scalars(select(FollowUpCase).where(cases.missed_clause(clock.now()))).all()
     assert counts.follow_up_missed == 1 and [c.id for c in missed] == [case_id]
     assert case_of(store, case_id).state == "resolved"
 
