@@ -28,7 +28,7 @@ from datetime import datetime
 
 from pydantic import ValidationError
 from sqlalchemy import ColumnElement, and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from dialer.campaigns import CampaignSpec
 from dialer.errors import ConfigError, NotFoundError, UsageError
@@ -116,9 +116,14 @@ def follow_up_missed(case: FollowUpCase, follow_up: CallbackTask | None, now: da
 
 def missed_clause(now: datetime) -> ColumnElement[bool]:
     """The SQL condition of `follow_up_missed` at `now`, for `.where(...)` on a case query."""
-    ended_or_late = select(CallbackTask.id).where(
-        CallbackTask.id == FollowUpCase.follow_up_task_id,
-        CallbackTask.state.not_in(OPEN_TASK_STATES) | (CallbackTask.deadline <= now),
+    fu = aliased(CallbackTask)  # the outer query may join the complaint's own task
+    ended_or_late = (
+        select(fu.id)
+        .where(
+            fu.id == FollowUpCase.follow_up_task_id,
+            fu.state.not_in(OPEN_TASK_STATES) | (fu.deadline <= now),
+        )
+        .correlate_except(fu)
     )
     return and_(FollowUpCase.state == CaseState.RESOLVED, ended_or_late.exists())
 
