@@ -371,8 +371,8 @@ def _follow_up_task(
     else:
         _schedule(PlanContext(spec, now), facts, planned)
     task = CallbackTask(**planned.row(campaign_id, now))
-    owner = case.owner_agent_id or origin.agent_id
-    task.agent_id = owner
+    if spec.handled_by == "agents":  # the case owner calls back, else the complaint's agent
+        task.agent_id = case.owner_agent_id or origin.agent_id
     if problem is not None:
         task.plan_reason = problem[1]
     session.add(task)

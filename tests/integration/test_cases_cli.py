@@ -103,7 +103,7 @@ def test_a_complaint_goes_round_the_loop_from_the_command_line(tmp_path: Path) -
             task = s.get(CallbackTask, case.follow_up_task_id)
             assert task is not None and task.dedupe_key == f"case:{case_id}:1"
             assert task.deadline == case.resolved_at + timedelta(days=3)
-            assert task.agent_id is not None  # the case owner calls back if agents handle it
+            assert task.agent_id is None  # automated campaign: the dispatcher calls back
             actions = s.scalars(
                 select(AuditEntry.action).where(AuditEntry.subject_type == "case")
             ).all()

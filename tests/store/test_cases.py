@@ -458,3 +458,20 @@ def test_migration_0005_renames_stored_states_and_starts_each_history(
         zip(tids, ["open", "investigating", "resolved", "followed_up"], [1] * 4, strict=True)
     )
     assert first_steps == [(None, "open", "migration", "words")] * 4
+
+
+def test_in_a_campaign_handled_by_agents_the_case_owner_makes_the_follow_up_call(
+    store: Store, clock: SettableClock, spec: CampaignSpec
+) -> None:
+    agents_spec = spec.model_copy(update={"handled_by": "agents", "channels": ["agent"]})
+    _, case_id = complaint(store, clock, spec)
+    with store.transaction() as s:
+        s.add(Agent(username="agent-wu", display_name="Wu", created_at=clock.now()))
+    with store.transaction() as s:
+        cases.assign(s, case_id, "agent-wu", BOSS, clock.now())
+    to_investigating(store, clock, case_id)
+    with store.transaction() as s:
+        task = cases.resolve(s, case_id, "refunded", BOSS, clock.now(), spec=agents_spec)
+        owner = s.scalar(select(Agent.id).where(Agent.username == "agent-wu"))
+        assert owner is not None and task.agent_id == owner
+        assert task.deadline == clock.now() + agents_spec.complaints.follow_up_deadline
