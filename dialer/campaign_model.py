@@ -311,10 +311,15 @@ class Script(_Model):
     no_input: Text | None = Field(default=None, description="the goodbye after silence")
     when: Text | None = Field(default=None, description="asks for the hour to call back")
     sms: Sms | None = None
+    after_complaint: Text | None = Field(
+        default=None,
+        description="the question asked on the follow-up call after a complaint was resolved, "
+        "e.g. we handled your complaint; are you satisfied now? 1/2/3",
+    )
 
     def texts(self) -> Iterable[tuple[str, str]]:
         """Every spoken text in call order, for previews."""
-        for name in ("opening", "convenience", "later", "message", "question"):
+        for name in ("opening", "convenience", "later", "message", "question", "after_complaint"):
             value = getattr(self, name)
             if value:
                 yield name, value

@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dialer import audit
 from dialer.agents_cli import agents_app
 from dialer.campaign_cli import campaign_app
+from dialer.cases_cli import cases_app
 from dialer.clock import Clock, SystemClock
 from dialer.config import Settings
 from dialer.console import err, out, sub_app
@@ -75,6 +76,7 @@ app.add_typer(customers_app, name="customers")
 app.add_typer(imports_app, name="imports")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(agents_app, name="agents")
+app.add_typer(cases_app, name="cases")
 app.command("plan")(plan_command)
 campaign_app.command("pause")(pause_cmd)
 campaign_app.command("resume")(resume_cmd)

@@ -21,6 +21,7 @@ from xml.sax.saxutils import escape, quoteattr
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from dialer import cases
 from dialer.appointments import appointment_slot, at_hour, customer_reachee, customer_zone
 from dialer.attempts import CampaignBook
 from dialer.campaign_model import Branch, Script
@@ -31,7 +32,6 @@ from dialer.models import (
     CallbackTask,
     Customer,
     DoNotContact,
-    FollowUpCase,
     Outcome,
     OutcomeName,
     ServiceEvent,
@@ -78,11 +78,9 @@ def load(session: Session, book: CampaignBook, attempt_id: int, company: str) ->
     event = session.get(ServiceEvent, task.service_event_id) if task.service_event_id else None
     spec = book.spec(task.campaign_id)
     language, script = spec.script_for(cust.language)
-    case = session.scalar(
-        select(FollowUpCase.id).where(FollowUpCase.follow_up_task_id == task.id).limit(1)
-    )
     values = script_values(company, cust, event)
-    return CallContext(attempt, task, cust, spec, language, script, values, case is not None)
+    after = cases.case_for_follow_up(session, task.id) is not None
+    return CallContext(attempt, task, cust, spec, language, script, values, after)
 
 
 @dataclass
@@ -179,8 +177,7 @@ class Flow:
 
     def question_text(self) -> str | None:
         s = self.ctx.script
-        after = getattr(s, "after_complaint", None)
-        return (after or s.question) if self.ctx.after_complaint else s.question
+        return (s.after_complaint or s.question) if self.ctx.after_complaint else s.question
 
     def ask_question(self, attempt: int, sorry: bool = False) -> str:
         s = self.ctx.script
@@ -285,27 +282,22 @@ class Flow:
             outcome.digits = f"{outcome.digits or ''} {digits}".strip()[:40]
 
     def set_reason(self, reason: str) -> None:
-        task_id = self.ctx.task.id
-        outcome = self.session.scalar(select(Outcome).where(Outcome.task_id == task_id))
-        if outcome is not None:
-            outcome.reason = reason
-        self.session.execute(
-            update(FollowUpCase)
-            .where(FollowUpCase.task_id == task_id, FollowUpCase.category.is_(None))
-            .values(category=reason)
-        )
+        """The reason chosen from the menu: on the callback record and the case it opened."""
+        c = self.ctx
+        if c.task.outcome:
+            record_outcome(
+                self.session, c.spec, c.task, c.task.outcome, self.now,
+                channel="voice", attempt_id=c.attempt.id, reason=reason,
+            )  # fmt: skip
 
     def add_words(self, note: str) -> None:
+        """The customer's words (a recording): on the callback record and the case."""
         c = self.ctx
         if c.task.outcome:
             record_outcome(
                 self.session, c.spec, c.task, c.task.outcome, self.now,
                 channel="voice", attempt_id=c.attempt.id, note=note,
             )  # fmt: skip
-        for case in self.session.scalars(
-            select(FollowUpCase).where(FollowUpCase.task_id == c.task.id)
-        ):
-            case.description = f"{case.description}\n{note}" if case.description else note
 
     def add_opt_out(self, digits: str) -> None:
         c = self.ctx

@@ -148,16 +148,28 @@ class OutcomeName(StrEnum):
 
 
 class CaseState(StrEnum):
-    """The complaint loop of DOMAIN.md: intake → judge → investigate → propose → implement → callback."""
+    """The complaint loop of DOMAIN.md (投訴處理), as `dialer.cases` moves a case through it.
 
-    INTAKE = "intake"
+    open (受理) → judged (判斷: it stands) → investigating (調查, a department) → resolved (方案 and
+    實施: the solution, a follow-up callback is scheduled) → followed_up (處理後有回訪: the customer
+    answered) → closed. A complaint that does not stand is rejected, answered politely and closed;
+    an unsatisfied follow-up answer sends the case back to investigating for another round.
+    """
+
+    OPEN = "open"
     JUDGED = "judged"
     INVESTIGATING = "investigating"
-    PROPOSED = "proposed"
-    IMPLEMENTED = "implemented"
-    CALLED_BACK = "called_back"
+    RESOLVED = "resolved"
+    FOLLOWED_UP = "followed_up"
     CLOSED = "closed"
     REJECTED = "rejected"
+
+
+class CaseSource(StrEnum):
+    """What opened a case: a complaint answer in the callback, or a new request raised in it."""
+
+    ANSWER = "answer"
+    REQUEST = "request"
 
 
 class AgentRole(StrEnum):
@@ -457,7 +469,8 @@ class Outcome(Base):
 
 
 class FollowUpCase(Base):
-    """A complaint (跟進個案) opened by an unsatisfied answer, handled until it is called back."""
+    """A complaint (跟進個案) opened by an unsatisfied answer or a new request, handled until the
+    customer is called back after handling; `dialer.cases` is the only writer of `state`."""
 
     __tablename__ = "follow_up_cases"
 
@@ -465,18 +478,49 @@ class FollowUpCase(Base):
     task_id: Mapped[int] = mapped_column(ForeignKey("callback_tasks.id", ondelete="CASCADE"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     outcome_id: Mapped[int | None] = mapped_column(ForeignKey("outcomes.id"))
+    # The callback of the current round ("we handled your complaint; are you satisfied now?").
     follow_up_task_id: Mapped[int | None] = mapped_column(ForeignKey("callback_tasks.id"))
-    state: Mapped[str] = mapped_column(String(20), default=CaseState.INTAKE)
+    state: Mapped[str] = mapped_column(String(20), default=CaseState.OPEN)
+    source: Mapped[str] = mapped_column(String(20), default=CaseSource.ANSWER)
+    reason: Mapped[str | None] = mapped_column(String(200))  # the reason chosen in the call
     category: Mapped[str | None] = mapped_column(String(120))
-    description: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)  # the customer's own words
+    stands: Mapped[bool | None] = mapped_column(Boolean)
+    judgement: Mapped[str | None] = mapped_column(Text)  # why it stands or not
+    reply: Mapped[str | None] = mapped_column(Text)  # the polite answer to a rejected complaint
     department: Mapped[str | None] = mapped_column(String(120))
     resolution: Mapped[str | None] = mapped_column(Text)
+    follow_up_round: Mapped[int] = mapped_column(Integer, default=1)  # 1 + times reopened
     owner_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    opened_by: Mapped[str | None] = mapped_column(String(120))
     opened_at: Mapped[datetime]
+    judged_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
+    followed_up_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
 
-    __table_args__ = (Index("ix_follow_up_cases_state", "state"),)
+    __table_args__ = (
+        Index("ix_follow_up_cases_state", "state"),
+        Index("ix_follow_up_cases_follow_up_task", "follow_up_task_id"),
+    )
+
+
+class CaseStep(Base):
+    """One step of a case (the who and when of the complaint loop): append-only."""
+
+    __tablename__ = "case_steps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("follow_up_cases.id", ondelete="CASCADE"))
+    from_state: Mapped[str | None] = mapped_column(String(20))  # None: the case was opened
+    to_state: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(120))
+    at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(Text)  # the reason, the polite answer, the words
+    department: Mapped[str | None] = mapped_column(String(120))
+    resolution: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_case_steps_case", "case_id", "at"),)
 
 
 class DoNotContact(Base):

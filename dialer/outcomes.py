@@ -2,8 +2,10 @@
 
 Recording an outcome marks the task reached (DOMAIN.md: the customer took part), stops any try
 still scheduled for it, opens a follow-up case for a complaint (`unsatisfied`; `average` only
-when the campaign says so), and for `callback_requested` keeps the agreed time as the task's
-appointment. A second outcome for the same task only adds its words to the note.
+when the campaign says so) carrying the reason and the customer's words, and for
+`callback_requested` keeps the agreed time as the task's appointment. The outcome of a case's
+follow-up callback does not open a case: `cases.on_follow_up_answer` closes or reopens the case it
+belongs to. A second outcome for the same task only adds its words to the note.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from dialer import cases
 from dialer.campaigns import CampaignSpec
 from dialer.models import (
     Attempt,
     AttemptState,
     CallbackTask,
-    CaseState,
-    FollowUpCase,
+    CaseSource,
     Outcome,
     OutcomeName,
     TaskState,
@@ -52,15 +54,21 @@ def record_outcome(
     digits: str | None = None,
     appointment_at: datetime | None = None,
     agent_id: int | None = None,
+    reason: str | None = None,
 ) -> Outcome:
     """Record `name` for `task` (once); a later call only appends `note` to the record, except
-    that the answer given in an agreed callback replaces `callback_requested`."""
+    that the answer given in an agreed callback replaces `callback_requested`. `note` is the
+    customer's words and `reason` the reason chosen (e.g. from the IVR reasons menu); both go
+    to the follow-up case a complaint opens."""
     outcome = session.scalar(select(Outcome).where(Outcome.task_id == task.id))
     if outcome is not None and not (
         outcome.name == OutcomeName.CALLBACK_REQUESTED and name != outcome.name
     ):
         if note:
             outcome.note = f"{outcome.note}\n{note}" if outcome.note else note
+        if reason and not outcome.reason:
+            outcome.reason = reason
+        cases.add_to_case(session, outcome.id, reason=reason, words=note)
         return outcome
     if outcome is None:
         outcome = Outcome(task_id=task.id, note=note)
@@ -70,6 +78,8 @@ def record_outcome(
     outcome.attempt_id, outcome.name, outcome.channel = attempt_id, name, channel
     outcome.answer = name if name in ANSWERS else None
     outcome.digits, outcome.agent_id, outcome.recorded_at = digits, agent_id, now
+    if reason:
+        outcome.reason = reason
     session.flush()
     task.outcome = name
     task.updated_at = now
@@ -88,17 +98,20 @@ def record_outcome(
             .where(Attempt.task_id == task.id, Attempt.state == AttemptState.SCHEDULED)
             .values(state=AttemptState.CANCELLED, error_message=f"task ended: {name}")
         )
-    if name == OutcomeName.UNSATISFIED or (
+    follow_up_case = cases.case_for_follow_up(session, task.id)
+    if follow_up_case is not None:
+        if name != OutcomeName.CALLBACK_REQUESTED:
+            cases.on_follow_up_answer(session, task, name, now, words=note)
+    elif name == OutcomeName.UNSATISFIED or (
         name == OutcomeName.AVERAGE and spec.complaints.average_opens_case
     ):
-        session.add(
-            FollowUpCase(
-                task_id=task.id,
-                customer_id=task.customer_id,
-                outcome_id=outcome.id,
-                state=CaseState.INTAKE,
-                description=note,
-                opened_at=now,
-            )
+        cases.open_case(
+            session,
+            task,
+            outcome,
+            now,
+            reason=outcome.reason,
+            words=note,
+            source=CaseSource.ANSWER,
         )
     return outcome

@@ -97,7 +97,7 @@ def test_every_branch_of_the_script_is_walked_and_recorded(rig: Rig) -> None:
         dnc = s.scalars(select(DoNotContact)).all()
         t = {i: s.get(CallbackTask, tid) for i, tid in enumerate(tasks)}
     # Only the unsatisfied answer opens a case (average does not, in this campaign).
-    assert [(c.task_id, c.category) for c in cases] == [(tasks[2], "施工品質")]
+    assert [(c.task_id, c.reason) for c in cases] == [(tasks[2], "施工品質")]
     assert [(d.e164, d.channel, d.source) for d in dnc] == [(number(4), "voice", "ivr")]
     reached = {i for i, task in t.items() if task and task.reached_at is not None}
     assert reached == {0, 1, 2, 3, 4, 6, 7}  # not the silent one, not the answering machine

@@ -346,7 +346,7 @@ def test_an_sms_answer_is_the_callback_record_and_a_complaint_opens_a_case(rig: 
         "sms",
         attempt.id,
     )
-    assert cases == ["intake"]
+    assert cases == ["open"]
 
 
 def test_an_sms_opt_out_ends_the_task_and_blocks_the_number(rig: Rig) -> None:

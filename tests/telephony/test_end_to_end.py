@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from test_dispatch import Rig, rig  # noqa: F401 - the fixture
 
+from dialer import cases as complaints
 from dialer.ingest import Importer
 from dialer.models import (
     CallbackTask,
@@ -88,7 +89,6 @@ def test_import_plan_dispatch_answer_and_record(rig: Rig, tmp_path: Path) -> Non
             # The customer who asked for 19:00 answers the agreed call properly.
             sb.person(number("C4"), "human", digits=("1", "1", ""))
             answered_the_appointment = True
-    d.close()
 
     with rig.store.sessions() as s:
         people = {c.customer_key: c for c in s.scalars(select(Customer))}
@@ -139,3 +139,27 @@ def test_import_plan_dispatch_answer_and_record(rig: Rig, tmp_path: Path) -> Non
         for contact in sb.contacts(to=number(key)):
             if contact.rang_at is not None and contact.sid != c4_calls[1].sid:
                 assert is_open(who, policy, contact.rang_at), (key, contact)
+
+    # The complaint closes the loop: judged, investigated, resolved; the follow-up callback asks
+    # the after-complaint question through the same gate and dispatcher, and "1" closes it.
+    case_id = next(c.id for c in cases if c.task_id == task("C2").id)
+    with rig.store.transaction() as s:
+        now = rig.clock.now()
+        complaints.judge(s, case_id, True, "the price was quoted wrong", "supervisor", now)
+        complaints.investigate(s, case_id, "workshop", "supervisor", now)
+        follow = complaints.resolve(s, case_id, "refunded the difference", "supervisor", now)
+        follow_id, due = follow.id, follow.deadline
+    assert due == now + rig.spec.complaints.follow_up_deadline
+    sb.person(number("C2"), "human", digits=("1", "1", ""))
+    end = rig.clock.now() + timedelta(hours=30)
+    while rig.clock.now() < end:
+        d.tick()
+        rig.sandbox.advance(900)
+    d.close()
+    with rig.store.sessions() as s:
+        case = s.get(FollowUpCase, case_id)
+        answer = s.scalar(select(Outcome).where(Outcome.task_id == follow_id))
+    assert case is not None and case.state == "closed"
+    assert answer is not None and answer.name == "satisfied"
+    second = sb.contacts(to=number("C2"), kind="call")[-1]
+    assert any("已經處理完畢" in text for _, text in second.said)
