@@ -48,6 +48,7 @@ from dialer.errors import ConfigError, DialerError, UsageError
 from dialer.ingest import Importer, ImportSummary, rejected_rows
 from dialer.models import Customer, ImportRun
 from dialer.plan_cli import plan_command
+from dialer.records_cli import records_command
 from dialer.run_cli import run_command
 from dialer.sandbox_cli import sandbox_command
 from dialer.spreadsheet import safe_cell
@@ -83,6 +84,7 @@ app.command("resume")(resume_all_cmd)
 app.add_typer(attempts_app, name="attempts")
 app.command("sandbox")(sandbox_command)
 app.command("run")(run_command)
+app.command("records")(records_command)
 
 
 @dataclass
