@@ -44,6 +44,7 @@ from dialer.dispatch_cli import (
     resume_cmd,
     stop_cmd,
 )
+from dialer.dnc_cli import dnc_app
 from dialer.errors import ConfigError, DialerError, UsageError
 from dialer.ingest import Importer, ImportSummary, rejected_rows
 from dialer.models import Customer, ImportRun
@@ -85,6 +86,7 @@ app.add_typer(attempts_app, name="attempts")
 app.command("sandbox")(sandbox_command)
 app.command("run")(run_command)
 app.command("records")(records_command)
+app.add_typer(dnc_app, name="dnc")
 
 
 @dataclass

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from dialer import audit
@@ -138,9 +139,10 @@ def records_command(
     for row in shown:
         data = asdict(row)
         table.add_row(
-            *(str(data[key] if data[key] is not None else "") for key, _ in SCREEN_COLUMNS)
+            *(escape(str(data[key] if data[key] is not None else "")) for key, _ in SCREEN_COLUMNS)
         )
-    out.print(table)
+    if shown:
+        out.print(table)
     more = (
         f"; showing the first {len(shown)} (--limit, or --export for all)"
         if len(shown) < total
