@@ -356,11 +356,13 @@ def read_import(path: Path, region: str) -> tuple[list[ImportRow], list[BadRow]]
             continue
         channel = (cell(ch_col) or "all").lower()
         if channel not in CHANNELS:
-            bad.append(BadRow(line, channel, f"channel must be one of {', '.join(CHANNELS)}"))
+            bad.append(
+                BadRow(line, channel, f"channel {channel!r} is not one of {', '.join(CHANNELS)}")
+            )
             continue
         scope = (cell(scope_col) or "all").lower()
         if scope not in SCOPES:
-            bad.append(BadRow(line, scope, "scope must be all or marketing"))
+            bad.append(BadRow(line, scope, f"scope {scope!r} is not all or marketing"))
             continue
         good.append(
             ImportRow(

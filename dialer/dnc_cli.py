@@ -152,8 +152,7 @@ def import_cmd(
     rows, bad = dnc.read_import(file, _region(c, region))
     if bad:
         for b in bad[:MAX_BAD_SHOWN]:
-            shown = f" {b.value!r}" if b.value else ""
-            err.print(f"line {b.line}:{shown} {b.reason}", highlight=False, markup=False)
+            err.print(f"line {b.line}: {b.reason}", highlight=False, markup=False)
         if len(bad) > MAX_BAD_SHOWN:
             err.print(f"... and {len(bad) - MAX_BAD_SHOWN} more bad line(s)")
         raise InputFileError(

@@ -11,6 +11,7 @@ atomically; the command (`records_cli`) only wires options, the audit entry and 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -336,9 +337,18 @@ def _write_xlsx(rows: Iterable[RecordRow], path: Path) -> int:
     ws = wb.create_sheet("records")
     ws.append(list(COLUMNS))
     count = 0
-    for row in rows:
-        cells = _safe(row.cells())
-        ws.append([ILLEGAL_CHARACTERS_RE.sub("", c) if isinstance(c, str) else c for c in cells])
-        count += 1
+    try:
+        for row in rows:
+            cells = _safe(row.cells())
+            ws.append(
+                [ILLEGAL_CHARACTERS_RE.sub("", c) if isinstance(c, str) else c for c in cells]
+            )
+            count += 1
+    except BaseException:
+        # Finish openpyxl's row stream and drop its temporary file: nothing may be left behind.
+        with contextlib.suppress(Exception):
+            ws.close()
+            ws._writer.cleanup()
+        raise
     wb.save(str(path))
     return count
