@@ -193,7 +193,7 @@ def test_customer_without_zone_uses_the_campaigns_default(
 def test_numbers_masked_unless_revealed(store: Store, record: list[int]) -> None:
     masked = [r.phone for r in rows(store)]
     assert masked[0] == "+886 9•••••670" and all("912345" not in p for p in masked)
-    assert [r.phone for r in rows(store, reveal=True)][0] == "+886912345670"
+    assert rows(store, reveal=True)[0].phone == "+886912345670"
 
 
 def test_window_filters_rows_but_keeps_attempt_numbers(
