@@ -216,10 +216,10 @@ def remove(session: Session, target: Target, channel: str | None = None) -> Remo
         query = query.where(DoNotContact.channel == check_channel(channel))
     result = RemoveResult()
     for row in session.execute(query.order_by(DoNotContact.id)):
-        if (row.source or SOURCE) in OPERATOR_SOURCES:
+        if row.source in OPERATOR_SOURCES:
             result.removed.append(int(row.id))
-        else:
-            result.kept.append((int(row.id), str(row.source)))
+        else:  # the customer's STOP, the carrier, or a source nobody recorded: not ours to lift
+            result.kept.append((int(row.id), str(row.source or "an unknown source")))
     if result.removed:
         session.execute(delete(DoNotContact).where(DoNotContact.id.in_(result.removed)))
     return result
