@@ -45,10 +45,12 @@ from dialer.dispatch_cli import (
     resume_cmd,
     stop_cmd,
 )
+from dialer.dnc_cli import dnc_app
 from dialer.errors import ConfigError, DialerError, UsageError
 from dialer.ingest import Importer, ImportSummary, rejected_rows
 from dialer.models import Customer, ImportRun
 from dialer.plan_cli import plan_command
+from dialer.records_cli import records_command
 from dialer.run_cli import run_command
 from dialer.sandbox_cli import sandbox_command
 from dialer.serve_cli import serve_command
@@ -87,6 +89,8 @@ app.add_typer(attempts_app, name="attempts")
 app.command("sandbox")(sandbox_command)
 app.command("run")(run_command)
 app.command("serve")(serve_command)
+app.command("records")(records_command)
+app.add_typer(dnc_app, name="dnc")
 
 
 @dataclass
