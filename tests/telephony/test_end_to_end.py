@@ -12,12 +12,14 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from test_dispatch import Rig, rig  # noqa: F401 - the fixture
 
 from dialer import cases as complaints
+from dialer import records
 from dialer.ingest import Importer
 from dialer.models import (
+    Attempt,
     CallbackTask,
     Customer,
     DoNotContact,
@@ -139,6 +141,21 @@ def test_import_plan_dispatch_answer_and_record(rig: Rig, tmp_path: Path) -> Non
         for contact in sb.contacts(to=number(key)):
             if contact.rang_at is not None and contact.sid != c4_calls[1].sid:
                 assert is_open(who, policy, contact.rang_at), (key, contact)
+
+    # The callback record: one row per attempt, the answer and reason on the attempt that got
+    # them, numbers masked.
+    with rig.store.sessions() as s:
+        campaign_id, zone = records.find_campaign(s, rig.spec.slug)
+        rows = list(records.iter_records(s, campaign_id, rig.spec.slug, zone))
+        attempts = s.scalar(select(func.count()).select_from(Attempt))
+    assert len(rows) == attempts
+    c2_rows = [r for r in rows if r.customer_id == "C2"]
+    assert [(r.attempt, r.channel, r.answer, r.reason) for r in c2_rows] == [
+        (1, "voice", "unsatisfied", "價格")
+    ]
+    assert all(number("C2") not in r.phone for r in rows)
+    c6_rows = [r for r in rows if r.customer_id == "C6"]
+    assert [r.channel for r in c6_rows] == ["voice", "voice", "voice", "sms"]
 
     # The complaint closes the loop: judged, investigated, resolved; the follow-up callback asks
     # the after-complaint question through the same gate and dispatcher, and "1" closes it.
