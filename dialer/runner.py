@@ -31,6 +31,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from dialer.campaign_files import campaign_folder
 from dialer.campaigns import CampaignSpec, load_campaigns
 from dialer.clock import Clock
 from dialer.config import Settings
@@ -88,7 +89,7 @@ class Runner:
     def __init__(self, settings: Settings, store: Store, clock: Clock, options: RunOptions) -> None:
         self.settings, self.store, self.clock, self.options = settings, store, clock, options
         self.stats = RunStats()
-        self.specs: list[CampaignSpec] = load_campaigns(options.campaigns_dir)
+        self.specs: list[CampaignSpec] = load_campaigns(campaign_folder(options.campaigns_dir))
         self.sandbox: Any = None
         self._sandbox_server: Any = None
         self.webhooks: AppServer | None = None
