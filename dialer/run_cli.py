@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 from pathlib import Path
-from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -13,6 +10,7 @@ import typer
 from dialer.console import out
 from dialer.errors import UsageError
 from dialer.runner import Runner, RunOptions
+from dialer.serving import StopSignal
 
 
 def run_command(
@@ -54,17 +52,8 @@ def run_command(
         host=host, port=port, campaigns_dir=folder, watch=watch, tick_seconds=tick, speed=speed,
         cps=cps,
     )  # fmt: skip
+    stop = StopSignal()
     runner = Runner(c.settings, c.store(), c.clock, options)
-    stop = threading.Event()
-    interrupted = False
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        nonlocal interrupted
-        interrupted = signum == signal.SIGINT
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     runner.start()
     assert runner.webhooks is not None
     where = "the sandbox" if runner.sandbox is not None else "Twilio"
@@ -74,7 +63,7 @@ def run_command(
         highlight=False,
     )
     try:
-        stop.wait(timeout=duration)
+        interrupted = stop.wait(duration)
     finally:
         runner.stop()
     st = runner.stats

@@ -6,16 +6,13 @@ reverse proxy: Twilio's requests are checked against the auth token and the publ
 
 from __future__ import annotations
 
-import signal
-import threading
-from types import FrameType
 from typing import Annotated, Any
 
 import typer
 
 from dialer.console import out
 from dialer.errors import ConfigError, UsageError
-from dialer.serving import AppServer
+from dialer.serving import AppServer, StopSignal
 from dialer.webhooks import create_app
 
 
@@ -46,16 +43,7 @@ def serve_command(
         settings.public_base_url,
         company=settings.company_name,
     )
-    stop = threading.Event()
-    interrupted = False
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        nonlocal interrupted
-        interrupted = signum == signal.SIGINT
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = StopSignal()
     with AppServer(app, host, port, "webhooks") as server:
         public = settings.public_base_url or server.base_url
         out.print(
@@ -63,7 +51,7 @@ def serve_command(
             "Ctrl-C or SIGTERM stops",
             highlight=False,
         )
-        stop.wait(timeout=duration)
+        interrupted = stop.wait(duration)
     out.print("stopped")
     if interrupted:
         raise typer.Exit(130)

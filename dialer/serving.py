@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any, Self
 
 import uvicorn
@@ -76,3 +77,25 @@ class AppServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class StopSignal:
+    """SIGTERM or Ctrl-C, caught from construction on (so one during start-up is not lost).
+
+    `dialer run` and `dialer serve` stop the same way: new work stops, what is in flight ends.
+    """
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.interrupted = False  # Ctrl-C: exit 130
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self.interrupted = signum == signal.SIGINT
+        self.event.set()
+
+    def wait(self, duration: float | None) -> bool:
+        """Block until a signal or `duration` seconds; True when it was Ctrl-C."""
+        self.event.wait(timeout=duration)
+        return self.interrupted

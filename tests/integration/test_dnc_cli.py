@@ -5,11 +5,11 @@ one real process checks the wiring and exit codes."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import typer
+from cli_context import audits, cli_app
 from dialer_process import run_dialer
 from seeding import seed
 from sqlalchemy import select
@@ -17,47 +17,21 @@ from typer.testing import CliRunner, Result
 
 from dialer.campaigns import load_campaign
 from dialer.clock import SettableClock
-from dialer.config import Settings
 from dialer.dnc_cli import dnc_app
 from dialer.errors import InputFileError, NotFoundError
-from dialer.models import AuditEntry, DoNotContact
+from dialer.models import DoNotContact
 from dialer.store import Store
 
 CAMPAIGNS = Path(__file__).parents[2] / "campaigns"
 
 
-@dataclass
-class Root:
-    """Stands in for dialer.cli's Context: store, clock and settings."""
-
-    db: Store
-    clock: SettableClock
-    settings: Settings
-
-    def store(self) -> Store:
-        return self.db
-
-
 @pytest.fixture
 def app(store: Store, clock: SettableClock) -> typer.Typer:
-    app = typer.Typer()
-    settings = Settings(operator="ops-tester", default_region="TW")
-
-    @app.callback()
-    def root(ctx: typer.Context) -> None:
-        ctx.obj = Root(store, clock, settings)
-
-    app.add_typer(dnc_app, name="dnc")
-    return app
+    return cli_app(store, clock, lambda a: a.add_typer(dnc_app, name="dnc"))
 
 
 def dnc(app: typer.Typer, *args: str) -> Result:
     return CliRunner().invoke(app, ["dnc", *args])
-
-
-def audits(store: Store) -> list[AuditEntry]:
-    with store.sessions() as s:
-        return list(s.scalars(select(AuditEntry).order_by(AuditEntry.id)))
 
 
 def rows(store: Store) -> list[tuple[str | None, int | None, str, str, str | None, str | None]]:

@@ -9,23 +9,22 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import typer
+from cli_context import audits, cli_app
 from dialer_process import run_dialer
 from openpyxl import load_workbook
 from seeding import seed
-from sqlalchemy import select, update
+from sqlalchemy import update
 from typer.testing import CliRunner, Result
 
 from dialer.campaigns import load_campaign
 from dialer.clock import SettableClock
-from dialer.config import Settings
 from dialer.errors import NotFoundError, UsageError
-from dialer.models import Attempt, AuditEntry, CallbackTask, Customer
+from dialer.models import Attempt, CallbackTask, Customer
 from dialer.records_cli import records_command
 from dialer.store import Store
 
@@ -34,29 +33,9 @@ SLUG = "after-service-satisfaction"
 EVIL = '=HYPERLINK("http://evil.example","x")'
 
 
-@dataclass
-class Root:
-    """Stands in for dialer.cli's Context: store, clock and settings."""
-
-    db: Store
-    clock: SettableClock
-    settings: Settings
-
-    def store(self) -> Store:
-        return self.db
-
-
 @pytest.fixture
 def app(store: Store, clock: SettableClock) -> typer.Typer:
-    app = typer.Typer()
-    settings = Settings(operator="ops-tester", default_region="TW")
-
-    @app.callback()
-    def root(ctx: typer.Context) -> None:
-        ctx.obj = Root(store, clock, settings)
-
-    app.command("records")(records_command)
-    return app
+    return cli_app(store, clock, lambda a: a.command("records")(records_command))
 
 
 @pytest.fixture
@@ -92,11 +71,6 @@ def seeded(store: Store, clock: SettableClock) -> Iterator[list[int]]:
 
 def invoke(app: typer.Typer, *args: str) -> Result:
     return CliRunner().invoke(app, ["records", "--campaign", SLUG, *args])
-
-
-def audits(store: Store) -> list[AuditEntry]:
-    with store.sessions() as s:
-        return list(s.scalars(select(AuditEntry).order_by(AuditEntry.id)))
 
 
 def test_table_is_masked_limited_and_counted(

@@ -1,0 +1,48 @@
+"""An in-process `dialer` for CLI tests on both engines: the real commands, the test's store and
+settable clock in place of dialer.cli's Context."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import typer
+from sqlalchemy import select
+
+from dialer.clock import SettableClock
+from dialer.config import Settings
+from dialer.models import AuditEntry
+from dialer.store import Store
+
+
+@dataclass
+class Root:
+    """Stands in for dialer.cli's Context: store, clock and settings."""
+
+    db: Store
+    clock: SettableClock
+    settings: Settings
+
+    def store(self) -> Store:
+        return self.db
+
+
+def cli_app(
+    store: Store, clock: SettableClock, register: Callable[[typer.Typer], None]
+) -> typer.Typer:
+    """A Typer app acting as operator "ops-tester" (region TW) with the commands `register` adds."""
+    app = typer.Typer()
+    settings = Settings(operator="ops-tester", default_region="TW")
+
+    @app.callback()
+    def root(ctx: typer.Context) -> None:
+        ctx.obj = Root(store, clock, settings)
+
+    register(app)
+    return app
+
+
+def audits(store: Store) -> list[AuditEntry]:
+    """The audit log, oldest first."""
+    with store.sessions() as s:
+        return list(s.scalars(select(AuditEntry).order_by(AuditEntry.id)))
