@@ -323,33 +323,105 @@ def coverage(
         rule = risk_rule(spec)
         cov = CampaignCoverage(slug, name, spec.planning.member_coverage_goal / 100.0)
         cov.member_rows_rejected = rejected
-        inner = (
-            select(
-                CallbackTask.member.label("member"),
-                _category(when, rule, history).label("cat"),
-                _notified(when).label("notified"),
-            )
-            .where(CallbackTask.campaign_id == cid, CallbackTask.created_at <= when)
-            .subquery()
-        )
-        rows = session.execute(
-            select(inner.c.member, inner.c.cat, inner.c.notified, func.count()).group_by(
-                inner.c.member, inner.c.cat, inner.c.notified
-            )
-        )
-        for member, cat, notified, n in rows:
-            who = "members" if member else "non_members"
-            if notified:
-                cov.notified_only[who] += n
-            if cat == _OPEN:
-                continue  # history: split below
-            (cov.members if member else cov.non_members)[cat] += n
         if history:
-            for entry, risky in _open_at(session, cid, slug, spec, rule, when):
-                counter = cov.members if entry.member else cov.non_members
-                counter["at_risk" if risky else "pending"] += 1
+            _history_counts(session, cov, cid, slug, spec, rule, when)
+        else:
+            _now_counts(session, cov, cid, rule, when)
         report.campaigns.append(cov)
     return report
+
+
+def _one(cond: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.sum(case((cond, 1), else_=0))
+
+
+def _now_counts(
+    session: Session, cov: CampaignCoverage, cid: int, rule: RiskRule, at: datetime
+) -> None:
+    """`classify` for every task as one pass grouped by (state, member): the order of the
+    covering index `ix_callback_tasks_coverage`, so no sort and no table read. What depends only
+    on the state (not contactable, ended) is applied per group in Python; the rest is summed."""
+    t = CallbackTask
+    reached = and_(t.reached_at.is_not(None), t.reached_at <= at)
+    unreached = or_(t.reached_at.is_(None), t.reached_at > at)
+    needed = case(
+        *((t.attempts_made == a, literal(n)) for a, n in enumerate(rule.needed)),
+        else_=literal(rule.fallback if rule.fallback is not None else 1 << 62),
+    )
+    rows = session.execute(
+        select(
+            t.state,
+            t.member,
+            _one(and_(reached, t.reached_at <= t.deadline)),
+            _one(and_(reached, t.reached_at > t.deadline)),
+            _one(and_(unreached, t.deadline < at)),
+            _one(
+                and_(
+                    unreached,
+                    t.deadline >= at,
+                    t.slack_seconds.is_not(None),
+                    t.slack_seconds < needed,
+                )
+            ),
+            _one(and_(unreached, t.notified_at.is_not(None), t.notified_at <= at)),
+            func.count(),
+        )
+        .where(t.campaign_id == cid, t.created_at <= at)
+        .group_by(t.state, t.member)
+    )
+    for state, member, in_time, late, past, risky, notified, n in rows:
+        counter = cov.members if member else cov.non_members
+        counter["in_time"] += int(in_time or 0)
+        counter["late"] += int(late or 0)
+        cov.notified_only["members" if member else "non_members"] += int(notified or 0)
+        rest = int(n) - int(in_time or 0) - int(late or 0)
+        if state == TaskState.NOT_CONTACTABLE:
+            counter["not_contactable"] += rest
+        elif state in (*OPEN_STATES, TaskState.REACHED):
+            counter["breached"] += int(past or 0)
+            counter["at_risk"] += int(risky or 0)
+            counter["pending"] += rest - int(past or 0) - int(risky or 0)
+        else:  # ended unreached before `at`: breached past the deadline, else at risk
+            counter["breached"] += int(past or 0)
+            counter["at_risk"] += rest - int(past or 0)
+    for counter in (cov.members, cov.non_members, cov.notified_only):
+        for key in [k for k, v in counter.items() if not v]:
+            del counter[key]
+
+
+def _history_counts(
+    session: Session,
+    cov: CampaignCoverage,
+    cid: int,
+    slug: str,
+    spec: CampaignSpec,
+    rule: RiskRule,
+    at: datetime,
+) -> None:
+    """At a past instant: the state CASE over stored timestamps, then the tasks open then split
+    into pending / at risk with the slack and tries recomputed for that instant."""
+    inner = (
+        select(
+            CallbackTask.member.label("member"),
+            _category(at, rule, history=True).label("cat"),
+            _notified(at).label("notified"),
+        )
+        .where(CallbackTask.campaign_id == cid, CallbackTask.created_at <= at)
+        .subquery()
+    )
+    rows = session.execute(
+        select(inner.c.member, inner.c.cat, inner.c.notified, func.count()).group_by(
+            inner.c.member, inner.c.cat, inner.c.notified
+        )
+    )
+    for member, cat, notified, n in rows:
+        if notified:
+            cov.notified_only["members" if member else "non_members"] += n
+        if cat != _OPEN:
+            (cov.members if member else cov.non_members)[cat] += n
+    for entry, risky in _open_at(session, cid, slug, spec, rule, at):
+        counter = cov.members if entry.member else cov.non_members
+        counter["at_risk" if risky else "pending"] += 1
 
 
 # ------------------------------------------------------------------------- history and lists
