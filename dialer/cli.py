@@ -29,6 +29,7 @@ from dialer.cases_cli import cases_app
 from dialer.clock import Clock, SystemClock
 from dialer.config import Settings
 from dialer.console import err, out, sub_app
+from dialer.coverage_cli import coverage_command
 from dialer.customers import (
     CustomerFilter,
     count_customers,
@@ -80,6 +81,7 @@ app.add_typer(campaign_app, name="campaign")
 app.add_typer(agents_app, name="agents")
 app.add_typer(cases_app, name="cases")
 app.command("plan")(plan_command)
+app.command("coverage")(coverage_command)
 campaign_app.command("pause")(pause_cmd)
 campaign_app.command("resume")(resume_cmd)
 campaign_app.command("stop")(stop_cmd)

@@ -379,7 +379,20 @@ class CallbackTask(Base):
 
     __table_args__ = (
         UniqueConstraint("campaign_id", "customer_id", "dedupe_key"),
-        Index("ix_callback_tasks_campaign_state", "campaign_id", "state", "member"),
+        # Leading (campaign, state, member) for per-campaign counts; the rest makes it covering
+        # for `dialer coverage` (an index-only pass in index order: migration 0006).
+        Index(
+            "ix_callback_tasks_coverage",
+            "campaign_id",
+            "state",
+            "member",
+            "deadline",
+            "reached_at",
+            "notified_at",
+            "slack_seconds",
+            "attempts_made",
+            "created_at",
+        ),
         Index("ix_callback_tasks_agent", "agent_id", "state"),
         Index("ix_callback_tasks_due", "state", "next_attempt_at"),
     )

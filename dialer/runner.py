@@ -3,8 +3,8 @@
 APScheduler 3 (in-memory job store: its stores must not be shared between schedulers) runs
 one-line jobs that call tick functions: import new files dropped in a watched folder (the daily
 customer extract), plan new service events, dispatch (which reaps leases first), escalate tasks
-whose next try would miss the deadline, and fire the date/cron triggers of holiday and
-maintenance campaigns in their own time zones. Each trigger's firing is kept in the
+whose next try would miss the deadline, refresh open tasks' slack (read by `dialer coverage`),
+and fire the date/cron triggers of holiday and maintenance campaigns in their own time zones. Each trigger's firing is kept in the
 `trigger_firings` table, so a restart neither misses nor repeats one. The webhooks are served
 in the same process; without Twilio credentials a sandbox is started and dialled instead.
 SIGTERM stops new work and drains what is in flight.
@@ -31,10 +31,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from dialer.attempts import CampaignBook
 from dialer.campaign_files import campaign_folder
 from dialer.campaigns import CampaignSpec, load_campaigns
 from dialer.clock import Clock
 from dialer.config import Settings
+from dialer.coverage import refresh_slack
 from dialer.dispatcher import DispatchConfig, Dispatcher, TickReport
 from dialer.errors import DialerError
 from dialer.ingest import Importer
@@ -57,6 +59,7 @@ log = logging.getLogger(__name__)
 
 ESCALATION = {"sms": "SMS", "agent": "a person"}
 CUSTOMER_FILES = (".csv", ".tsv", ".txt", ".xlsx")
+SLACK_MINUTES = 5  # how stale the slack `dialer coverage` reads may get
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
 
 
@@ -96,6 +99,7 @@ class Runner:
         self.dispatcher: Dispatcher | None = None
         self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
         self._lock = threading.Lock()
+        self._book = CampaignBook()  # campaign specs for the slack refresh, parsed once
 
     # -- start and stop
 
@@ -132,6 +136,7 @@ class Runner:
         s.add_job(self.plan_tick, "interval", minutes=self.options.plan_minutes, id="plan")
         s.add_job(self.escalate_tick, "interval", minutes=1, id="escalate")
         s.add_job(self.fire_due_triggers, "interval", minutes=1, id="triggers")
+        s.add_job(self.slack_tick, "interval", minutes=SLACK_MINUTES, id="slack")
         if self.options.watch is not None:
             s.add_job(self.import_tick, "interval", seconds=30, id="import")
         for spec in self.specs:
@@ -276,6 +281,16 @@ class Runner:
             self.stats.imported_files += done
             self.plan_tick()
         return done
+
+    def slack_tick(self) -> int:
+        """Refresh open tasks' slack, so `dialer coverage` at "now" reads it from the rows."""
+        now = self.clock.now()
+
+        def run() -> int:
+            with self.store.transaction() as session:
+                return refresh_slack(session, self._book, now)
+
+        return int(self._guard("slack", run) or 0)
 
     def escalate_tick(self) -> int:
         """Tasks whose next try would come after their deadline are escalated now.

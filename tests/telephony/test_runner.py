@@ -232,3 +232,26 @@ def test_escalation_hands_a_late_member_to_a_person_when_the_campaign_cannot_tex
         task = s.get(CallbackTask, tid)
         assert task is not None and task.plan_action == "agent" and task.agent_id is not None
     assert result is not None
+
+
+def test_slack_refresh_job_keeps_open_tasks_slack_current(
+    runner_factory: object, store: Store, clock: SettableClock, tmp_path: Path
+) -> None:
+    shutil.copy(SAMPLE, tmp_path / "inbox" / "extract.csv")
+    runner = runner_factory()  # type: ignore[operator]
+    runner.start(schedule=False)
+    assert runner.scheduler.get_job("slack") is not None
+    with store.transaction() as s:
+        tid = s.scalar(
+            select(CallbackTask.id)
+            .where(CallbackTask.state == "pending", CallbackTask.deadline > clock.now())
+            .order_by(CallbackTask.id)
+            .limit(1)
+        )
+        s.execute(update(CallbackTask).where(CallbackTask.id == tid).values(slack_seconds=None))
+    clock.advance(timedelta(hours=1))
+    assert runner.slack_tick() >= 1
+    with store.sessions() as s:
+        assert (
+            s.scalar(select(CallbackTask.slack_seconds).where(CallbackTask.id == tid)) is not None
+        )

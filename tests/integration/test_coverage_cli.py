@@ -1,0 +1,132 @@
+"""`dialer coverage` as a user runs it: a real process on a SQLite file built by hand.
+
+The process reads the system clock, so the tasks' times are set relative to it; the at-risk
+rule reads the stored slack (see tests/store/test_coverage.py for the hand-computed rule).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from dialer_process import run_dialer
+from seeding import seed
+from sqlalchemy import update
+
+from dialer.campaigns import load_campaign
+from dialer.clock import SettableClock, SystemClock
+from dialer.models import CallbackTask
+from dialer.store import Store
+
+CAMPAIGNS = Path(__file__).parents[2] / "campaigns"
+SLUG = "after-service-satisfaction"
+H = timedelta(hours=1)
+
+
+def build(tmp_path: Path, *, risky: bool) -> Path:
+    """Four member tasks: reached in time, pending, breached (notified), and one more that is
+    at risk (slack 100 s < the 18,210 s three tries need) or pending."""
+    db = tmp_path / "d.db"
+    store = Store.open(f"sqlite:///{db}")
+    now = SystemClock().now()
+    try:
+        spec = load_campaign(CAMPAIGNS / f"{SLUG}.toml")
+        ids = seed(store, SettableClock(now - 24 * H), spec, n=4)
+        rows: list[dict[str, Any]] = [
+            {"state": "reached", "reached_at": now - 2 * H, "deadline": now + 24 * H},
+            {"slack_seconds": 50_000, "deadline": now + 48 * H},
+            {"deadline": now - H, "notified_at": now - 3 * H, "slack_seconds": 0},
+            {"slack_seconds": 100 if risky else 50_000, "deadline": now + 48 * H},
+        ]
+        with store.transaction() as s:
+            for tid, values in zip(ids, rows, strict=True):
+                s.execute(update(CallbackTask).where(CallbackTask.id == tid).values(**values))
+            if not risky:  # the breached one is not a member then
+                s.execute(
+                    update(CallbackTask).where(CallbackTask.id == ids[2]).values(member=False)
+                )
+    finally:
+        store.close()
+    return db
+
+
+def test_table_for_people(tmp_path: Path) -> None:
+    db = build(tmp_path, risky=True)
+    got = run_dialer(tmp_path, "coverage", SLUG, db=db)
+    assert got.returncode == 0, got.stderr
+    assert "reached in time" in got.stdout and "at risk" in got.stdout
+    assert "member coverage 50.0% (goal 100.0%)" in got.stdout
+    assert "member rows rejected at import: 0" in got.stdout
+
+
+def test_json_shape(tmp_path: Path) -> None:
+    db = build(tmp_path, risky=True)
+    got = run_dialer(tmp_path, "coverage", "--json", db=db)
+    assert got.returncode == 0, got.stderr
+    data = json.loads(got.stdout)
+    assert set(data) == {"at", "history", "campaigns"} and data["history"] is False
+    (c,) = data["campaigns"]
+    assert c["campaign"] == SLUG
+    assert c["members"] == {
+        "in_time": 1,
+        "late": 0,
+        "pending": 1,
+        "at_risk": 1,
+        "breached": 1,
+        "not_contactable": 0,
+    }
+    assert set(c["non_members"]) == set(c["members"])
+    assert c["notified_only"] == {"members": 1, "non_members": 0}
+    assert c["member_coverage"] == 0.5 and c["member_coverage_goal"] == 1.0
+    assert c["member_rows_rejected"] == 0
+
+
+def test_check_exit_codes(tmp_path: Path) -> None:
+    bad = build(tmp_path, risky=True)
+    assert run_dialer(tmp_path, "coverage", SLUG, "--check", db=bad).returncode == 1
+    good_dir = tmp_path / "b"
+    good_dir.mkdir()
+    good = build(good_dir, risky=False)
+    ok = run_dialer(good_dir, "coverage", SLUG, "--check", "--json", db=good)
+    assert ok.returncode == 0, ok.stderr
+    (c,) = json.loads(ok.stdout)["campaigns"]
+    assert c["members"]["breached"] == 0 and c["non_members"]["breached"] == 1
+    assert c["member_coverage"] == 1.0
+
+
+def test_list_at_risk_masks_numbers(tmp_path: Path) -> None:
+    db = build(tmp_path, risky=True)
+    got = run_dialer(tmp_path, "coverage", SLUG, "--list", "at-risk", "--json", db=db)
+    assert got.returncode == 0, got.stderr
+    (entry,) = [json.loads(line) for line in got.stdout.splitlines()]
+    assert entry["customer_id"] == "C3" and entry["member"] is True
+    assert "need 5h03m" in entry["reason"] and entry["slack_seconds"] == 100
+    assert "•" in entry["phone"] and "+886912345673" not in got.stdout
+    table = run_dialer(tmp_path, "coverage", SLUG, "--list", "at-risk", db=db)
+    assert table.returncode == 0 and "C3" in table.stdout and "+886912345673" not in table.stdout
+
+
+def test_at_a_past_instant(tmp_path: Path) -> None:
+    db = build(tmp_path, risky=True)
+    past = (SystemClock().now() - 12 * H).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    got = run_dialer(tmp_path, "coverage", SLUG, "--at", past, "--json", db=db)
+    assert got.returncode == 0, got.stderr
+    data = json.loads(got.stdout)
+    assert data["history"] is True
+    (c,) = data["campaigns"]
+    # 12 h ago nothing was reached or past its deadline (the breached one's deadline was 1 h ago)
+    assert c["members"]["in_time"] == 0 and c["members"]["breached"] == 0
+    assert c["member_coverage"] is None
+    local = run_dialer(tmp_path, "coverage", SLUG, "--at", "2026-01-01 10:00 Asia/Taipei", db=db)
+    assert local.returncode == 0 and "n/a" in local.stdout
+    naive = run_dialer(tmp_path, "coverage", SLUG, "--at", "2026-01-01 10:00", db=db)
+    assert naive.returncode == 2 and "time zone" in naive.stderr
+
+
+def test_unknown_campaign_exit_5(tmp_path: Path) -> None:
+    db = build(tmp_path, risky=True)
+    got = run_dialer(tmp_path, "coverage", "no-such-campaign", db=db)
+    assert got.returncode == 5 and got.stderr.count("\n") == 1
+    assert "no-such-campaign" in got.stderr
