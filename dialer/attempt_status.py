@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple, Protocol, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from dialer.attempts import ENDED_ATTEMPT_STATES, OPEN_TASK_STATES, CampaignBook, mark_placed
 from dialer.models import Attempt, AttemptState, CallbackTask, WebhookEvent
@@ -30,6 +31,11 @@ SMS_RANK = {"accepted": 0, "scheduled": 0, "queued": 0, "sending": 1, "sent": 2}
 CALL_TERMINAL = {"completed", "busy", "no-answer", "failed", "canceled"}
 SMS_TERMINAL = {"delivered", "undelivered", "failed", "read", "canceled"}
 TERMINAL = 9
+_ENDED_AS = {
+    "failed": AttemptState.FAILED,
+    "undelivered": AttemptState.FAILED,
+    "canceled": AttemptState.CANCELLED,
+}
 
 
 def rank(kind: str, status: str | None) -> int:
@@ -45,6 +51,104 @@ def kind_of(channel: str) -> str:
     return "sms" if channel == "sms" else "call"
 
 
+# A status callback is the hottest write path (several per call, each its own transaction), so it
+# runs prebuilt Core statements on the session's connection: no statement is built per request,
+# no ORM object is loaded or flushed (ORM objects of these rows that the caller's session holds
+# are expired afterwards, so the caller reads what was written).
+_events = cast(Table, WebhookEvent.__table__)
+_attempts = cast(Table, Attempt.__table__)
+_tasks = cast(Table, CallbackTask.__table__)
+
+
+def _event_insert(maker: Any) -> Any:
+    return (
+        maker(_events)
+        .values(
+            provider_sid=bindparam("b_sid"),
+            kind=bindparam("b_kind"),
+            status=bindparam("b_status"),
+            sequence=bindparam("b_seq"),
+            attempt_id=bindparam("b_attempt"),
+            payload=bindparam("b_payload", type_=_events.c.payload.type),
+            received_at=bindparam("b_now", type_=_events.c.received_at.type),
+        )
+        .on_conflict_do_nothing(index_elements=["provider_sid", "status", "sequence"])
+        .returning(_events.c.id)
+    )
+
+
+_INSERT_EVENT = {"postgresql": _event_insert(pg_insert), "sqlite": _event_insert(sqlite_insert)}
+_ATTEMPT_COLUMNS = (
+    _attempts.c.id,
+    _attempts.c.task_id,
+    _attempts.c.channel,
+    _attempts.c.state,
+    _attempts.c.provider_sid,
+    _attempts.c.provider_status,
+    _attempts.c.placed_at,
+    _attempts.c.answered_by,
+    _attempts.c.error_code,
+)
+_ATTEMPT_BY_ID = (
+    select(*_ATTEMPT_COLUMNS).where(_attempts.c.id == bindparam("b_id")).with_for_update()
+)
+_ATTEMPT_BY_SID = select(*_ATTEMPT_COLUMNS).where(_attempts.c.provider_sid == bindparam("b_sid"))
+_SET_SID = (
+    update(_attempts)
+    .where(_attempts.c.id == bindparam("b_id"))
+    .values(provider_sid=bindparam("b_sid"))
+)
+_MOVE = (
+    update(_attempts)
+    .where(_attempts.c.id == bindparam("b_id"))
+    .values(
+        provider_sid=bindparam("b_sid"),
+        provider_status=bindparam("b_status"),
+        state=bindparam("b_state"),
+        placed_at=bindparam("b_placed", type_=_attempts.c.placed_at.type),
+        answered_by=bindparam("b_answered"),
+    )
+)
+_FINISH = _MOVE.values(
+    duration_seconds=bindparam("b_duration"),
+    error_code=bindparam("b_error"),
+    ended_at=bindparam("b_now", type_=_attempts.c.ended_at.type),
+    lease_expires_at=None,
+)
+_TASK = (
+    select(
+        _tasks.c.id,
+        _tasks.c.campaign_id,
+        _tasks.c.state,
+        _tasks.c.reached_at,
+        _tasks.c.outcome,
+        _tasks.c.next_attempt_at,
+        _tasks.c.notified_at,
+        _tasks.c.updated_at,
+    )
+    .where(_tasks.c.id == bindparam("b_id"))
+    .with_for_update()
+)
+_TASK_UPDATE = (
+    update(_tasks)
+    .where(_tasks.c.id == bindparam("b_id"))
+    .values(
+        notified_at=bindparam("b_notified", type_=_tasks.c.notified_at.type),
+        next_attempt_at=bindparam("b_next", type_=_tasks.c.next_attempt_at.type),
+        updated_at=bindparam("b_updated", type_=_tasks.c.updated_at.type),
+    )
+)
+_TRIES = (
+    select(func.count())
+    .select_from(_attempts)
+    .where(
+        _attempts.c.task_id == bindparam("b_task"),
+        _attempts.c.channel == bindparam("b_channel"),
+        _attempts.c.state != AttemptState.CANCELLED,
+    )
+)
+
+
 def insert_event(
     session: Session,
     sid: str,
@@ -55,20 +159,19 @@ def insert_event(
     payload: Mapping[str, Any],
     now: datetime,
 ) -> bool:
-    maker = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    result = session.execute(
-        maker(WebhookEvent)
-        .values(
-            provider_sid=sid,
-            kind=kind,
-            status=status,
-            sequence=sequence,
-            attempt_id=attempt_id,
-            payload=dict(payload),
-            received_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["provider_sid", "status", "sequence"])
-        .returning(WebhookEvent.id)
+    """Append one provider event; False when (sid, status, sequence) is stored already."""
+    conn = session.connection()
+    result = conn.execute(
+        _INSERT_EVENT["postgresql" if conn.dialect.name == "postgresql" else "sqlite"],
+        {
+            "b_sid": sid,
+            "b_kind": kind,
+            "b_status": status,
+            "b_seq": sequence,
+            "b_attempt": attempt_id,
+            "b_payload": dict(payload),
+            "b_now": now,
+        },
     )
     return result.scalar() is not None  # RETURNING, not rowcount: reliable on both drivers
 
@@ -86,66 +189,121 @@ def apply_status(
     payload: Mapping[str, Any],
 ) -> bool:
     """Store one provider status once and move its attempt; False when it was a repeat."""
+    session.flush()  # the caller's pending ORM changes first: what follows is Core
     if not insert_event(session, sid, f"{kind}_status", status, sequence, attempt_id, payload, now):
         return False
-    attempt = None
+    conn = session.connection()
+    row = None
     if attempt_id is not None:
-        attempt = session.get(Attempt, attempt_id, with_for_update=True)
-    if attempt is None:
-        attempt = session.scalar(select(Attempt).where(Attempt.provider_sid == sid))
-    if attempt is None or kind_of(attempt.channel) != kind:
+        row = conn.execute(_ATTEMPT_BY_ID, {"b_id": attempt_id}).first()
+    if row is None:
+        row = conn.execute(_ATTEMPT_BY_SID, {"b_sid": sid}).first()
+    if row is None or kind_of(row.channel) != kind:
         log.warning("status %s for %s matches no attempt; kept in the event log", status, sid)
         return True
-    if attempt.provider_sid is None:
-        attempt.provider_sid = sid
-    elif attempt.provider_sid != sid:
-        log.warning("status for %s does not belong to attempt %s; ignored", sid, attempt.id)
+    if row.provider_sid is not None and row.provider_sid != sid:
+        log.warning("status for %s does not belong to attempt %s; ignored", sid, row.id)
         return True
-    if attempt.state in ENDED_ATTEMPT_STATES:
-        return True  # terminal states never regress
+    _expire(session, Attempt, row.id)
     new = rank(kind, status)
-    if new <= rank(kind, attempt.provider_status):
-        return True  # late or reordered: an earlier status after a later one
-    attempt.provider_status = status
-    if attempt.state == AttemptState.CLAIMED:
-        attempt.state = AttemptState.PLACED
-        attempt.placed_at = attempt.placed_at or now
-    answered_by = payload.get("AnsweredBy")
-    if answered_by:
-        attempt.answered_by = str(answered_by)
-    if new == TERMINAL:
-        _finish(session, book, attempt, status, payload, now)
+    if row.state in ENDED_ATTEMPT_STATES or new <= rank(kind, row.provider_status):
+        # terminal states never regress; an earlier status after a later one changes nothing
+        if row.provider_sid is None:
+            conn.execute(_SET_SID, {"b_id": row.id, "b_sid": sid})
+        return True
+    claimed = row.state == AttemptState.CLAIMED
+    params: dict[str, Any] = {
+        "b_id": row.id,
+        "b_sid": sid,
+        "b_status": status,
+        "b_state": AttemptState.PLACED if claimed else row.state,
+        "b_placed": (row.placed_at or now) if claimed else row.placed_at,
+        "b_answered": str(payload.get("AnsweredBy") or "") or row.answered_by,
+    }
+    if new != TERMINAL:
+        conn.execute(_MOVE, params)
+        return True
+    duration = str(payload.get("CallDuration") or payload.get("Duration") or "")
+    error = str(payload.get("ErrorCode") or "")
+    ended = EndedAttempt(
+        row.id,
+        row.channel,
+        _ENDED_AS.get(status, AttemptState.COMPLETED),
+        int(error) if error.isdigit() else row.error_code,
+        now,
+    )
+    params |= {
+        "b_state": ended.state,
+        "b_duration": int(duration) if duration.isdigit() else None,
+        "b_error": ended.error_code,
+        "b_now": now,
+    }
+    conn.execute(_FINISH, params)
+    task = conn.execute(_TASK, {"b_id": row.task_id}).first()
+    if task is None:
+        return True
+    _expire(session, CallbackTask, task.id)
+    notified_at = task.notified_at
+    if notified_at is None and (
+        (row.channel == "sms" and status in ("delivered", "read"))
+        or (params["b_answered"] or "").startswith(("machine", "fax"))
+    ):
+        notified_at = now
+    when = next_try(conn, book, task, ended, now)
+    if when is not None or notified_at != task.notified_at:
+        conn.execute(
+            _TASK_UPDATE,
+            {
+                "b_id": task.id,
+                "b_notified": notified_at,
+                "b_next": when or task.next_attempt_at,
+                "b_updated": now if when else task.updated_at,
+            },
+        )
     return True
 
 
-def _finish(
-    session: Session,
-    book: CampaignBook,
-    attempt: Attempt,
-    status: str,
-    payload: Mapping[str, Any],
-    now: datetime,
-) -> None:
-    duration = str(payload.get("CallDuration") or payload.get("Duration") or "")
-    error = str(payload.get("ErrorCode") or "")
-    attempt.duration_seconds = int(duration) if duration.isdigit() else None
-    attempt.error_code = int(error) if error.isdigit() else attempt.error_code
-    attempt.ended_at = now
-    attempt.lease_expires_at = None
-    attempt.state = {
-        "failed": AttemptState.FAILED,
-        "undelivered": AttemptState.FAILED,
-        "canceled": AttemptState.CANCELLED,
-    }.get(status, AttemptState.COMPLETED)
-    task = session.get(CallbackTask, attempt.task_id, with_for_update=True)
-    if task is None:
-        return
-    notified = (attempt.channel == "sms" and status in ("delivered", "read")) or (
-        (attempt.answered_by or "").startswith(("machine", "fax"))
-    )
-    if notified and task.notified_at is None:
-        task.notified_at = now
-    follow_up(session, book, task, attempt, now)
+def _expire(session: Session, model: type[Any], pk: int) -> None:
+    """Make the session reload a row it holds that Core has just changed (or is changing)."""
+    obj = session.identity_map.get(identity_key(model, pk))
+    if obj is not None:
+        session.expire(obj)
+
+
+class TaskView(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def campaign_id(self) -> int: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def reached_at(self) -> datetime | None: ...
+    @property
+    def outcome(self) -> str | None: ...
+    @property
+    def next_attempt_at(self) -> datetime | None: ...
+
+
+class AttemptView(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def error_code(self) -> int | None: ...
+    @property
+    def ended_at(self) -> datetime | None: ...
+
+
+class EndedAttempt(NamedTuple):
+    id: int
+    channel: str
+    state: str
+    error_code: int | None
+    ended_at: datetime | None
 
 
 def follow_up(
@@ -156,32 +314,32 @@ def follow_up(
     A task with an outcome (reached, or ended by the script) is left alone; so is one that has
     an open attempt already. `schedule_due` picks channel and number when the time comes.
     """
+    session.flush()  # the attempt's end is counted below
+    when = next_try(session.connection(), book, task, attempt, now)
+    if when is not None:
+        task.next_attempt_at = when
+        task.updated_at = now
+
+
+def next_try(
+    conn: Connection, book: CampaignBook, task: TaskView, attempt: AttemptView, now: datetime
+) -> datetime | None:
+    """When `task` is next due now that `attempt` has ended (stored); None: leave it alone."""
     if task.state not in OPEN_TASK_STATES or task.reached_at is not None or task.outcome:
-        return
+        return None
     if task.next_attempt_at is not None:
-        return
+        return None
     spec = book.spec(task.campaign_id)
     if attempt.channel == "agent" or attempt.channel not in spec.channels:
-        return
+        return None
     policy = spec.attempt_policy(attempt.channel)
-    tries = session.scalar(
-        select(func.count())
-        .select_from(Attempt)
-        .where(
-            Attempt.task_id == task.id,
-            Attempt.channel == attempt.channel,
-            Attempt.state != AttemptState.CANCELLED,
-        )
-    )
-    tries = int(tries or 0)
+    tries = int(conn.scalar(_TRIES, {"b_task": task.id, "b_channel": attempt.channel}) or 0)
     if tries >= policy.max_attempts or (
         attempt.state == AttemptState.FAILED and attempt.error_code
     ):
-        task.next_attempt_at = now  # this channel is done (or this number failed): fall back
-    else:
-        spacing = policy.spacing * (policy.backoff ** max(0, tries - 1))
-        task.next_attempt_at = (attempt.ended_at or now) + spacing
-    task.updated_at = now
+        return now  # this channel is done (or this number failed): fall back
+    spacing = policy.spacing * (policy.backoff ** max(0, tries - 1))
+    return (attempt.ended_at or now) + spacing
 
 
 def adopt(

@@ -97,7 +97,8 @@ class WebhookApp:
         if not _SID.match(sid) or not _STATUS.match(status) or not seq_text.isdigit():
             return Response(f"{sid_field}, {status_field} or SequenceNumber invalid", 400)
         with self.store.transaction() as session:
-            self.book.refresh(session)
+            if statuses.rank(kind, status) == statuses.TERMINAL:
+                self.book.refresh(session)  # only an ended attempt's follow-up reads its campaign
             statuses.apply_status(
                 session,
                 self.book,
