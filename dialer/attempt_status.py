@@ -10,11 +10,24 @@ now); `adopt` books a placement that was lost and found again at the provider.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import queue
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, Protocol, cast
+from typing import Any, NamedTuple, Protocol, TypeVar, cast
 
-from sqlalchemy import Connection, Table, bindparam, func, select, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    null,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -22,8 +35,10 @@ from sqlalchemy.orm.util import identity_key
 
 from dialer.attempts import ENDED_ATTEMPT_STATES, OPEN_TASK_STATES, CampaignBook, mark_placed
 from dialer.models import Attempt, AttemptState, CallbackTask, WebhookEvent
+from dialer.store import Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Provider statuses in the order they can happen; terminal ones (rank 9) end the attempt.
 CALL_RANK = {"queued": 0, "initiated": 1, "ringing": 2, "in-progress": 3, "answered": 3}
@@ -98,23 +113,6 @@ _SET_SID = (
     .where(_attempts.c.id == bindparam("b_id"))
     .values(provider_sid=bindparam("b_sid"))
 )
-_MOVE = (
-    update(_attempts)
-    .where(_attempts.c.id == bindparam("b_id"))
-    .values(
-        provider_sid=bindparam("b_sid"),
-        provider_status=bindparam("b_status"),
-        state=bindparam("b_state"),
-        placed_at=bindparam("b_placed", type_=_attempts.c.placed_at.type),
-        answered_by=bindparam("b_answered"),
-    )
-)
-_FINISH = _MOVE.values(
-    duration_seconds=bindparam("b_duration"),
-    error_code=bindparam("b_error"),
-    ended_at=bindparam("b_now", type_=_attempts.c.ended_at.type),
-    lease_expires_at=None,
-)
 _TASK = (
     select(
         _tasks.c.id,
@@ -147,6 +145,61 @@ _TRIES = (
         _attempts.c.state != AttemptState.CANCELLED,
     )
 )
+
+
+def _moves(kind: str, final: bool) -> Any:
+    """One UPDATE that moves the attempt exactly when `apply_status` would (else no row).
+
+    The common case in one statement: the attempt named in the URL, of this kind, with this SID
+    (or none yet), not ended, at an earlier status. Anything else finds no row and goes through
+    the reading path, which also decides the rare cases (unknown attempt, other SID, a repeat).
+    """
+    table, terminal = (CALL_RANK, CALL_TERMINAL) if kind == "call" else (SMS_RANK, SMS_TERMINAL)
+    ranks = {**table, **dict.fromkeys(sorted(terminal), TERMINAL)}
+    c = _attempts.c
+    claimed = c.state == _sql(AttemptState.CLAIMED)
+    stmt = (
+        update(_attempts)
+        .where(
+            c.id == bindparam("b_id"),
+            (c.channel == _sql("sms")) if kind == "sms" else (c.channel != _sql("sms")),
+            (c.provider_sid == bindparam("b_sid")) | c.provider_sid.is_(None),
+            *(c.state != _sql(ended) for ended in ENDED_ATTEMPT_STATES),
+            case(
+                *((c.provider_status == _sql(st), _sql(r)) for st, r in ranks.items()),
+                else_=_sql(-1),
+            )
+            < bindparam("b_rank"),
+        )
+        .values(
+            provider_sid=bindparam("b_sid"),
+            provider_status=bindparam("b_status"),
+            placed_at=case(
+                (claimed, func.coalesce(c.placed_at, bindparam("b_now", type_=c.placed_at.type))),
+                else_=c.placed_at,
+            ),
+            answered_by=func.coalesce(
+                bindparam("b_answered", type_=c.answered_by.type), c.answered_by
+            ),
+        )
+    )
+    if not final:
+        return stmt.values(state=case((claimed, _sql(AttemptState.PLACED)), else_=c.state))
+    return stmt.values(
+        state=bindparam("b_state"),
+        duration_seconds=bindparam("b_duration", type_=c.duration_seconds.type),
+        error_code=func.coalesce(bindparam("b_error", type_=c.error_code.type), c.error_code),
+        ended_at=bindparam("b_now", type_=c.ended_at.type),
+        lease_expires_at=null(),
+    ).returning(c.id, c.task_id, c.channel, c.answered_by, c.error_code)
+
+
+def _sql(value: str | int) -> Any:
+    """A constant written into the statement (not a bound parameter: fewer to bind each time)."""
+    return literal_column(str(value) if isinstance(value, int) else f"'{value}'")
+
+
+_FAST = {(kind, final): _moves(kind, final) for kind in ("call", "sms") for final in (False, True)}
 
 
 def insert_event(
@@ -193,6 +246,36 @@ def apply_status(
     if not insert_event(session, sid, f"{kind}_status", status, sequence, attempt_id, payload, now):
         return False
     conn = session.connection()
+    new = rank(kind, status)
+    answered = str(payload.get("AnsweredBy") or "") or None
+    duration = str(payload.get("CallDuration") or payload.get("Duration") or "")
+    error = str(payload.get("ErrorCode") or "")
+    params: dict[str, Any] = {
+        "b_id": attempt_id,
+        "b_sid": sid,
+        "b_status": status,
+        "b_rank": new,
+        "b_now": now,
+        "b_answered": answered,
+    }
+    if new == TERMINAL:
+        params |= {
+            "b_state": _ENDED_AS.get(status, AttemptState.COMPLETED),
+            "b_duration": int(duration) if duration.isdigit() else None,
+            "b_error": int(error) if error.isdigit() else None,
+        }
+    if attempt_id is not None:
+        if new != TERMINAL:
+            if conn.execute(_FAST[kind, False], params).rowcount == 1:
+                _expire(session, Attempt, attempt_id)
+                return True
+        else:
+            ended = conn.execute(_FAST[kind, True], params).first()
+            if ended is not None:
+                _expire(session, Attempt, attempt_id)
+                _finish(conn, session, book, ended, params, now)
+                return True
+    # The reading path: no attempt with that id, another kind or SID, ended, or a late status.
     row = None
     if attempt_id is not None:
         row = conn.execute(_ATTEMPT_BY_ID, {"b_id": attempt_id}).first()
@@ -205,51 +288,43 @@ def apply_status(
         log.warning("status for %s does not belong to attempt %s; ignored", sid, row.id)
         return True
     _expire(session, Attempt, row.id)
-    new = rank(kind, status)
     if row.state in ENDED_ATTEMPT_STATES or new <= rank(kind, row.provider_status):
         # terminal states never regress; an earlier status after a later one changes nothing
         if row.provider_sid is None:
             conn.execute(_SET_SID, {"b_id": row.id, "b_sid": sid})
         return True
-    claimed = row.state == AttemptState.CLAIMED
-    params: dict[str, Any] = {
-        "b_id": row.id,
-        "b_sid": sid,
-        "b_status": status,
-        "b_state": AttemptState.PLACED if claimed else row.state,
-        "b_placed": (row.placed_at or now) if claimed else row.placed_at,
-        "b_answered": str(payload.get("AnsweredBy") or "") or row.answered_by,
-    }
+    # Found by SID (the URL's id named no attempt): move it as the fast path would have.
+    params["b_id"] = row.id
     if new != TERMINAL:
-        conn.execute(_MOVE, params)
+        conn.execute(_FAST[kind, False], params)
         return True
-    duration = str(payload.get("CallDuration") or payload.get("Duration") or "")
-    error = str(payload.get("ErrorCode") or "")
-    ended = EndedAttempt(
-        row.id,
-        row.channel,
-        _ENDED_AS.get(status, AttemptState.COMPLETED),
-        int(error) if error.isdigit() else row.error_code,
-        now,
-    )
-    params |= {
-        "b_state": ended.state,
-        "b_duration": int(duration) if duration.isdigit() else None,
-        "b_error": ended.error_code,
-        "b_now": now,
-    }
-    conn.execute(_FINISH, params)
-    task = conn.execute(_TASK, {"b_id": row.task_id}).first()
+    ended = conn.execute(_FAST[kind, True], params).first()
+    if ended is not None:
+        _finish(conn, session, book, ended, params, now)
+    return True
+
+
+def _finish(
+    conn: Connection,
+    session: Session,
+    book: CampaignBook,
+    ended: Any,
+    params: dict[str, Any],
+    now: datetime,
+) -> None:
+    """`ended` (the attempt's columns as updated) has just ended: its task's next try."""
+    task = conn.execute(_TASK, {"b_id": ended.task_id}).first()
     if task is None:
-        return True
+        return
     _expire(session, CallbackTask, task.id)
     notified_at = task.notified_at
     if notified_at is None and (
-        (row.channel == "sms" and status in ("delivered", "read"))
-        or (params["b_answered"] or "").startswith(("machine", "fax"))
+        (ended.channel == "sms" and params["b_status"] in ("delivered", "read"))
+        or (ended.answered_by or "").startswith(("machine", "fax"))
     ):
         notified_at = now
-    when = next_try(conn, book, task, ended, now)
+    attempt = EndedAttempt(ended.id, ended.channel, params["b_state"], ended.error_code, now)
+    when = next_try(conn, book, task, attempt, now)
     if when is not None or notified_at != task.notified_at:
         conn.execute(
             _TASK_UPDATE,
@@ -260,7 +335,6 @@ def apply_status(
                 "b_updated": now if when else task.updated_at,
             },
         )
-    return True
 
 
 def _expire(session: Session, model: type[Any], pk: int) -> None:
@@ -340,6 +414,73 @@ def next_try(
         return now  # this channel is done (or this number failed): fall back
     spacing = policy.spacing * (policy.backoff ** max(0, tries - 1))
     return (attempt.ended_at or now) + spacing
+
+
+class StatusWriter:
+    """One thread that applies status callbacks, as many in one transaction as are waiting.
+
+    Each callback is still stored and acted on before its request is answered (its future
+    resolves after the commit); a busy server commits once for all the callbacks waiting (group
+    commit) instead of once each, and they never queue against each other for SQLite's write
+    lock. If a batch fails it is rolled back and its callbacks run again one transaction each,
+    so one bad callback fails only its own request. The thread starts with the first callback.
+    """
+
+    def __init__(self, store: Store, max_batch: int = 64) -> None:
+        self.store, self.max_batch = store, max_batch
+        self._queue: queue.SimpleQueue[tuple[Callable[[Session], Any], Future[Any]]] = (
+            queue.SimpleQueue()
+        )
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, work: Callable[[Session], T]) -> Future[T]:
+        """Run `work(session)` in a transaction on the writer thread; its result once committed."""
+        done: Future[T] = Future()
+        self._queue.put((work, done))
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="status-writer", daemon=True
+                    )
+                    self._thread.start()
+        return done
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._apply(batch)
+
+    def _apply(self, batch: list[tuple[Callable[[Session], Any], Future[Any]]]) -> None:
+        # A request that went away is still applied (Twilio does not post it again), unanswered.
+        answer = [done.set_running_or_notify_cancel() for _, done in batch]
+        if len(batch) > 1:
+            try:
+                with self.store.transaction() as session:
+                    results = [work(session) for work, _ in batch]
+            except Exception:  # noqa: BLE001 - each one again alone: only the bad one fails
+                log.debug("a batch of %d status callbacks failed; one at a time", len(batch))
+            else:
+                for (_, done), result, wanted in zip(batch, results, answer, strict=True):
+                    if wanted:
+                        done.set_result(result)
+                return
+        for (work, done), wanted in zip(batch, answer, strict=True):
+            try:
+                with self.store.transaction() as session:
+                    result = work(session)
+            except Exception as exc:  # noqa: BLE001 - handed to the request that sent it
+                if wanted:
+                    done.set_exception(exc)
+            else:
+                if wanted:
+                    done.set_result(result)
 
 
 def adopt(

@@ -10,6 +10,7 @@ answers with the campaign's opening (the full script with its branches is the ou
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from fastapi import FastAPI, Request, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from twilio.request_validator import RequestValidator
@@ -52,6 +54,7 @@ class WebhookApp:
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
         self.company = company
         self.book = books.CampaignBook()
+        self.status_writer = statuses.StatusWriter(store)
         self.rejected = 0  # requests refused for a bad signature (for tests and health)
 
     def public_url(self, request: Request) -> str:
@@ -83,7 +86,8 @@ class WebhookApp:
             return Response("bad signature", status_code=403)
         return form
 
-    def status(self, kind: str, attempt_id: int, form: FormData) -> Response:
+    async def status(self, kind: str, attempt_id: int, form: FormData) -> Response:
+        """A status callback, stored and applied by the status writer before the 204."""
         sid_field, status_field = (
             ("CallSid", "CallStatus")
             if kind == "call"
@@ -96,9 +100,13 @@ class WebhookApp:
         seq_text = str(form.get("SequenceNumber") or "0")
         if not _SID.match(sid) or not _STATUS.match(status) or not seq_text.isdigit():
             return Response(f"{sid_field}, {status_field} or SequenceNumber invalid", 400)
-        with self.store.transaction() as session:
-            if statuses.rank(kind, status) == statuses.TERMINAL:
-                self.book.refresh(session)  # only an ended attempt's follow-up reads its campaign
+        payload = {k: str(v) for k, v in form.items()}
+        ended = statuses.rank(kind, status) == statuses.TERMINAL
+
+        def apply(session: Session) -> None:
+            if ended and "book" not in session.info:  # only an ended attempt's follow-up
+                self.book.refresh(session)  # reads its campaign: once per transaction
+                session.info["book"] = True
             statuses.apply_status(
                 session,
                 self.book,
@@ -108,8 +116,10 @@ class WebhookApp:
                 sid=sid,
                 status=status,
                 sequence=int(seq_text),
-                payload={k: str(v) for k, v in form.items()},
+                payload=payload,
             )
+
+        await asyncio.wrap_future(self.status_writer.submit(apply))
         return Response(status_code=204)
 
     def inbound_sms(self, form: FormData) -> Response:
@@ -177,11 +187,13 @@ def create_app(
 
     @app.post("/twilio/status/call/{attempt_id}")
     async def call_status(attempt_id: int, request: Request) -> Response:
-        return await signed(request, lambda form: hooks.status("call", attempt_id, form))
+        form = await hooks.form(request)  # status callbacks go to the status writer thread
+        return form if isinstance(form, Response) else await hooks.status("call", attempt_id, form)
 
     @app.post("/twilio/status/sms/{attempt_id}")
     async def sms_status(attempt_id: int, request: Request) -> Response:
-        return await signed(request, lambda form: hooks.status("sms", attempt_id, form))
+        form = await hooks.form(request)
+        return form if isinstance(form, Response) else await hooks.status("sms", attempt_id, form)
 
     @app.post("/twilio/voice/{attempt_id}")
     async def voice(attempt_id: int, request: Request) -> Response:

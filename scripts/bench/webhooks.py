@@ -168,8 +168,10 @@ def load(port: int, path: str) -> None:
         runner = uvloop.run
     with open(path, "rb") as f:
         lanes = pickle.load(f)
+    cpu = time.process_time()
     elapsed, ok, errors = runner(_drive(port, lanes))
-    print(json.dumps({"seconds": elapsed, "ok": ok, "errors": len(errors), "first": errors[:5]}))
+    cpu = time.process_time() - cpu
+    print(json.dumps({"seconds": elapsed, "cpu": cpu, "ok": ok, "first": errors[:5]}))
 
 
 def drive(server: Server, lanes: list[list[bytes]], work: Path) -> tuple[float, float]:
