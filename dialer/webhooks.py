@@ -18,7 +18,6 @@ from xml.sax.saxutils import escape, quoteattr
 
 from fastapi import FastAPI, Request, Response
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from twilio.request_validator import RequestValidator
@@ -54,7 +53,7 @@ class WebhookApp:
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
         self.company = company
         self.book = books.CampaignBook()
-        self.status_writer = statuses.StatusWriter(store)
+        self.status_writer = statuses.StatusWriter(store, clock, self.book)
         self.rejected = 0  # requests refused for a bad signature (for tests and health)
 
     def public_url(self, request: Request) -> str:
@@ -100,26 +99,16 @@ class WebhookApp:
         seq_text = str(form.get("SequenceNumber") or "0")
         if not _SID.match(sid) or not _STATUS.match(status) or not seq_text.isdigit():
             return Response(f"{sid_field}, {status_field} or SequenceNumber invalid", 400)
-        payload = {k: str(v) for k, v in form.items()}
-        ended = statuses.rank(kind, status) == statuses.TERMINAL
-
-        def apply(session: Session) -> None:
-            if ended and "book" not in session.info:  # only an ended attempt's follow-up
-                self.book.refresh(session)  # reads its campaign: once per transaction
-                session.info["book"] = True
-            statuses.apply_status(
-                session,
-                self.book,
-                self.clock.now(),
+        await asyncio.wrap_future(
+            self.status_writer.submit(
                 kind=kind,
                 attempt_id=attempt_id,
                 sid=sid,
                 status=status,
                 sequence=int(seq_text),
-                payload=payload,
+                payload={k: str(v) for k, v in form.items()},
             )
-
-        await asyncio.wrap_future(self.status_writer.submit(apply))
+        )
         return Response(status_code=204)
 
     def inbound_sms(self, form: FormData) -> Response:

@@ -174,8 +174,8 @@ def load(port: int, path: str) -> None:
     print(json.dumps({"seconds": elapsed, "cpu": cpu, "ok": ok, "first": errors[:5]}))
 
 
-def drive(server: Server, lanes: list[list[bytes]], work: Path) -> tuple[float, float]:
-    """(requests per second, server CPU µs per request) for one load run; errors are fatal."""
+def drive(server: Server, lanes: list[list[bytes]], work: Path) -> tuple[float, float, float]:
+    """(requests/s, server and load generator CPU µs per request) of one run; errors are fatal."""
     path = work / "lanes.pickle"
     with open(path, "wb") as f:
         pickle.dump(lanes, f)
@@ -191,7 +191,7 @@ def drive(server: Server, lanes: list[list[bytes]], work: Path) -> tuple[float, 
     result = json.loads(out.strip().splitlines()[-1])
     if result["ok"] != n:
         raise SystemExit(f"{n - result['ok']} of {n} requests failed: {result['first']}")
-    return n / result["seconds"], cpu / n * 1e6
+    return n / result["seconds"], cpu / n * 1e6, result["cpu"] / n * 1e6
 
 
 # ------------------------------------------------------------------------------ the store
@@ -430,12 +430,12 @@ def main() -> int:
                 finally:
                     server.close()
             sent += sum(len(x) for x in warm + timed)
-            (f, fc), (r, rc) = result
+            (f, fc, fl), (r, rc, rl) = result
             floor, real = max(floor, f), max(real, r)
             floor_cpu, real_cpu = min(floor_cpu, fc), min(real_cpu, rc)
             print(
-                f"round {round_ + 1}: floor {f:,.0f}/s ({fc:.0f} µs server CPU each), "
-                f"real {r:,.0f}/s ({rc:.0f} µs server CPU each), ratio {r / f:.2f}"
+                f"round {round_ + 1}: floor {f:,.0f}/s, real {r:,.0f}/s, ratio {r / f:.2f}; "
+                f"CPU µs per callback: server {fc:.0f} vs {rc:.0f}, load generator {fl:.0f} / {rl:.0f}"
             )
         problems = verify(url, schema, calls, sent)
         for p in problems:
