@@ -9,12 +9,13 @@ now); `adopt` books a placement that was lost and found again at the provider.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import queue
 import threading
 from collections import namedtuple
 from collections.abc import Mapping
-from concurrent.futures import Future
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol, cast
 
@@ -36,7 +37,7 @@ from sqlalchemy.orm.util import identity_key
 
 from dialer.attempts import ENDED_ATTEMPT_STATES, OPEN_TASK_STATES, CampaignBook, mark_placed
 from dialer.clock import Clock
-from dialer.models import Attempt, AttemptState, CallbackTask, WebhookEvent
+from dialer.models import Attempt, AttemptState, CallbackTask, Campaign, WebhookEvent
 from dialer.store import Store
 
 log = logging.getLogger(__name__)
@@ -136,6 +137,7 @@ def _sql(value: str | int) -> Any:
 _events = cast(Table, WebhookEvent.__table__)
 _attempts = cast(Table, Attempt.__table__)
 _tasks = cast(Table, CallbackTask.__table__)
+_campaigns = cast(Table, Campaign.__table__)
 
 
 def _event_insert(maker: Any) -> Any:
@@ -527,25 +529,35 @@ def next_try(
     return (attempt.ended_at or now) + spacing
 
 
+_CAMPAIGNS = _Prepared(
+    select(_campaigns.c.id, _campaigns.c.status, _campaigns.c.definition_sha256).order_by(
+        _campaigns.c.id
+    )
+)
+_Item = tuple[dict[str, Any], asyncio.AbstractEventLoop, "asyncio.Future[bool]"]
+
+
 class StatusWriter:
     """One thread that applies status callbacks, as many in one transaction as are waiting.
 
-    Each callback is still stored and acted on before its request is answered (its future
-    resolves after the commit); a busy server commits once for all the callbacks waiting (group
-    commit) instead of once each, and they never queue against each other for SQLite's write
-    lock. The transaction is on a plain connection (no ORM session: a status is a few prebuilt
-    statements), and the campaign book is read once per transaction, only when a callback ends
-    an attempt. If a batch fails it is rolled back and its callbacks run again one transaction
-    each, so one bad callback fails only its own request. The thread starts with the first one.
+    Each callback is still stored and acted on before its request is answered (`apply` returns
+    after the commit); a busy server commits once for all the callbacks waiting (group commit)
+    instead of once each, they never queue against each other for SQLite's write lock, and the
+    event loop is woken once per batch. The transaction is on a plain connection (a status is a
+    few prebuilt statements), and the campaign book is read again only when a batch ends an
+    attempt and a campaign changed (one small query to know). If a batch fails it is rolled
+    back and its callbacks run again one transaction each, so one bad callback fails only its
+    own request. The thread starts with the first callback.
     """
 
     def __init__(self, store: Store, clock: Clock, book: CampaignBook, max_batch: int = 64) -> None:
         self.store, self.clock, self.book, self.max_batch = store, clock, book, max_batch
-        self._queue: queue.SimpleQueue[tuple[dict[str, Any], Future[bool]]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._campaigns: list[Any] | None = None  # as the book last read them
 
-    def submit(
+    async def apply(
         self,
         *,
         kind: str,
@@ -554,9 +566,10 @@ class StatusWriter:
         status: str,
         sequence: int,
         payload: Mapping[str, Any],
-    ) -> Future[bool]:
-        """`apply_status` on the writer thread; resolves (False for a repeat) once committed."""
-        done: Future[bool] = Future()
+    ) -> bool:
+        """`apply_status` on the writer thread, committed; False for a repeat."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[bool] = loop.create_future()
         status_args = {
             "kind": kind,
             "attempt_id": attempt_id,
@@ -565,7 +578,7 @@ class StatusWriter:
             "sequence": sequence,
             "payload": payload,
         }
-        self._queue.put((status_args, done))
+        self._queue.put((status_args, loop, done))
         if self._thread is None:
             with self._lock:
                 if self._thread is None:
@@ -573,7 +586,8 @@ class StatusWriter:
                         target=self._run, name="status-writer", daemon=True
                     )
                     self._thread.start()
-        return done
+        # A request that goes away is still applied (Twilio does not post it again), unanswered.
+        return await asyncio.shield(done)
 
     def _run(self) -> None:
         while True:
@@ -583,37 +597,47 @@ class StatusWriter:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            self._apply(batch)
+            outcomes = self._outcomes(batch)
+            by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, bool | Exception]]] = {}
+            for (_, loop, done), outcome in zip(batch, outcomes, strict=True):
+                by_loop.setdefault(loop, []).append((done, outcome))
+            for loop, settled in by_loop.items():
+                with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                    loop.call_soon_threadsafe(_settle, settled)
 
-    def _transaction(self, batch: list[tuple[dict[str, Any], Future[bool]]]) -> list[bool]:
-        with self.store.engine.begin() as conn:
-            if any(rank(args["kind"], args["status"]) == TERMINAL for args, _ in batch):
-                with Session(bind=conn) as session:  # an ended attempt's follow-up reads it
-                    self.book.refresh(session)
-            return [apply_status_on(conn, self.book, self.clock.now(), **a) for a, _ in batch]
-
-    def _apply(self, batch: list[tuple[dict[str, Any], Future[bool]]]) -> None:
-        # A request that went away is still applied (Twilio does not post it again), unanswered.
-        answer = [done.set_running_or_notify_cancel() for _, done in batch]
+    def _outcomes(self, batch: list[_Item]) -> list[bool | Exception]:
         if len(batch) > 1:
             try:
-                results = self._transaction(batch)
+                return list(self._transaction(batch))
             except Exception:  # noqa: BLE001 - each one again alone: only the bad one fails
                 log.debug("a batch of %d status callbacks failed; one at a time", len(batch))
-            else:
-                for (_, done), result, wanted in zip(batch, results, answer, strict=True):
-                    if wanted:
-                        done.set_result(result)
-                return
-        for item, wanted in zip(batch, answer, strict=True):
+        outcomes: list[bool | Exception] = []
+        for item in batch:
             try:
-                [result] = self._transaction([item])
+                outcomes += self._transaction([item])
             except Exception as exc:  # noqa: BLE001 - handed to the request that sent it
-                if wanted:
-                    item[1].set_exception(exc)
-            else:
-                if wanted:
-                    item[1].set_result(result)
+                outcomes.append(exc)
+        return outcomes
+
+    def _transaction(self, batch: list[_Item]) -> list[bool]:
+        with self.store.engine.begin() as conn:
+            if any(rank(args["kind"], args["status"]) == TERMINAL for args, _, _ in batch):
+                campaigns = _CAMPAIGNS.run(conn, {})[1]  # an ended attempt's follow-up reads it
+                if campaigns != self._campaigns:
+                    with Session(bind=conn) as session:
+                        self.book.refresh(session)
+                    self._campaigns = campaigns
+            return [apply_status_on(conn, self.book, self.clock.now(), **a) for a, _, _ in batch]
+
+
+def _settle(settled: list[tuple[asyncio.Future[bool], bool | Exception]]) -> None:
+    for done, outcome in settled:
+        if done.cancelled():
+            continue
+        if isinstance(outcome, Exception):
+            done.set_exception(outcome)
+        else:
+            done.set_result(outcome)
 
 
 def adopt(

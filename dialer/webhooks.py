@@ -10,7 +10,6 @@ answers with the campaign's opening (the full script with its branches is the ou
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Callable
@@ -99,15 +98,13 @@ class WebhookApp:
         seq_text = str(form.get("SequenceNumber") or "0")
         if not _SID.match(sid) or not _STATUS.match(status) or not seq_text.isdigit():
             return Response(f"{sid_field}, {status_field} or SequenceNumber invalid", 400)
-        await asyncio.wrap_future(
-            self.status_writer.submit(
-                kind=kind,
-                attempt_id=attempt_id,
-                sid=sid,
-                status=status,
-                sequence=int(seq_text),
-                payload={k: str(v) for k, v in form.items()},
-            )
+        await self.status_writer.apply(
+            kind=kind,
+            attempt_id=attempt_id,
+            sid=sid,
+            status=status,
+            sequence=int(seq_text),
+            payload={k: str(v) for k, v in form.items()},
         )
         return Response(status_code=204)
 
