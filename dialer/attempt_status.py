@@ -587,7 +587,7 @@ class StatusWriter:
                     )
                     self._thread.start()
         # A request that goes away is still applied (Twilio does not post it again), unanswered.
-        return await asyncio.shield(done)
+        return await done
 
     def _run(self) -> None:
         while True:
