@@ -375,7 +375,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=10000, help="callbacks per measured run")
     parser.add_argument("--warm-up", type=int, default=2000, help="callbacks before each run")
     parser.add_argument("--repeat", type=int, default=3, help="rounds (floor + real); best kept")
-    parser.add_argument("--connections", type=int, default=8, help="keep-alive connections")
+    parser.add_argument("--connections", type=int, default=16, help="keep-alive connections")
     parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument(
         "--database-url", help="PostgreSQL: the run works in its own schema, dropped at the end"
