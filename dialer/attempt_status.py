@@ -5,6 +5,12 @@ attempt only forward: statuses are ranked in the order they can happen and the f
 regress, so repeated, late and reordered callbacks change nothing twice. When an attempt ends,
 `follow_up` decides the task's next try (spacing and backoff on the same channel, or fall back
 now); `adopt` books a placement that was lost and found again at the provider.
+
+Status callbacks are the hottest write path (four or more per call, each answered only once it
+is committed), so they run on prebuilt Core statements (on SQLite through the driver's own
+cursor), the common move is one conditional UPDATE, and the webhook app hands them to a
+`StatusWriter`: one thread, one transaction for all the callbacks waiting (group commit).
+`scripts/bench/webhooks.py` measures it.
 """
 
 from __future__ import annotations
@@ -163,14 +169,10 @@ _INSERT_EVENT = {
 }
 _ATTEMPT_COLUMNS = (
     _attempts.c.id,
-    _attempts.c.task_id,
     _attempts.c.channel,
     _attempts.c.state,
     _attempts.c.provider_sid,
     _attempts.c.provider_status,
-    _attempts.c.placed_at,
-    _attempts.c.answered_by,
-    _attempts.c.error_code,
 )
 _ATTEMPT_BY_ID = (
     select(*_ATTEMPT_COLUMNS).where(_attempts.c.id == bindparam("b_id")).with_for_update()

@@ -1,7 +1,7 @@
 """Benchmark the call status callback route against a floor measured in the same run.
 
     .venv/bin/python scripts/bench/webhooks.py                  # 3 rounds of 10,000 callbacks
-    .venv/bin/python scripts/bench/webhooks.py --requests 20000 --repeat 5 --connections 16
+    .venv/bin/python scripts/bench/webhooks.py --requests 20000 --repeat 5 --connections 8
     .venv/bin/python scripts/bench/webhooks.py --engine postgresql --database-url postgresql://127.0.0.1:5432/test
 
 Two servers, each one uvicorn worker (`dialer.serving.AppServer`, as `dialer run` serves the
@@ -17,14 +17,15 @@ generator in a third process:
   CallDuration on the last), so each one writes an event and moves its attempt; `completed` ends
   the attempt and schedules the task's next try.
 
-The load generator keeps `--connections` keep-alive connections busy (raw asyncio streams on
+The load generator keeps `--connections` (16) keep-alive connections busy (raw asyncio streams on
 uvloop, requests prebuilt and signed before the clock starts); each connection sends the four
 statuses of one call in order, then the next call's. A warm-up of `--warm-up` requests runs on the
 same server first. Each round measures the floor and then the real route on a fresh server;
 the best of `--repeat` rounds is reported. At the end the store is checked: one event per request
 sent, every attempt used completed with its duration — a mismatch exits 2.
 
-Goals: real ≥ 0.7x the floor and ≥ 2,000 callbacks/s on SQLite. Not part of the test suite;
+Goals: real ≥ 0.7x the floor and ≥ 2,000 callbacks/s on SQLite. On PostgreSQL the run works in
+a schema of its own in `--database-url`, dropped at the end. Not part of the test suite;
 `--strict` exits 1 when a goal is missed.
 """
 
