@@ -74,10 +74,9 @@ def kind_of(channel: str) -> str:
     return "sms" if channel == "sms" else "call"
 
 
-# A status callback is the hottest write path (several per call, each its own transaction), so it
-# runs prebuilt Core statements on the session's connection: no statement is built per request,
-# no ORM object is loaded or flushed (ORM objects of these rows that the caller's session holds
-# are expired afterwards, so the caller reads what was written).
+# A status callback is the hottest write path (several per call), so it runs prebuilt Core
+# statements on the transaction's connection: no statement is built per request, no ORM object is
+# loaded or flushed (`apply_status` expires the caller's ORM copies of the rows it changed).
 class _Prepared:
     """A Core statement for the hot path; on SQLite it runs on the driver's own cursor.
 
@@ -111,7 +110,7 @@ class _Prepared:
 
     def run(self, conn: Connection, params: Mapping[str, Any]) -> tuple[int, list[Any]]:
         """(rows changed, rows returned)."""
-        if conn.dialect.name != "sqlite":
+        if conn.dialect.name != "sqlite" or conn.dialect.paramstyle != "qmark":
             result = conn.execute(self.stmt, params)
             rows = list(result.all()) if result.returns_rows else []
             return result.rowcount, rows
