@@ -5,28 +5,54 @@ attempt only forward: statuses are ranked in the order they can happen and the f
 regress, so repeated, late and reordered callbacks change nothing twice. When an attempt ends,
 `follow_up` decides the task's next try (spacing and backoff on the same channel, or fall back
 now); `adopt` books a placement that was lost and found again at the provider.
+
+Status callbacks are the hottest write path (four or more per call, each answered only once it
+is committed), so they run on prebuilt Core statements (on SQLite through the driver's own
+cursor), the common move is one conditional UPDATE, and the webhook app hands them to a
+`StatusWriter`: one thread, one transaction for all the callbacks waiting (group commit).
+`scripts/bench/webhooks.py` measures it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import queue
+import threading
+from collections import namedtuple
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple, Protocol, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import (
+    Connection,
+    Table,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    null,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
-from dialer.attempts import (
-    ENDED_ATTEMPT_STATES,
-    OPEN_TASK_STATES,
-    CampaignBook,
-    agreed_since,
-    mark_placed,
+from dialer.attempts import ENDED_ATTEMPT_STATES, OPEN_TASK_STATES, CampaignBook, mark_placed
+from dialer.clock import Clock
+from dialer.models import (
+    Attempt,
+    AttemptState,
+    CallbackTask,
+    Campaign,
+    Outcome,
+    OutcomeName,
+    WebhookEvent,
 )
-from dialer.models import Attempt, AttemptState, CallbackTask, OutcomeName, WebhookEvent
+from dialer.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +62,11 @@ SMS_RANK = {"accepted": 0, "scheduled": 0, "queued": 0, "sending": 1, "sent": 2}
 CALL_TERMINAL = {"completed", "busy", "no-answer", "failed", "canceled"}
 SMS_TERMINAL = {"delivered", "undelivered", "failed", "read", "canceled"}
 TERMINAL = 9
+_ENDED_AS = {
+    "failed": AttemptState.FAILED,
+    "undelivered": AttemptState.FAILED,
+    "canceled": AttemptState.CANCELLED,
+}
 
 
 def rank(kind: str, status: str | None) -> int:
@@ -51,6 +82,202 @@ def kind_of(channel: str) -> str:
     return "sms" if channel == "sms" else "call"
 
 
+# A status callback is the hottest write path (several per call), so it runs prebuilt Core
+# statements on the transaction's connection: no statement is built per request, no ORM object is
+# loaded or flushed (`apply_status` expires the caller's ORM copies of the rows it changed).
+class _Prepared:
+    """A Core statement for the hot path; on SQLite it runs on the driver's own cursor.
+
+    SQLAlchemy's execution costs about 40 µs a statement, more than SQLite's own work; so on
+    SQLite the statement is compiled once, its parameters go through the same type processors
+    SQLAlchemy would use (UTC datetimes, JSON) and its rows through the result processors. On
+    PostgreSQL it is an ordinary `Connection.execute`. Rows have the columns as attributes.
+    """
+
+    def __init__(self, stmt: Any) -> None:
+        self.stmt = stmt
+        self._sqlite: tuple[str, list[tuple[str, Any, Any]], list[Any], Any] | None = None
+
+    def _compiled(self, conn: Connection) -> tuple[str, list[tuple[str, Any, Any]], list[Any], Any]:
+        if self._sqlite is None:
+            dialect = conn.dialect
+            compiled = self.stmt.compile(dialect=dialect)
+            binds = [
+                (
+                    name,
+                    compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect),
+                    compiled.binds[name],
+                )
+                for name in compiled.positiontup or ()
+            ]
+            cols = list(self.stmt.exported_columns)
+            results = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in cols]
+            row = namedtuple("row", [str(c.key) for c in cols], rename=True) if cols else None
+            self._sqlite = (compiled.string, binds, results, row)
+        return self._sqlite
+
+    def run(self, conn: Connection, params: Mapping[str, Any]) -> tuple[int, list[Any]]:
+        """(rows changed, rows returned)."""
+        if conn.dialect.name != "sqlite" or conn.dialect.paramstyle != "qmark":
+            result = conn.execute(self.stmt, params)
+            rows = list(result.all()) if result.returns_rows else []
+            return result.rowcount, rows
+        sql, binds, results, row = self._compiled(conn)
+        args = [
+            (proc(params[name]) if proc else params[name])
+            if name in params
+            else bind.effective_value
+            for name, proc, bind in binds
+        ]
+        cursor = conn.connection.driver_connection.execute(sql, args)  # type: ignore[union-attr]
+        fetched = cursor.fetchall() if row is not None else []
+        out = [
+            row(*(proc(v) if proc else v for proc, v in zip(results, r, strict=True)))
+            for r in fetched
+        ]
+        return cursor.rowcount, out
+
+    def first(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+        rows = self.run(conn, params)[1]
+        return rows[0] if rows else None
+
+
+def _sql(value: str | int) -> Any:
+    """A constant written into the statement (not a bound parameter: fewer to bind each time)."""
+    return literal_column(str(value) if isinstance(value, int) else f"'{value}'")
+
+
+_events = cast(Table, WebhookEvent.__table__)
+_attempts = cast(Table, Attempt.__table__)
+_tasks = cast(Table, CallbackTask.__table__)
+_campaigns = cast(Table, Campaign.__table__)
+
+
+def _event_insert(maker: Any) -> Any:
+    return (
+        maker(_events)
+        .values(
+            provider_sid=bindparam("b_sid"),
+            kind=bindparam("b_kind"),
+            status=bindparam("b_status"),
+            sequence=bindparam("b_seq"),
+            attempt_id=bindparam("b_attempt"),
+            payload=bindparam("b_payload", type_=_events.c.payload.type),
+            received_at=bindparam("b_now", type_=_events.c.received_at.type),
+        )
+        .on_conflict_do_nothing(index_elements=["provider_sid", "status", "sequence"])
+        .returning(_events.c.id)
+    )
+
+
+_INSERT_EVENT = {
+    "postgresql": _Prepared(_event_insert(pg_insert)),
+    "sqlite": _Prepared(_event_insert(sqlite_insert)),
+}
+_ATTEMPT_COLUMNS = (
+    _attempts.c.id,
+    _attempts.c.channel,
+    _attempts.c.state,
+    _attempts.c.provider_sid,
+    _attempts.c.provider_status,
+)
+_ATTEMPT_BY_ID = (
+    select(*_ATTEMPT_COLUMNS).where(_attempts.c.id == bindparam("b_id")).with_for_update()
+)
+_ATTEMPT_BY_SID = select(*_ATTEMPT_COLUMNS).where(_attempts.c.provider_sid == bindparam("b_sid"))
+_SET_SID = (
+    update(_attempts)
+    .where(_attempts.c.id == bindparam("b_id"))
+    .values(provider_sid=bindparam("b_sid"))
+)
+_TASK = _Prepared(
+    select(
+        _tasks.c.id,
+        _tasks.c.campaign_id,
+        _tasks.c.state,
+        _tasks.c.reached_at,
+        _tasks.c.outcome,
+        _tasks.c.next_attempt_at,
+        _tasks.c.notified_at,
+        _tasks.c.updated_at,
+    )
+    .where(_tasks.c.id == bindparam("b_id"))
+    .with_for_update()
+)
+_TASK_UPDATE = _Prepared(
+    update(_tasks)
+    .where(_tasks.c.id == bindparam("b_id"))
+    .values(
+        notified_at=bindparam("b_notified", type_=_tasks.c.notified_at.type),
+        next_attempt_at=bindparam("b_next", type_=_tasks.c.next_attempt_at.type),
+        updated_at=bindparam("b_updated", type_=_tasks.c.updated_at.type),
+    )
+)
+_TRIES = _Prepared(
+    select(func.count())
+    .select_from(_attempts)
+    .where(
+        _attempts.c.task_id == bindparam("b_task"),
+        _attempts.c.channel == bindparam("b_channel"),
+        _attempts.c.state != _sql(AttemptState.CANCELLED),
+    )
+)
+
+
+def _moves(kind: str, final: bool) -> Any:
+    """One UPDATE that moves the attempt exactly when `apply_status` would (else no row).
+
+    The common case in one statement: the attempt named in the URL, of this kind, with this SID
+    (or none yet), not ended, at an earlier status. Anything else finds no row and goes through
+    the reading path, which also decides the rare cases (unknown attempt, other SID, a repeat).
+    """
+    table, terminal = (CALL_RANK, CALL_TERMINAL) if kind == "call" else (SMS_RANK, SMS_TERMINAL)
+    ranks = {**table, **dict.fromkeys(sorted(terminal), TERMINAL)}
+    c = _attempts.c
+    claimed = c.state == _sql(AttemptState.CLAIMED)
+    stmt = (
+        update(_attempts)
+        .where(
+            c.id == bindparam("b_id"),
+            (c.channel == _sql("sms")) if kind == "sms" else (c.channel != _sql("sms")),
+            (c.provider_sid == bindparam("b_sid")) | c.provider_sid.is_(None),
+            *(c.state != _sql(ended) for ended in ENDED_ATTEMPT_STATES),
+            case(
+                *((c.provider_status == _sql(st), _sql(r)) for st, r in ranks.items()),
+                else_=_sql(-1),
+            )
+            < bindparam("b_rank"),
+        )
+        .values(
+            provider_sid=bindparam("b_sid"),
+            provider_status=bindparam("b_status"),
+            placed_at=case(
+                (claimed, func.coalesce(c.placed_at, bindparam("b_now", type_=c.placed_at.type))),
+                else_=c.placed_at,
+            ),
+            answered_by=func.coalesce(
+                bindparam("b_answered", type_=c.answered_by.type), c.answered_by
+            ),
+        )
+    )
+    if not final:
+        return stmt.values(state=case((claimed, _sql(AttemptState.PLACED)), else_=c.state))
+    return stmt.values(
+        state=bindparam("b_state"),
+        duration_seconds=bindparam("b_duration", type_=c.duration_seconds.type),
+        error_code=func.coalesce(bindparam("b_error", type_=c.error_code.type), c.error_code),
+        ended_at=bindparam("b_now", type_=c.ended_at.type),
+        lease_expires_at=null(),
+    ).returning(c.id, c.task_id, c.channel, c.answered_by, c.error_code)
+
+
+_FAST = {
+    (kind, final): _Prepared(_moves(kind, final))
+    for kind in ("call", "sms")
+    for final in (False, True)
+}
+
+
 def insert_event(
     session: Session,
     sid: str,
@@ -61,22 +288,36 @@ def insert_event(
     payload: Mapping[str, Any],
     now: datetime,
 ) -> bool:
-    maker = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    result = session.execute(
-        maker(WebhookEvent)
-        .values(
-            provider_sid=sid,
-            kind=kind,
-            status=status,
-            sequence=sequence,
-            attempt_id=attempt_id,
-            payload=dict(payload),
-            received_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["provider_sid", "status", "sequence"])
-        .returning(WebhookEvent.id)
+    """Append one provider event; False when (sid, status, sequence) is stored already."""
+    return _insert_event(
+        session.connection(), sid, kind, status, sequence, attempt_id, payload, now
     )
-    return result.scalar() is not None  # RETURNING, not rowcount: reliable on both drivers
+
+
+def _insert_event(
+    conn: Connection,
+    sid: str,
+    kind: str,
+    status: str,
+    sequence: int,
+    attempt_id: int | None,
+    payload: Mapping[str, Any],
+    now: datetime,
+) -> bool:
+    return None is not _INSERT_EVENT[
+        "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
+    ].first(
+        conn,
+        {
+            "b_sid": sid,
+            "b_kind": kind,
+            "b_status": status,
+            "b_seq": sequence,
+            "b_attempt": attempt_id,
+            "b_payload": dict(payload),
+            "b_now": now,
+        },
+    )  # RETURNING, not rowcount: reliable on both drivers
 
 
 def apply_status(
@@ -92,66 +333,172 @@ def apply_status(
     payload: Mapping[str, Any],
 ) -> bool:
     """Store one provider status once and move its attempt; False when it was a repeat."""
-    if not insert_event(session, sid, f"{kind}_status", status, sequence, attempt_id, payload, now):
-        return False
-    attempt = None
-    if attempt_id is not None:
-        attempt = session.get(Attempt, attempt_id, with_for_update=True)
-    if attempt is None:
-        attempt = session.scalar(select(Attempt).where(Attempt.provider_sid == sid))
-    if attempt is None or kind_of(attempt.channel) != kind:
-        log.warning("status %s for %s matches no attempt; kept in the event log", status, sid)
-        return True
-    if attempt.provider_sid is None:
-        attempt.provider_sid = sid
-    elif attempt.provider_sid != sid:
-        log.warning("status for %s does not belong to attempt %s; ignored", sid, attempt.id)
-        return True
-    if attempt.state in ENDED_ATTEMPT_STATES:
-        return True  # terminal states never regress
+    session.flush()  # the caller's pending ORM changes first: what follows is Core
+    done = _apply(session.connection(), book, now, kind, attempt_id, sid, status, sequence, payload)
+    if done.attempt_id is not None:  # the session reads what was written, not what it held
+        _expire(session, Attempt, done.attempt_id)
+    if done.task_id is not None:
+        _expire(session, CallbackTask, done.task_id)
+    return done.stored
+
+
+def apply_status_on(
+    conn: Connection,
+    book: CampaignBook,
+    now: datetime,
+    *,
+    kind: str,
+    attempt_id: int | None,
+    sid: str,
+    status: str,
+    sequence: int,
+    payload: Mapping[str, Any],
+) -> bool:
+    """`apply_status` on a connection in a transaction (no session: the status writer's way)."""
+    return _apply(conn, book, now, kind, attempt_id, sid, status, sequence, payload).stored
+
+
+class _Applied(NamedTuple):
+    stored: bool  # False: a repeat, nothing done
+    attempt_id: int | None = None  # the rows changed
+    task_id: int | None = None
+
+
+def _apply(
+    conn: Connection,
+    book: CampaignBook,
+    now: datetime,
+    kind: str,
+    attempt_id: int | None,
+    sid: str,
+    status: str,
+    sequence: int,
+    payload: Mapping[str, Any],
+) -> _Applied:
+    if not _insert_event(conn, sid, f"{kind}_status", status, sequence, attempt_id, payload, now):
+        return _Applied(False)
     new = rank(kind, status)
-    if new <= rank(kind, attempt.provider_status):
-        return True  # late or reordered: an earlier status after a later one
-    attempt.provider_status = status
-    if attempt.state == AttemptState.CLAIMED:
-        attempt.state = AttemptState.PLACED
-        attempt.placed_at = attempt.placed_at or now
-    answered_by = payload.get("AnsweredBy")
-    if answered_by:
-        attempt.answered_by = str(answered_by)
+    answered = str(payload.get("AnsweredBy") or "") or None
+    duration = str(payload.get("CallDuration") or payload.get("Duration") or "")
+    error = str(payload.get("ErrorCode") or "")
+    params: dict[str, Any] = {
+        "b_id": attempt_id,
+        "b_sid": sid,
+        "b_status": status,
+        "b_rank": new,
+        "b_now": now,
+        "b_answered": answered,
+    }
     if new == TERMINAL:
-        _finish(session, book, attempt, status, payload, now)
-    return True
+        params |= {
+            "b_state": _ENDED_AS.get(status, AttemptState.COMPLETED),
+            "b_duration": int(duration) if duration.isdigit() else None,
+            "b_error": int(error) if error.isdigit() else None,
+        }
+    if attempt_id is not None:
+        if new != TERMINAL:
+            if _FAST[kind, False].run(conn, params)[0] == 1:
+                return _Applied(True, attempt_id)
+        else:
+            ended = _FAST[kind, True].first(conn, params)
+            if ended is not None:
+                return _Applied(True, attempt_id, _finish(conn, book, ended, params, now))
+    # The reading path: no attempt with that id, another kind or SID, ended, or a late status.
+    row = None
+    if attempt_id is not None:
+        row = conn.execute(_ATTEMPT_BY_ID, {"b_id": attempt_id}).first()
+    if row is None:
+        row = conn.execute(_ATTEMPT_BY_SID, {"b_sid": sid}).first()
+    if row is None or kind_of(row.channel) != kind:
+        log.warning("status %s for %s matches no attempt; kept in the event log", status, sid)
+        return _Applied(True)
+    if row.provider_sid is not None and row.provider_sid != sid:
+        log.warning("status for %s does not belong to attempt %s; ignored", sid, row.id)
+        return _Applied(True)
+    if row.state in ENDED_ATTEMPT_STATES or new <= rank(kind, row.provider_status):
+        # terminal states never regress; an earlier status after a later one changes nothing
+        if row.provider_sid is None:
+            conn.execute(_SET_SID, {"b_id": row.id, "b_sid": sid})
+        return _Applied(True, row.id)
+    # Found by SID (the URL's id named no attempt): move it as the fast path would have.
+    params["b_id"] = row.id
+    if new != TERMINAL:
+        _FAST[kind, False].run(conn, params)
+        return _Applied(True, row.id)
+    ended = _FAST[kind, True].first(conn, params)
+    task_id = _finish(conn, book, ended, params, now) if ended is not None else None
+    return _Applied(True, row.id, task_id)
 
 
 def _finish(
-    session: Session,
-    book: CampaignBook,
-    attempt: Attempt,
-    status: str,
-    payload: Mapping[str, Any],
-    now: datetime,
-) -> None:
-    duration = str(payload.get("CallDuration") or payload.get("Duration") or "")
-    error = str(payload.get("ErrorCode") or "")
-    attempt.duration_seconds = int(duration) if duration.isdigit() else None
-    attempt.error_code = int(error) if error.isdigit() else attempt.error_code
-    attempt.ended_at = now
-    attempt.lease_expires_at = None
-    attempt.state = {
-        "failed": AttemptState.FAILED,
-        "undelivered": AttemptState.FAILED,
-        "canceled": AttemptState.CANCELLED,
-    }.get(status, AttemptState.COMPLETED)
-    task = session.get(CallbackTask, attempt.task_id, with_for_update=True)
+    conn: Connection, book: CampaignBook, ended: Any, params: dict[str, Any], now: datetime
+) -> int | None:
+    """`ended` (the attempt's columns as updated) has just ended: its task's next try; its id."""
+    task = _TASK.first(conn, {"b_id": ended.task_id})
     if task is None:
-        return
-    notified = (attempt.channel == "sms" and status in ("delivered", "read")) or (
-        (attempt.answered_by or "").startswith(("machine", "fax"))
-    )
-    if notified and task.notified_at is None:
-        task.notified_at = now
-    follow_up(session, book, task, attempt, now)
+        return None
+    notified_at = task.notified_at
+    if notified_at is None and (
+        (ended.channel == "sms" and params["b_status"] in ("delivered", "read"))
+        or (ended.answered_by or "").startswith(("machine", "fax"))
+    ):
+        notified_at = now
+    attempt = EndedAttempt(ended.id, ended.channel, params["b_state"], ended.error_code, now)
+    when = next_try(conn, book, task, attempt, now)
+    if when is not None or notified_at != task.notified_at:
+        _TASK_UPDATE.run(
+            conn,
+            {
+                "b_id": task.id,
+                "b_notified": notified_at,
+                "b_next": when or task.next_attempt_at,
+                "b_updated": now if when else task.updated_at,
+            },
+        )
+    return int(task.id)
+
+
+def _expire(session: Session, model: type[Any], pk: int) -> None:
+    """Make the session reload a row it holds that Core has just changed (or is changing)."""
+    obj = session.identity_map.get(identity_key(model, pk))
+    if obj is not None:
+        session.expire(obj)
+
+
+class TaskView(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def campaign_id(self) -> int: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def reached_at(self) -> datetime | None: ...
+    @property
+    def outcome(self) -> str | None: ...
+    @property
+    def next_attempt_at(self) -> datetime | None: ...
+
+
+class AttemptView(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def error_code(self) -> int | None: ...
+    @property
+    def ended_at(self) -> datetime | None: ...
+
+
+class EndedAttempt(NamedTuple):
+    id: int
+    channel: str
+    state: str
+    error_code: int | None
+    ended_at: datetime | None
 
 
 def follow_up(
@@ -164,37 +511,166 @@ def follow_up(
     So is one that has an open attempt already. `schedule_due` picks channel and number when
     the time comes.
     """
+    session.flush()  # the attempt's end is counted below
+    when = next_try(session.connection(), book, task, attempt, now)
+    if when is not None:
+        task.next_attempt_at = when
+        task.updated_at = now
+
+
+def next_try(
+    conn: Connection, book: CampaignBook, task: TaskView, attempt: AttemptView, now: datetime
+) -> datetime | None:
+    """When `task` is next due now that `attempt` has ended (stored); None: leave it alone."""
     agreed = task.outcome == OutcomeName.CALLBACK_REQUESTED
     if task.state not in OPEN_TASK_STATES or (
         not agreed and (task.reached_at is not None or task.outcome)
     ):
-        return
+        return None
     if task.next_attempt_at is not None:
-        return
+        return None
     spec = book.spec(task.campaign_id)
     if attempt.channel == "agent" or attempt.channel not in spec.channels:
-        return
+        return None
     policy = spec.attempt_policy(attempt.channel)
+    if agreed:  # an agreed callback's tries count from the agreement
+        tries = _tries_since_agreed(conn, task.id, attempt.channel)
+    else:
+        [(count,)] = _TRIES.run(conn, {"b_task": task.id, "b_channel": attempt.channel})[1]
+        tries = int(count)
+    if tries >= policy.max_attempts or (
+        attempt.state == AttemptState.FAILED and attempt.error_code
+    ):
+        return now  # this channel is done (or this number failed): fall back
+    spacing = policy.spacing * (policy.backoff ** max(0, tries - 1))
+    return (attempt.ended_at or now) + spacing
+
+
+def _tries_since_agreed(conn: Connection, task_id: int, channel: str) -> int:
+    agreed_at = conn.execute(select(Outcome.recorded_at).where(Outcome.task_id == task_id)).scalar()
     query = (
         select(func.count())
         .select_from(Attempt)
         .where(
-            Attempt.task_id == task.id,
-            Attempt.channel == attempt.channel,
+            Attempt.task_id == task_id,
+            Attempt.channel == channel,
             Attempt.state != AttemptState.CANCELLED,
         )
     )
-    if agreed:  # an agreed callback's tries count from the agreement
-        query = query.where(Attempt.created_at >= agreed_since(session, [task.id])[task.id])
-    tries = int(session.scalar(query) or 0)
-    if tries >= policy.max_attempts or (
-        attempt.state == AttemptState.FAILED and attempt.error_code
-    ):
-        task.next_attempt_at = now  # this channel is done (or this number failed): fall back
-    else:
-        spacing = policy.spacing * (policy.backoff ** max(0, tries - 1))
-        task.next_attempt_at = (attempt.ended_at or now) + spacing
-    task.updated_at = now
+    if agreed_at is not None:
+        query = query.where(Attempt.created_at >= agreed_at)
+    return int(conn.execute(query).scalar() or 0)
+
+
+_CAMPAIGNS = _Prepared(
+    select(_campaigns.c.id, _campaigns.c.status, _campaigns.c.definition_sha256).order_by(
+        _campaigns.c.id
+    )
+)
+_Item = tuple[dict[str, Any], asyncio.AbstractEventLoop, "asyncio.Future[bool]"]
+
+
+class StatusWriter:
+    """One thread that applies status callbacks, as many in one transaction as are waiting.
+
+    Each callback is still stored and acted on before its request is answered (`apply` returns
+    after the commit); a busy server commits once for all the callbacks waiting (group commit)
+    instead of once each, they never queue against each other for SQLite's write lock, and the
+    event loop is woken once per batch. The transaction is on a plain connection (a status is a
+    few prebuilt statements), and the campaign book is read again only when a batch ends an
+    attempt and a campaign changed (one small query to know). If a batch fails it is rolled
+    back and its callbacks run again one transaction each, so one bad callback fails only its
+    own request. The thread starts with the first callback.
+    """
+
+    def __init__(self, store: Store, clock: Clock, book: CampaignBook, max_batch: int = 64) -> None:
+        self.store, self.clock, self.book, self.max_batch = store, clock, book, max_batch
+        self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._campaigns: list[Any] | None = None  # as the book last read them
+
+    async def apply(
+        self,
+        *,
+        kind: str,
+        attempt_id: int | None,
+        sid: str,
+        status: str,
+        sequence: int,
+        payload: Mapping[str, Any],
+    ) -> bool:
+        """`apply_status` on the writer thread, committed; False for a repeat."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[bool] = loop.create_future()
+        status_args = {
+            "kind": kind,
+            "attempt_id": attempt_id,
+            "sid": sid,
+            "status": status,
+            "sequence": sequence,
+            "payload": payload,
+        }
+        self._queue.put((status_args, loop, done))
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="status-writer", daemon=True
+                    )
+                    self._thread.start()
+        # A request that goes away is still applied (Twilio does not post it again), unanswered.
+        return await done
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            outcomes = self._outcomes(batch)
+            by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, bool | Exception]]] = {}
+            for (_, loop, done), outcome in zip(batch, outcomes, strict=True):
+                by_loop.setdefault(loop, []).append((done, outcome))
+            for loop, settled in by_loop.items():
+                with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                    loop.call_soon_threadsafe(_settle, settled)
+
+    def _outcomes(self, batch: list[_Item]) -> list[bool | Exception]:
+        if len(batch) > 1:
+            try:
+                return list(self._transaction(batch))
+            except Exception:  # noqa: BLE001 - each one again alone: only the bad one fails
+                log.debug("a batch of %d status callbacks failed; one at a time", len(batch))
+        outcomes: list[bool | Exception] = []
+        for item in batch:
+            try:
+                outcomes += self._transaction([item])
+            except Exception as exc:  # noqa: BLE001 - handed to the request that sent it
+                outcomes.append(exc)
+        return outcomes
+
+    def _transaction(self, batch: list[_Item]) -> list[bool]:
+        with self.store.engine.begin() as conn:
+            if any(rank(args["kind"], args["status"]) == TERMINAL for args, _, _ in batch):
+                campaigns = _CAMPAIGNS.run(conn, {})[1]  # an ended attempt's follow-up reads it
+                if campaigns != self._campaigns:
+                    with Session(bind=conn) as session:
+                        self.book.refresh(session)
+                    self._campaigns = campaigns
+            return [apply_status_on(conn, self.book, self.clock.now(), **a) for a, _, _ in batch]
+
+
+def _settle(settled: list[tuple[asyncio.Future[bool], bool | Exception]]) -> None:
+    for done, outcome in settled:
+        if done.cancelled():
+            continue
+        if isinstance(outcome, Exception):
+            done.set_exception(outcome)
+        else:
+            done.set_result(outcome)
 
 
 def adopt(

@@ -50,6 +50,7 @@ class WebhookApp:
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
         self.company = company
         self.book = books.CampaignBook()
+        self.status_writer = statuses.StatusWriter(store, clock, self.book)
         self.rejected = 0  # requests refused for a bad signature (for tests and health)
 
     def public_url(self, request: Request) -> str:
@@ -81,7 +82,8 @@ class WebhookApp:
             return Response("bad signature", status_code=403)
         return form
 
-    def status(self, kind: str, attempt_id: int, form: FormData) -> Response:
+    async def status(self, kind: str, attempt_id: int, form: FormData) -> Response:
+        """A status callback, stored and applied by the status writer before the 204."""
         sid_field, status_field = (
             ("CallSid", "CallStatus")
             if kind == "call"
@@ -94,19 +96,14 @@ class WebhookApp:
         seq_text = str(form.get("SequenceNumber") or "0")
         if not _SID.match(sid) or not _STATUS.match(status) or not seq_text.isdigit():
             return Response(f"{sid_field}, {status_field} or SequenceNumber invalid", 400)
-        with self.store.transaction() as session:
-            self.book.refresh(session)
-            statuses.apply_status(
-                session,
-                self.book,
-                self.clock.now(),
-                kind=kind,
-                attempt_id=attempt_id,
-                sid=sid,
-                status=status,
-                sequence=int(seq_text),
-                payload={k: str(v) for k, v in form.items()},
-            )
+        await self.status_writer.apply(
+            kind=kind,
+            attempt_id=attempt_id,
+            sid=sid,
+            status=status,
+            sequence=int(seq_text),
+            payload={k: str(v) for k, v in form.items()},
+        )
         return Response(status_code=204)
 
     def inbound_sms(self, form: FormData) -> Response:
@@ -180,11 +177,13 @@ def create_app(
 
     @app.post("/twilio/status/call/{attempt_id}")
     async def call_status(attempt_id: int, request: Request) -> Response:
-        return await signed(request, lambda form: hooks.status("call", attempt_id, form))
+        form = await hooks.form(request)  # status callbacks go to the status writer thread
+        return form if isinstance(form, Response) else await hooks.status("call", attempt_id, form)
 
     @app.post("/twilio/status/sms/{attempt_id}")
     async def sms_status(attempt_id: int, request: Request) -> Response:
-        return await signed(request, lambda form: hooks.status("sms", attempt_id, form))
+        form = await hooks.form(request)
+        return form if isinstance(form, Response) else await hooks.status("sms", attempt_id, form)
 
     def base(request: Request) -> str:
         return hooks.public_base_url or str(request.base_url).rstrip("/")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from pathlib import Path
 
@@ -256,3 +257,95 @@ def test_ranks_order_the_lifecycle() -> None:
     )
     assert statuses.rank("sms", "sent") < statuses.rank("sms", "delivered") == statuses.TERMINAL
     assert statuses.rank("call", None) < statuses.rank("call", "queued")
+
+
+def test_every_order_of_a_calls_statuses_ends_the_same(
+    store: Store, clock: SettableClock, spec: CampaignSpec
+) -> None:
+    """The one-statement move and the reading path agree: any order (with repeats) ends alike."""
+    lifecycle = [("initiated", 0), ("ringing", 1), ("in-progress", 2), ("completed", 3)]
+    orders = list(itertools.permutations(lifecycle))
+    tasks = seed(store, clock, spec, n=len(orders))
+    schedule(store, clock)
+    with store.transaction() as s:
+        aids = books.claim(s, "A", clock.now(), timedelta(minutes=2), len(orders))
+        books.mark_placed_many(
+            s, [(a, f"CA{a:032x}", "queued") for a in aids], clock.now(), timedelta(minutes=15)
+        )
+    for aid, order in zip(aids, orders, strict=True):
+        seen = []
+        for value, seq in [*order, order[0]]:  # and the first one again, as a retry
+            with store.transaction() as s:
+                stored = statuses.apply_status(
+                    s,
+                    book(s),
+                    clock.now(),
+                    kind="call",
+                    attempt_id=aid,
+                    sid=f"CA{aid:032x}",
+                    status=value,
+                    sequence=seq,
+                    payload={"CallStatus": value, "CallDuration": "42"},
+                )
+            seen.append(stored)
+            with store.sessions() as s:
+                attempt = s.get(Attempt, aid)
+                assert attempt is not None
+                ranks = [statuses.rank("call", v) for v, _ in order[: len(seen)]]
+                assert statuses.rank("call", attempt.provider_status) == max(ranks)
+        assert seen == [True] * 4 + [False]
+    with store.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(WebhookEvent)) == 4 * len(orders)
+        rows = s.execute(
+            select(Attempt.state, Attempt.provider_status, Attempt.duration_seconds).where(
+                Attempt.id.in_(aids)
+            )
+        ).all()
+        assert set(rows) == {(AttemptState.COMPLETED, "completed", 42)}
+        nexts = s.scalars(select(CallbackTask.next_attempt_at).where(CallbackTask.id.in_(tasks)))
+        assert set(nexts) == {clock.now() + timedelta(hours=2)}
+
+
+def test_a_status_finds_its_attempt_by_sid_and_refuses_another_attempts_sid(
+    store: Store, clock: SettableClock, spec: CampaignSpec
+) -> None:
+    [task_id] = seed(store, clock, spec, n=1)
+    schedule(store, clock)
+    with store.transaction() as s:
+        [aid] = books.claim(s, "A", clock.now(), timedelta(minutes=2), 5)
+        books.mark_placed(s, aid, SID, "queued", clock.now(), timedelta(minutes=15))
+    with store.transaction() as s:  # no attempt id: the SID names the attempt
+        held = s.get(Attempt, aid)  # an ORM copy the session holds sees the new state
+        assert held is not None and held.provider_status == "queued"
+        assert statuses.apply_status(
+            s,
+            book(s),
+            clock.now(),
+            kind="call",
+            attempt_id=None,
+            sid=SID,
+            status="ringing",
+            sequence=1,
+            payload={},
+        )
+        assert held.provider_status == "ringing" and held.state == AttemptState.PLACED
+    other = "CA" + "f" * 32
+    assert status(store, clock, aid, "ringing", 1) is False  # the same event: a repeat
+    with store.transaction() as s:  # another call's SID on this attempt: logged, not applied
+        assert statuses.apply_status(
+            s,
+            book(s),
+            clock.now(),
+            kind="call",
+            attempt_id=aid,
+            sid=other,
+            status="completed",
+            sequence=3,
+            payload={},
+        )
+    [attempt] = attempts_of(store, task_id)
+    assert (attempt.state, attempt.provider_sid, attempt.provider_status) == (
+        AttemptState.PLACED,
+        SID,
+        "ringing",
+    )

@@ -3,17 +3,21 @@ never 500, callbacks stored once, the public URL honoured behind a proxy, the ca
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
-from datetime import timedelta
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import pytest
 from seeding import seed
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from twilio.request_validator import RequestValidator
 
+from dialer import attempt_status as statuses
 from dialer import attempts as books
 from dialer.campaigns import load_campaign
 from dialer.clock import SettableClock
@@ -153,3 +157,73 @@ def test_the_voice_route_speaks_the_opening_in_the_customers_language(
     step = f"{PUBLIC}/twilio/voice/{placed}/convenience?try=1"
     assert f'action="{step}"' in resp.text and "請按9" in resp.text
     assert resp.text.endswith(f'<Redirect method="POST">{step}</Redirect></Response>')
+
+
+def test_callbacks_posted_at_once_are_each_applied_once(
+    server: AppServer, store: Store, clock: SettableClock
+) -> None:
+    """Many calls' callbacks in flight together (the status writer batches them), retries too."""
+    spec = load_campaign(CAMPAIGNS / "after-service-satisfaction.toml")
+    seed(store, clock, spec, n=8)
+    with store.transaction() as s:
+        books.schedule_due(s, _book(s), clock.now(), {})
+    with store.transaction() as s:
+        aids = books.claim(s, "w", clock.now(), timedelta(minutes=2), 8)
+        books.mark_placed_many(
+            s, [(a, f"CA{a:032x}", "queued") for a in aids], clock.now(), timedelta(minutes=15)
+        )
+
+    def lifecycle(aid: int) -> list[int]:
+        codes = []
+        for seq, value in enumerate(["initiated", "ringing", "in-progress", "completed"] * 2):
+            form = {"CallSid": f"CA{aid:032x}", "CallStatus": value, "SequenceNumber": str(seq % 4)}
+            form |= {"CallDuration": "42"} if value == "completed" else {}
+            codes.append(post(server, f"/twilio/status/call/{aid}", form).status_code)
+        return codes
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(c == 204 for codes in pool.map(lifecycle, aids) for c in codes)
+    assert events(store) == 4 * len(aids)
+    with store.sessions() as s:
+        rows = s.execute(
+            select(Attempt.state, Attempt.provider_status, Attempt.duration_seconds).where(
+                Attempt.id.in_(aids)
+            )
+        ).all()
+    assert set(rows) == {(AttemptState.COMPLETED, "completed", 42)}
+
+
+def test_a_failing_callback_fails_alone_and_the_rest_of_its_batch_is_applied(
+    store: Store, clock: SettableClock, placed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = statuses.apply_status_on
+
+    def flaky(conn: Connection, book: books.CampaignBook, now: datetime, **kw: Any) -> bool:
+        if kw["status"] == "in-progress":
+            raise RuntimeError("boom")
+        return real(conn, book, now, **kw)
+
+    monkeypatch.setattr(statuses, "apply_status_on", flaky)
+    writer = statuses.StatusWriter(store, clock, books.CampaignBook())
+    args = [
+        {"kind": "call", "attempt_id": placed, "sid": SID, "status": value, "sequence": seq}
+        | {"payload": {}}
+        for seq, value in enumerate(["initiated", "in-progress", "ringing"])
+    ]
+    loop = asyncio.new_event_loop()
+    try:  # one batch, as the writer thread takes it when three are waiting
+        outcomes = writer._outcomes([(a, loop, loop.create_future()) for a in args])
+    finally:
+        loop.close()
+    assert outcomes[0] is True and isinstance(outcomes[1], RuntimeError) and outcomes[2] is True
+
+    async def through_the_thread() -> list[bool | BaseException]:
+        more = [a | {"sequence": 10 + i} for i, a in enumerate(args)]
+        return await asyncio.gather(*(writer.apply(**a) for a in more), return_exceptions=True)
+
+    late = asyncio.run(through_the_thread())
+    assert late[0] is True and isinstance(late[1], RuntimeError) and late[2] is True
+    assert events(store) == 4
+    with store.sessions() as s:
+        attempt = s.get(Attempt, placed)
+        assert attempt is not None and attempt.provider_status == "ringing"
