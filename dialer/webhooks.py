@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 from collections.abc import Callable, Mapping
 from xml.sax.saxutils import escape
 
 from fastapi import FastAPI, Request, Response
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from twilio.request_validator import RequestValidator
@@ -96,14 +98,21 @@ class WebhookApp:
         seq_text = str(form.get("SequenceNumber") or "0")
         if not _SID.match(sid) or not _STATUS.match(status) or not seq_text.isdigit():
             return Response(f"{sid_field}, {status_field} or SequenceNumber invalid", 400)
-        await self.status_writer.apply(
-            kind=kind,
-            attempt_id=attempt_id,
-            sid=sid,
-            status=status,
-            sequence=int(seq_text),
-            payload={k: str(v) for k, v in form.items()},
-        )
+        payload = {k: str(v) for k, v in form.items()}
+        sequence = int(seq_text)
+        try:
+            await self.status_writer.apply(
+                kind=kind, attempt_id=attempt_id, sid=sid, status=status, sequence=sequence,
+                payload=payload,
+            )  # fmt: skip
+        except (IntegrityError, sqlite3.IntegrityError):
+            # No such attempt (a deleted campaign's, or a stray id): kept in the event log by its
+            # SID alone, never a 500.
+            log.warning("status %s for an unknown attempt id %s", status, attempt_id)
+            await self.status_writer.apply(
+                kind=kind, attempt_id=None, sid=sid, status=status, sequence=sequence,
+                payload=payload,
+            )  # fmt: skip
         return Response(status_code=204)
 
     def inbound_sms(self, form: FormData) -> Response:

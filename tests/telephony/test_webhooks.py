@@ -227,3 +227,14 @@ def test_a_failing_callback_fails_alone_and_the_rest_of_its_batch_is_applied(
     with store.sessions() as s:
         attempt = s.get(Attempt, placed)
         assert attempt is not None and attempt.provider_status == "ringing"
+
+
+def test_a_status_for_an_unknown_attempt_is_kept_by_its_sid_never_a_500(
+    server: AppServer, store: Store
+) -> None:
+    form = {"CallSid": SID, "CallStatus": "completed", "SequenceNumber": "3"}
+    assert post(server, "/twilio/status/call/987654", form).status_code == 204
+    assert post(server, "/twilio/status/call/987654", form).status_code == 204  # a retry
+    with store.sessions() as s:
+        kept = s.execute(select(WebhookEvent.provider_sid, WebhookEvent.attempt_id)).all()
+    assert kept == [(SID, None)]
