@@ -27,6 +27,7 @@ from dialer import attempts as books
 from dialer import ivr
 from dialer.clock import Clock
 from dialer.inbound_sms import handle_reply
+from dialer.status_writer import StatusWriter
 from dialer.store import Store
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ class WebhookApp:
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
         self.company = company
         self.book = books.CampaignBook()
-        self.status_writer = statuses.StatusWriter(store, clock, self.book)
+        self.status_writer = StatusWriter(store, clock, self.book)
         self.rejected = 0  # requests refused for a bad signature (for tests and health)
 
     def public_url(self, request: Request) -> str:

@@ -23,6 +23,7 @@ from dialer.campaigns import load_campaign
 from dialer.clock import SettableClock
 from dialer.models import Attempt, AttemptState, WebhookEvent
 from dialer.serving import AppServer
+from dialer.status_writer import StatusWriter
 from dialer.store import Store
 from dialer.webhooks import create_app
 
@@ -204,7 +205,7 @@ def test_a_failing_callback_fails_alone_and_the_rest_of_its_batch_is_applied(
         return real(conn, book, now, **kw)
 
     monkeypatch.setattr(statuses, "apply_status_on", flaky)
-    writer = statuses.StatusWriter(store, clock, books.CampaignBook())
+    writer = StatusWriter(store, clock, books.CampaignBook())
     args = [
         {"kind": "call", "attempt_id": placed, "sid": SID, "status": value, "sequence": seq}
         | {"payload": {}}
