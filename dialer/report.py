@@ -349,7 +349,7 @@ def _channels(session: Session, report: Report, cid: int, at: datetime) -> None:
     ):
         report.attempts_by_channel[channel] += int(n)
     for channel, n in session.execute(
-        select(func.coalesce(Outcome.channel, "unknown"), func.count())
+        select(Outcome.channel, func.count())
         .join(CallbackTask, CallbackTask.id == Outcome.task_id)
         .where(
             CallbackTask.campaign_id == cid,
@@ -357,9 +357,9 @@ def _channels(session: Session, report: Report, cid: int, at: datetime) -> None:
             CallbackTask.reached_at <= at,
             Outcome.recorded_at <= at,
         )
-        .group_by(func.coalesce(Outcome.channel, "unknown"))
+        .group_by(Outcome.channel)
     ):
-        report.reached_by_channel[channel] += int(n)
+        report.reached_by_channel[channel or "unknown"] += int(n)
 
 
 def _outcomes(session: Session, report: Report, cid: int, at: datetime) -> None:
