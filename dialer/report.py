@@ -348,7 +348,7 @@ def _channels(session: Session, report: Report, cid: int, at: datetime) -> None:
         .group_by(Attempt.channel)
     ):
         report.attempts_by_channel[channel] += int(n)
-    for channel, n in session.execute(
+    for via, n in session.execute(
         select(Outcome.channel, func.count())
         .join(CallbackTask, CallbackTask.id == Outcome.task_id)
         .where(
@@ -359,7 +359,7 @@ def _channels(session: Session, report: Report, cid: int, at: datetime) -> None:
         )
         .group_by(Outcome.channel)
     ):
-        report.reached_by_channel[channel or "unknown"] += int(n)
+        report.reached_by_channel[via or "unknown"] += int(n)
 
 
 def _outcomes(session: Session, report: Report, cid: int, at: datetime) -> None:
