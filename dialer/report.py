@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, distinct, func, select
@@ -250,7 +250,7 @@ def build_report(
     for an unknown campaign."""
     cid, zone = find_campaign(session, slug)
     name = session.scalar(select(Campaign.name).where(Campaign.id == cid)) or slug
-    when = at if at is not None and at < now else now
+    when = (at if at is not None and at < now else now).astimezone(UTC)
     target = coverage(session, book, now, campaign=slug, at=when).campaigns[0]
     report = Report(
         slug=slug,
