@@ -52,6 +52,7 @@ from dialer.ingest import Importer, ImportSummary, rejected_rows
 from dialer.models import Customer, ImportRun
 from dialer.plan_cli import plan_command
 from dialer.records_cli import records_command
+from dialer.report_cli import report_command
 from dialer.run_cli import run_command
 from dialer.sandbox_cli import sandbox_command
 from dialer.serve_cli import serve_command
@@ -92,6 +93,7 @@ app.command("sandbox")(sandbox_command)
 app.command("run")(run_command)
 app.command("serve")(serve_command)
 app.command("records")(records_command)
+app.command("report")(report_command)
 app.add_typer(dnc_app, name="dnc")
 
 

@@ -4,6 +4,7 @@ APScheduler 3 (in-memory job store: its stores must not be shared between schedu
 one-line jobs that call tick functions: import new files dropped in a watched folder (the daily
 customer extract), plan new service events, dispatch (which reaps leases first), escalate tasks
 whose next try would miss the deadline, refresh open tasks' slack (read by `dialer coverage`),
+write the nightly summary report (23:30 in the campaign's zone, when it asks for one),
 and fire the date/cron triggers of holiday and maintenance campaigns in their own time zones. Each trigger's firing is kept in the
 `trigger_firings` table, so a restart neither misses nor repeats one. The webhooks are served
 in the same process; without Twilio credentials a sandbox is started and dialled instead.
@@ -38,7 +39,7 @@ from dialer.clock import Clock
 from dialer.config import Settings
 from dialer.coverage import refresh_slack
 from dialer.dispatcher import DispatchConfig, Dispatcher, TickReport
-from dialer.errors import DialerError
+from dialer.errors import DialerError, NotFoundError
 from dialer.ingest import Importer
 from dialer.models import (
     CallbackTask,
@@ -49,6 +50,7 @@ from dialer.models import (
     TriggerFiring,
 )
 from dialer.planner import occurrence_for, plan_campaign
+from dialer.report_cli import ReportFormat, export_report
 from dialer.serving import AppServer
 from dialer.store import Store
 from dialer.telephony.client import Telephony
@@ -73,6 +75,7 @@ class RunOptions:
     plan_minutes: float = 5.0
     speed: float = 1.0  # the sandbox's speed, when one is started
     cps: float = 1.0
+    reports_dir: Path = Path("reports")  # nightly summary reports: <slug>-<local date>.html
 
 
 @dataclass
@@ -143,6 +146,13 @@ class Runner:
             trigger = _aps_trigger(spec, self.clock.now())
             if trigger is not None:
                 s.add_job(self.fire_due_triggers, trigger, id=f"trigger:{spec.slug}")
+            if spec.nightly_report:
+                s.add_job(
+                    self.nightly_report,
+                    CronTrigger(hour=23, minute=30, timezone=ZoneInfo(spec.default_time_zone)),
+                    args=[spec.slug],
+                    id=f"report:{spec.slug}",
+                )
         self.startup_catch_up()
         # Everything built so far lives as long as the process: keep it out of the garbage
         # collector's full passes, whose pauses would bunch paced requests.
@@ -291,6 +301,32 @@ class Runner:
                 return refresh_slack(session, self._book, now)
 
         return int(self._guard("slack", run) or 0)
+
+    def nightly_report(self, slug: str) -> Path | None:
+        """Write `reports/<slug>-<local date>.html` (the campaign's default zone); audited.
+        A campaign not planned yet has nothing to report: skipped."""
+        spec = next(s for s in self.specs if s.slug == slug)
+        day = self.clock.now().astimezone(ZoneInfo(spec.default_time_zone)).date()
+
+        def run() -> Path | None:
+            folder = self.options.reports_dir
+            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                return export_report(
+                    self.store,
+                    self.clock,
+                    "runner",
+                    slug,
+                    ReportFormat.HTML,
+                    folder / f"{slug}-{day.isoformat()}.html",
+                    book=self._book,
+                )
+            except NotFoundError:
+                log.info("nightly report of %s skipped: the campaign is not planned yet", slug)
+                return None
+
+        got = self._guard(f"report {slug}", run)
+        return got if isinstance(got, Path) else None
 
     def escalate_tick(self) -> int:
         """Tasks whose next try would come after their deadline are escalated now.
