@@ -160,7 +160,7 @@ def classify(
     rule: RiskRule,
 ) -> State | None:
     """The task's coverage state at `at` (None: it did not exist yet). `ended_at` is when an
-    ended task ended (its updated_at); the SQL in `_category` is this function, row by row."""
+    ended task ended (its updated_at); the SQL in `category_case` is this function, row by row."""
     if created_at > at:
         return None
     if reached_at is not None and reached_at <= at:
@@ -253,7 +253,7 @@ class RiskEntry:
 # ------------------------------------------------------------------------------- SQL
 
 
-def _category(at: datetime, rule: RiskRule, history: bool) -> ColumnElement[str]:
+def category_case(at: datetime, rule: RiskRule, history: bool) -> ColumnElement[str]:
     """`classify` as one CASE over stored columns (history: open tasks come back as "open")."""
     t = CallbackTask
     reached = and_(t.reached_at.is_not(None), t.reached_at <= at)
@@ -403,7 +403,7 @@ def _history_counts(
     inner = (
         select(
             CallbackTask.member.label("member"),
-            _category(at, rule, history=True).label("cat"),
+            category_case(at, rule, history=True).label("cat"),
             _notified(at).label("notified"),
         )
         .where(CallbackTask.campaign_id == cid, CallbackTask.created_at <= at)
@@ -507,7 +507,7 @@ def _open_at(
     where = [
         CallbackTask.campaign_id == cid,
         CallbackTask.created_at <= at,
-        _category(at, rule, history=True) == _OPEN,
+        category_case(at, rule, history=True) == _OPEN,
     ]
     after = 0
     while True:
@@ -577,7 +577,7 @@ def at_risk(
         spec = book.spec(cid)
         rule = risk_rule(spec)
         base = [CallbackTask.campaign_id == cid, CallbackTask.created_at <= when]
-        ended_where = [*base, _category(when, rule, history) == "at_risk"]
+        ended_where = [*base, category_case(when, rule, history) == "at_risk"]
         if history:
             ended_where.append(CallbackTask.state.in_(ENDED_UNREACHED))
             found += [

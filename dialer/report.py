@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 from dialer.attempts import CampaignBook
 from dialer.cases import ComplaintCounts, complaint_counts
 from dialer.coverage import DECIDED, STATES, CampaignCoverage, coverage, risk_rule
-from dialer.coverage import _category as coverage_category
+from dialer.coverage import category_case as coverage_category
 from dialer.models import (
     Agent,
     Attempt,
