@@ -283,20 +283,18 @@ class Flow:
 
     def set_reason(self, reason: str) -> None:
         """The reason chosen from the menu: on the callback record and the case it opened."""
-        c = self.ctx
-        if c.task.outcome:
-            record_outcome(
-                self.session, c.spec, c.task, c.task.outcome, self.now,
-                channel="voice", attempt_id=c.attempt.id, reason=reason,
-            )  # fmt: skip
+        self._amend(reason=reason)
 
     def add_words(self, note: str) -> None:
         """The customer's words (a recording): on the callback record and the case."""
+        self._amend(note=note)
+
+    def _amend(self, *, reason: str | None = None, note: str | None = None) -> None:
         c = self.ctx
         if c.task.outcome:
             record_outcome(
                 self.session, c.spec, c.task, c.task.outcome, self.now,
-                channel="voice", attempt_id=c.attempt.id, note=note,
+                channel="voice", attempt_id=c.attempt.id, reason=reason, note=note,
             )  # fmt: skip
 
     def add_opt_out(self, digits: str) -> None:
