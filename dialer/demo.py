@@ -47,7 +47,7 @@ SLACK_EVERY = timedelta(hours=1)
 
 @dataclass(frozen=True)
 class DemoOptions:
-    customers: int = 3000
+    customers: int = 1500
     days: float = 3.0
     seed: int = 6
     step: timedelta = timedelta(minutes=10)
@@ -128,9 +128,9 @@ def run_demo(
     clock = SettableClock(start)
     sample = generate(folder / "dialer-demo-customers.csv", options.customers,
                       seed=options.seed, start=start)  # fmt: skip
-    imported = Importer(
-        store, clock, default_region=settings.default_region, actor="demo"
-    ).run(sample.path)
+    imported = Importer(store, clock, default_region=settings.default_region, actor="demo").run(
+        sample.path
+    )
     runner = Runner(
         settings, store, clock, RunOptions(campaigns_dir=options.campaigns_dir, cps=options.cps)
     )
@@ -151,7 +151,9 @@ def run_demo(
                 max_in_flight=1,  # one worker: the settable clock moves in one order
                 company=settings.company_name,
             )
-            telephony = Telephony(sandbox.account_sid, sandbox.auth_token, base_url=harness.base_url)
+            telephony = Telephony(
+                sandbox.account_sid, sandbox.auth_token, base_url=harness.base_url
+            )
             dispatcher = Dispatcher(store, clock, telephony, config)
             runner.dispatcher = dispatcher
             try:

@@ -121,15 +121,14 @@ def _spoil(rng: random.Random, row: list[str], kind: str) -> None:
         row[8] = rng.choice(("2026-13-45", "yesterday", "31/31/2026"))
 
 
-def generate(
-    path: Path, count: int = 3000, *, seed: int = 6, start: datetime | None = None
-) -> SampleSummary:
+def generate(path: Path, count: int = 3000, *, seed: int = 6, start: datetime) -> SampleSummary:
     """Write `count` customer rows (bad ones included) to `path` as UTF-8 CSV."""
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
     rng = random.Random(seed)
-    at = start or datetime.now(ZoneInfo("UTC"))
-    bad_at = set(rng.sample(range(count), max(1, round(count * BAD_SHARE)) if count >= 10 else 0))
+    at = start
+    bad = max(1, round(count * BAD_SHARE)) if count >= 10 else 0
+    bad_at = set(rng.sample(range(count), bad))
     rows, members = [], 0
     by_country: dict[str, int] = {}
     for i in range(count):
