@@ -129,7 +129,8 @@ def generate(path: Path, count: int = 3000, *, seed: int = 6, start: datetime) -
     at = start
     bad = max(1, round(count * BAD_SHARE)) if count >= 10 else 0
     bad_at = set(rng.sample(range(count), bad))
-    rows, members = [], 0
+    rows: list[list[str]] = []
+    members = 0
     by_country: dict[str, int] = {}
     for i in range(count):
         country = _country(rng)

@@ -31,7 +31,9 @@ def test_counts_members_countries_and_bad_rows(tmp_path: Path) -> None:
     bad_date = sum(not r["服務日期"][:4].isdigit() or r["服務日期"][5:7] > "12" for r in rows)
     assert bad_phone > 0 and no_name > 0 and bad_date > 0
     # Good service dates are within the two days before the start.
-    dates = {r["服務日期"] for r in rows if r["服務日期"][:2] == "20" and r["服務日期"][5:7] <= "12"}
+    dates = {
+        r["服務日期"] for r in rows if r["服務日期"][:2] == "20" and r["服務日期"][5:7] <= "12"
+    }
     assert dates <= {"2026-11-21", "2026-11-22", "2026-11-23", "2026-11-24"}
 
 
