@@ -38,6 +38,7 @@ from dialer.customers import (
     list_customers,
     phone_view,
 )
+from dialer.demo_cli import demo_command
 from dialer.dispatch_cli import (
     attempts_app,
     emergency_stop_cmd,
@@ -94,6 +95,7 @@ app.command("run")(run_command)
 app.command("serve")(serve_command)
 app.command("records")(records_command)
 app.command("report")(report_command)
+app.command("demo")(demo_command)
 app.add_typer(dnc_app, name="dnc")
 
 

@@ -1,0 +1,218 @@
+"""`dialer demo`: the whole job on the embedded default, fast-forwarded, with no account and no network.
+
+A generated customer file (`dialer.demo_data`) is imported into a fresh database and planned by
+the shipped service-event campaigns; the sandbox plays Twilio with DOMAIN.md's default customer
+behaviour and the webhooks are served in-process. Time is a SettableClock: each step the runner's
+own jobs run (plan, escalate, refresh slack), the dispatcher ticks, and the sandbox advances the
+clock by one step, running every call and SMS event due on the way. Deterministic for a seed and
+a start instant.
+
+No shipped campaign is handled by agents (all are `handled_by = "automated"`, and escalation goes
+to SMS because every one of them can text), so the demo needs no simulated agents.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from dialer.clock import SettableClock
+from dialer.config import Settings
+from dialer.demo_data import SampleSummary, generate
+from dialer.dispatch_config import DispatchConfig
+from dialer.dispatcher import Dispatcher
+from dialer.ingest import Importer, ImportSummary
+from dialer.models import Attempt, CallbackTask, Customer
+from dialer.report_cli import ReportFormat, export_report
+from dialer.runner import Runner, RunOptions
+from dialer.serving import AppServer
+from dialer.store import Store
+from dialer.telephony.client import Telephony
+from dialer.telephony.sandbox import Sandbox, SandboxServer
+from dialer.telephony.sandbox.testing import SandboxHarness
+from dialer.webhooks import create_app
+
+log = logging.getLogger(__name__)
+
+DEMO_SENDERS = {"TW": "+886200000001", "KR": "+8227000001", "default": "+15005550006"}
+PLAN_EVERY = timedelta(minutes=30)  # the runner plans every 5 minutes; nothing new comes in here
+SLACK_EVERY = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    customers: int = 1500
+    days: float = 3.0
+    seed: int = 6
+    step: timedelta = timedelta(minutes=10)
+    cps: float = 10.0
+    campaigns_dir: Path = Path("campaigns")
+
+
+@dataclass
+class DemoProgress:
+    """What the progress bar shows after each step."""
+
+    now: datetime
+    elapsed: float  # simulated seconds since the start
+    total: float
+    placed: int
+    reached: int
+    tasks: int
+
+
+@dataclass
+class DemoResult:
+    start: datetime
+    end: datetime
+    sample: SampleSummary
+    imported: ImportSummary
+    campaigns: list[str]
+    tasks: int = 0
+    placed: int = 0
+    reached: int = 0
+    reports: dict[str, Path] = field(default_factory=dict)
+
+
+def demo_start(now: datetime) -> datetime:
+    """The demo's start: `now` on the hour (so one seed replays within the hour)."""
+    return now.replace(minute=0, second=0, microsecond=0)
+
+
+def database_is_empty(store: Store) -> bool:
+    """No schema yet, or a schema without customers and tasks."""
+    if store.current_revision() is None:
+        return True
+    with store.sessions() as session:
+        customers = session.scalar(select(func.count()).select_from(Customer)) or 0
+        tasks = session.scalar(select(func.count()).select_from(CallbackTask)) or 0
+    return customers == 0 and tasks == 0
+
+
+def _counts(store: Store) -> tuple[int, int, int]:
+    with store.sessions() as session:
+        tasks = session.scalar(select(func.count()).select_from(CallbackTask)) or 0
+        reached = (
+            session.scalar(
+                select(func.count())
+                .select_from(CallbackTask)
+                .where(CallbackTask.reached_at.is_not(None))
+            )
+            or 0
+        )
+        placed = (
+            session.scalar(
+                select(func.count()).select_from(Attempt).where(Attempt.provider_sid.is_not(None))
+            )
+            or 0
+        )
+    return int(tasks), int(placed), int(reached)
+
+
+def run_demo(
+    settings: Settings,
+    store: Store,
+    folder: Path,
+    options: DemoOptions,
+    *,
+    start: datetime,
+    on_step: Callable[[DemoProgress], None] | None = None,
+) -> DemoResult:
+    """Generate, import, plan and fast-forward `options.days` days; write the reports in `folder`."""
+    clock = SettableClock(start)
+    sample = generate(folder / "dialer-demo-customers.csv", options.customers,
+                      seed=options.seed, start=start)  # fmt: skip
+    imported = Importer(store, clock, default_region=settings.default_region, actor="demo").run(
+        sample.path
+    )
+    runner = Runner(
+        settings, store, clock, RunOptions(campaigns_dir=options.campaigns_dir, cps=options.cps)
+    )
+    specs = [s for s in runner.specs if s.trigger.type == "service_event"]
+    runner.specs = specs  # date and cron campaigns wait for their own day: not in the demo
+    sandbox = Sandbox(clock, seed=options.seed, cps=options.cps, mps=10.0)
+    harness = SandboxHarness(sandbox, SandboxServer(sandbox).start(), clock)
+    app = create_app(store, clock, sandbox.auth_token, company=settings.company_name)
+    result = DemoResult(start, start, sample, imported, [s.slug for s in specs])
+    try:
+        with AppServer(app, name="demo-webhooks") as hooks:
+            sandbox.inbound_sms_url = f"{hooks.base_url}/twilio/sms/inbound"
+            config = DispatchConfig(
+                worker_id="demo",
+                public_base_url=hooks.base_url,
+                senders=settings.sender_numbers or DEMO_SENDERS,
+                cps=options.cps,
+                max_in_flight=1,  # one worker: the settable clock moves in one order
+                company=settings.company_name,
+            )
+            telephony = Telephony(
+                sandbox.account_sid, sandbox.auth_token, base_url=harness.base_url
+            )
+            dispatcher = Dispatcher(store, clock, telephony, config)
+            runner.dispatcher = dispatcher
+            try:
+                _fast_forward(runner, harness, options, start, on_step)
+            finally:
+                dispatcher.close()
+        result.end = clock.now()
+        result.tasks, result.placed, result.reached = _counts(store)
+        for slug in result.campaigns:
+            result.reports[slug] = export_report(
+                store,
+                clock,
+                "demo",
+                slug,
+                ReportFormat.HTML,
+                folder / ("dialer-demo-report.html" if len(specs) == 1 else f"{slug}.html"),
+            )
+    finally:
+        harness.close()
+    return result
+
+
+def _fast_forward(
+    runner: Runner,
+    harness: SandboxHarness,
+    options: DemoOptions,
+    start: datetime,
+    on_step: Callable[[DemoProgress], None] | None,
+) -> None:
+    clock: Any = harness.clock
+    end = start + timedelta(days=options.days)
+    total = (end - start).total_seconds()
+    runner.plan_tick()
+    runner.slack_tick()
+    planned_at = slack_at = clock.now()
+    assert runner.dispatcher is not None
+    while clock.now() < end:
+        now = clock.now()
+        if now - planned_at >= PLAN_EVERY:
+            runner.plan_tick()
+            planned_at = now
+        if now - slack_at >= SLACK_EVERY:
+            runner.slack_tick()
+            slack_at = now
+        runner.escalate_tick()
+        runner.dispatcher.tick()
+        left = (end - clock.now()).total_seconds()
+        if left > 0:
+            harness.advance(min(options.step.total_seconds(), left))
+        if on_step is not None:
+            tasks, placed, reached = _counts(runner.store)
+            on_step(
+                DemoProgress(
+                    clock.now(), min(total, (clock.now() - start).total_seconds()), total,
+                    placed, reached, tasks,
+                )
+            )  # fmt: skip
+    harness.settle(limit=3600)  # calls still ringing at the end finish
+    runner.slack_tick()
+
+
+__all__ = ["DemoOptions", "DemoProgress", "DemoResult", "database_is_empty", "run_demo"]

@@ -1,0 +1,125 @@
+"""`dialer demo`: three days of the after-service campaign in about a minute, on the sandbox."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from dialer.attempts import CampaignBook
+from dialer.console import err, out
+from dialer.coverage import coverage
+from dialer.coverage_cli import _table as coverage_table
+from dialer.coverage_cli import parse_at
+from dialer.demo import DemoOptions, DemoProgress, database_is_empty, demo_start, run_demo
+from dialer.errors import UsageError
+from dialer.store import Store, describe_url
+
+DEMO_DB = "dialer-demo.db"
+
+
+def _sqlite_file(url: str) -> Path | None:
+    prefix = "sqlite:///"
+    return Path(url[len(prefix) :]) if url.startswith(prefix) and url != prefix else None
+
+
+def _fresh_demo_db(folder: Path) -> str:
+    """Remove the previous demo database (and its WAL files) and return its URL."""
+    path = folder / DEMO_DB
+    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        leftover.unlink(missing_ok=True)
+    return f"sqlite:///{path}"
+
+
+def demo_command(
+    ctx: typer.Context,
+    customers: Annotated[
+        int, typer.Option(min=1, max=50000, help="Customers in the generated sample file.")
+    ] = 1500,
+    days: Annotated[
+        float, typer.Option(min=0.1, max=14, help="Days of campaign time to fast-forward.")
+    ] = 3.0,
+    seed: Annotated[int, typer.Option(help="Seed of the sample file and of the sandbox.")] = 6,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--start",
+            help="Simulated start (ISO with offset, or 'YYYY-MM-DD HH:MM Zone/Name'); default: "
+            "now, on the hour.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Run the after-service campaign on a generated customer file against the sandbox,
+    fast-forwarding three days in about a minute; then show coverage and write the report."""
+    c: Any = ctx.find_root().obj
+    named = ctx.find_root().params.get("db")
+    if named:
+        url = c.settings.database_url
+        probe = Store.open(url, upgrade=False)
+        try:
+            empty = database_is_empty(probe)
+        finally:
+            probe.close()
+        if not empty:
+            raise UsageError(
+                f"the database {describe_url(url)} already holds customers or tasks; the demo "
+                "only runs on a new or empty database (leave out --db to use ./dialer-demo.db)"
+            )
+        sqlite = _sqlite_file(url)
+        folder = sqlite.resolve().parent if sqlite is not None else Path.cwd()
+    else:
+        folder = Path.cwd()
+        url = _fresh_demo_db(folder)
+    c.settings = c.settings.model_copy(update={"database_url": url})
+    begin = parse_at(start) if start else demo_start(c.clock.now())
+    store = c.store()
+    out.print(
+        f"dialer demo: {customers} generated customers, {days:g} day(s) of campaign time from "
+        f"{begin.astimezone(UTC):%Y-%m-%d %H:%M} UTC, the sandbox as Twilio (seed {seed})\n"
+        f"database: {describe_url(url)}"
+    )
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[counts]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=False) as bar:
+        job = bar.add_task("importing and planning", total=days * 86400, counts="")
+
+        def step(p: DemoProgress) -> None:
+            bar.update(
+                job,
+                completed=p.elapsed,
+                description=f"{p.now.astimezone(UTC):%a %Y-%m-%d %H:%M} UTC",
+                counts=f"{p.tasks} tasks, {p.placed} calls/SMS placed, {p.reached} reached",
+            )
+
+        result = run_demo(
+            c.settings, store, folder, DemoOptions(customers=customers, days=days, seed=seed),
+            start=begin, on_step=step,
+        )  # fmt: skip
+    imp = result.imported
+    out.print(
+        f"imported {imp.imported} customers, {imp.rejected} bad rows rejected "
+        f"(see `dialer imports rejects {imp.run_id}`); {result.tasks} tasks, "
+        f"{result.placed} calls/SMS placed, {result.reached} customers reached"
+    )
+    with store.sessions() as session:
+        report = coverage(session, CampaignBook(), result.end)
+    coverage_table(report)
+    db_arg = url if named else f"sqlite:///{DEMO_DB}"
+    for slug, path in result.reports.items():
+        out.print(f"summary report ({slug}): {path.resolve()}")
+    out.print(f"database: {describe_url(url)}")
+    out.print(
+        f"explore it: dialer --db {db_arg} coverage|records|report ... "
+        f"(the demo's clock stopped at {result.end.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
+    )
+
+
+__all__ = ["demo_command"]

@@ -1,0 +1,53 @@
+"""`dialer demo` as a user runs it: a real process, a fresh database, the sandbox, a report."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from dialer_process import run_dialer
+
+
+def test_demo_runs_and_leaves_a_database_to_explore(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    got = run_dialer(
+        tmp_path, "demo", "--customers", "300", "--days", "1",
+        "--start", "2026-11-24 10:00 Asia/Taipei", db=db,
+    )  # fmt: skip
+    assert got.returncode == 0, got.stderr
+    assert "member coverage" in got.stdout and "reached in time" in got.stdout
+    report = tmp_path / "dialer-demo-report.html"
+    assert report.is_file() and "<svg" in report.read_text(encoding="utf-8")
+    assert str(report) in got.stdout.replace("\n", "")
+    assert "coverage|records|report" in got.stdout
+    with sqlite3.connect(db) as conn:
+        tasks = conn.execute("select count(*) from callback_tasks").fetchone()[0]
+        reached = conn.execute(
+            "select count(*) from callback_tasks where reached_at is not null"
+        ).fetchone()[0]
+        outcomes = conn.execute("select count(*) from outcomes").fetchone()[0]
+    assert tasks > 250 and reached > tasks // 2 and outcomes >= reached
+    # The database can be explored afterwards.
+    cov = run_dialer(tmp_path, "coverage", db=db)
+    assert cov.returncode == 0 and "member coverage" in cov.stdout
+
+
+def test_demo_refuses_a_database_that_holds_customers(tmp_path: Path) -> None:
+    db = tmp_path / "mine.db"
+    sample = Path(__file__).parents[2] / "dialer" / "samples" / "customers.csv"
+    assert run_dialer(tmp_path, "import", str(sample), db=db).returncode in (0, 6)
+    before = db.read_bytes()
+    got = run_dialer(tmp_path, "demo", "--customers", "50", "--days", "0.1", db=db)
+    assert got.returncode == 2
+    assert "already holds customers" in got.stderr
+    assert db.read_bytes() == before
+
+
+def test_demo_help_is_listed() -> None:
+    got = subprocess.run(
+        [sys.executable, "-m", "dialer", "demo", "--help"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert got.returncode == 0 and "--customers" in got.stdout
