@@ -66,7 +66,7 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.1f}%"
 
 
-def _table(report: CoverageReport) -> None:
+def render_coverage_table(report: CoverageReport) -> None:
     when = "now" if not report.history else f"at {report.at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
     for c in report.campaigns:
         out.print(f"[bold]{c.name}[/] ({c.slug}) — coverage {when}")
@@ -164,7 +164,7 @@ def coverage_command(
     elif as_json:
         print(json.dumps(report.as_json(), ensure_ascii=False))
     else:
-        _table(report)
+        render_coverage_table(report)
     if check and report.failing:
         raise typer.Exit(1)
 

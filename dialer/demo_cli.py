@@ -12,8 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from dialer.attempts import CampaignBook
 from dialer.console import err, out
 from dialer.coverage import coverage
-from dialer.coverage_cli import _table as coverage_table
-from dialer.coverage_cli import parse_at
+from dialer.coverage_cli import parse_at, render_coverage_table
 from dialer.demo import DemoOptions, DemoProgress, database_is_empty, demo_start, run_demo
 from dialer.errors import UsageError
 from dialer.store import Store, describe_url
@@ -111,7 +110,7 @@ def demo_command(
     )
     with store.sessions() as session:
         report = coverage(session, CampaignBook(), result.end)
-    coverage_table(report)
+    render_coverage_table(report)
     db_arg = url if named else f"sqlite:///{DEMO_DB}"
     for slug, path in result.reports.items():
         out.print(f"summary report ({slug}): {path.resolve()}")
