@@ -10,15 +10,14 @@ import typer
 from dialer.console import out
 from dialer.errors import UsageError
 from dialer.runner import Runner, RunOptions
+from dialer.serve_cli import ForOption, HostOption, PortOption, check_port
 from dialer.serving import StopSignal
 
 
 def run_command(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Address the webhooks listen on.")] = "127.0.0.1",
-    port: Annotated[
-        int, typer.Option(help="Port the webhooks listen on (0: any free one).")
-    ] = 8080,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8080,
     folder: Annotated[
         Path,
         typer.Option(
@@ -36,13 +35,10 @@ def run_command(
     speed: Annotated[
         float, typer.Option(help="Without Twilio credentials: the sandbox's speed-up.")
     ] = 1.0,
-    duration: Annotated[
-        float | None, typer.Option("--for", help="Stop by itself after this many seconds.")
-    ] = None,
+    duration: ForOption = None,
 ) -> None:
     """Run the campaigns: import, plan, dispatch, serve webhooks (the sandbox without Twilio)."""
-    if not 0 <= port <= 65535:
-        raise UsageError(f"--port must be between 0 and 65535, got {port}")
+    check_port(port)
     if tick <= 0 or cps <= 0 or speed <= 0:
         raise UsageError("--tick, --cps and --speed must be positive numbers")
     if watch is not None and not watch.is_dir():

@@ -15,20 +15,27 @@ from dialer.errors import ConfigError, UsageError
 from dialer.serving import AppServer, StopSignal
 from dialer.webhooks import create_app
 
+HostOption = Annotated[str, typer.Option(help="Address the webhooks listen on.")]
+PortOption = Annotated[int, typer.Option(help="Port the webhooks listen on (0: any free one).")]
+ForOption = Annotated[
+    float | None, typer.Option("--for", help="Stop by itself after this many seconds.")
+]
+
+
+def check_port(port: int) -> None:
+    """One sentence for a port no socket can have (`dialer run` and `dialer serve`)."""
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, got {port}")
+
 
 def serve_command(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Address the webhooks listen on.")] = "127.0.0.1",
-    port: Annotated[
-        int, typer.Option(help="Port the webhooks listen on (0: any free one).")
-    ] = 8080,
-    duration: Annotated[
-        float | None, typer.Option("--for", help="Stop by itself after this many seconds.")
-    ] = None,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8080,
+    duration: ForOption = None,
 ) -> None:
     """Serve Twilio's webhooks until SIGTERM or Ctrl-C (needs DIALER_TWILIO_AUTH_TOKEN)."""
-    if not 0 <= port <= 65535:
-        raise UsageError(f"--port must be between 0 and 65535, got {port}")
+    check_port(port)
     c: Any = ctx.find_root().obj
     settings = c.settings
     if settings.twilio_auth_token is None:

@@ -36,6 +36,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_seed, run as a script or not
+from bench_seed import due_members  # noqa: E402
+
 SID = "AC" + "5a" * 16
 TOKEN = "bench-token"
 SENDER = "+15005550006"
@@ -124,10 +127,8 @@ def campaign_file(folder: Path, zone: str) -> Path:
 
 def seed(url: str, folder: Path, n: int, offset: int) -> tuple[Any, Any]:
     """A fresh SQLite store with `n` member customers, each with a task due now."""
-    from sqlalchemy import insert, select
 
     from dialer.campaigns import load_campaign
-    from dialer.models import CallbackTask, Customer, CustomerPhone
     from dialer.planner import upsert_campaign
     from dialer.store import Store
 
@@ -137,52 +138,7 @@ def seed(url: str, folder: Path, n: int, offset: int) -> tuple[Any, Any]:
     store = Store.open(url)
     with store.transaction() as s:
         cid = upsert_campaign(s, spec, now)
-        s.execute(
-            insert(Customer),
-            [
-                {
-                    "customer_key": f"B{offset + i}",
-                    "name": f"Bench {i}",
-                    "member": True,
-                    "time_zones": [zone],
-                    "region": region,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for i in range(n)
-            ],
-        )
-        ids = s.scalars(select(Customer.id).order_by(Customer.id)).all()[-n:]
-        s.execute(
-            insert(CustomerPhone),
-            [
-                {
-                    "customer_id": c,
-                    "e164": f"{prefix}{offset + i:08d}",
-                    "phone_type": "mobile",
-                    "region": region,
-                    "time_zones": [zone],
-                    "rank": 0,
-                }
-                for i, c in enumerate(ids)
-            ],
-        )
-        s.execute(
-            insert(CallbackTask),
-            [
-                {
-                    "campaign_id": cid,
-                    "customer_id": c,
-                    "dedupe_key": "bench",
-                    "member": True,
-                    "deadline": now + timedelta(days=3),
-                    "next_attempt_at": now,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for c in ids
-            ],
-        )
+        due_members(s, cid, n, now, key="B", prefix=prefix, offset=offset, zone=zone, region=region)
     return store, spec
 
 

@@ -50,6 +50,9 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request, Response  # module level: the floor's annotations resolve here
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_seed, run as a script or not
+from bench_seed import due_members  # noqa: E402
+
 TOKEN = "bench-token"
 ACCOUNT = "AC" + "5a" * 16
 PUBLIC = "https://dialer.example.com"  # the public URL Twilio signs (the app is behind a proxy)
@@ -200,11 +203,11 @@ def drive(server: Server, lanes: list[list[bytes]], work: Path) -> tuple[float, 
 
 def seed(url: str, schema: str | None, calls: int) -> list[tuple[int, str, str]]:
     """A fresh store with `calls` placed call attempts; [(attempt id, CallSid, To)]."""
-    from sqlalchemy import insert, select
+    from sqlalchemy import select
 
     from dialer import attempts as books
     from dialer.campaigns import load_campaign
-    from dialer.models import Attempt, CallbackTask, Customer, CustomerPhone
+    from dialer.models import Attempt
     from dialer.planner import upsert_campaign
     from dialer.store import Store
 
@@ -213,52 +216,7 @@ def seed(url: str, schema: str | None, calls: int) -> list[tuple[int, str, str]]
     store = Store.open(url, schema=schema)
     with store.transaction() as s:
         cid = upsert_campaign(s, spec, now)
-        s.execute(
-            insert(Customer),
-            [
-                {
-                    "customer_key": f"W{i}",
-                    "name": f"Bench {i}",
-                    "member": True,
-                    "time_zones": ["Asia/Taipei"],
-                    "region": "TW",
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for i in range(calls)
-            ],
-        )
-        ids = s.scalars(select(Customer.id).order_by(Customer.id)).all()
-        s.execute(
-            insert(CustomerPhone),
-            [
-                {
-                    "customer_id": c,
-                    "e164": f"+8869{i:08d}",
-                    "phone_type": "mobile",
-                    "region": "TW",
-                    "time_zones": ["Asia/Taipei"],
-                    "rank": 0,
-                }
-                for i, c in enumerate(ids)
-            ],
-        )
-        s.execute(
-            insert(CallbackTask),
-            [
-                {
-                    "campaign_id": cid,
-                    "customer_id": c,
-                    "dedupe_key": "bench",
-                    "member": True,
-                    "deadline": now + timedelta(days=3),
-                    "next_attempt_at": now,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for c in ids
-            ],
-        )
+        due_members(s, cid, calls, now, key="W", prefix="+8869")
     book = books.CampaignBook()
     while True:  # as the dispatcher does: schedule, claim, place (queued) with the SID
         with store.transaction() as s:
