@@ -117,12 +117,15 @@ class _Prepared:
             rows = list(result.all()) if result.returns_rows else []
             return result.rowcount, rows
         sql, binds, results, row = self._compiled(conn)
-        args = [
-            (proc(params[name]) if proc else params[name])
-            if name in params
-            else bind.effective_value
-            for name, proc, bind in binds
-        ]
+        seen: dict[str, Any] = {}  # a parameter used twice (`b_now`) is converted once
+        args = []
+        for name, proc, bind in binds:
+            if name not in seen:
+                if name in params:
+                    seen[name] = proc(params[name]) if proc else params[name]
+                else:
+                    seen[name] = bind.effective_value
+            args.append(seen[name])
         cursor = conn.connection.driver_connection.execute(sql, args)  # type: ignore[union-attr]
         fetched = cursor.fetchall() if row is not None else []
         out = [

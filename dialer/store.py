@@ -30,6 +30,9 @@ def normalise_url(url: str) -> str:
     return url
 
 
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a SQLite writer waits for the write lock
+
+
 def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> Engine:
     """Build an engine tuned for its backend; `schema` pins PostgreSQL's search_path (test isolation)."""
     url = normalise_url(url)
@@ -45,7 +48,7 @@ def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> E
             folder = Path(database).expanduser().resolve().parent
             if not folder.is_dir():
                 raise StoreError(f"the folder for the SQLite database {database!r} does not exist")
-        kwargs["connect_args"] = {"timeout": 30}
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     elif backend == "postgresql":
         kwargs["pool_pre_ping"] = True
         if schema is not None:
@@ -69,7 +72,7 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
 
 

@@ -239,3 +239,40 @@ def test_a_status_for_an_unknown_attempt_is_kept_by_its_sid_never_a_500(
     with store.sessions() as s:
         kept = s.execute(select(WebhookEvent.provider_sid, WebhookEvent.attempt_id)).all()
     assert kept == [(SID, None)]
+
+
+def test_a_status_never_waits_on_the_event_loop_for_a_writer_holding_sqlite(
+    store: Store, clock: SettableClock, placed: int
+) -> None:
+    """SQLite: the batch is written on the event loop unless the write lock is taken; then the
+    writer thread waits for it and the loop goes on serving (here: a ticking coroutine)."""
+    if store.dialect != "sqlite":
+        pytest.skip("the inline path is SQLite's")
+    writer = StatusWriter(store, clock, books.CampaignBook())
+    status = {"kind": "call", "attempt_id": placed, "sid": SID, "payload": {}}
+
+    async def scenario() -> tuple[bool, bool, int, int]:
+        first = await writer.apply(status="initiated", sequence=0, **status)  # type: ignore[arg-type]
+        inline_handovers = writer.handed_over
+        holder = store.engine.raw_connection()
+        holder.execute("BEGIN IMMEDIATE")  # another process or thread writing
+        ticks = 0
+        applying = asyncio.ensure_future(
+            writer.apply(status="ringing", sequence=1, **status)  # type: ignore[arg-type]
+        )
+        for _ in range(20):  # the loop is free while the thread waits for the lock
+            await asyncio.sleep(0)
+            ticks += 1
+        assert not applying.done()
+        holder.rollback()
+        holder.close()
+        second = await asyncio.wait_for(applying, timeout=30)
+        return first, second, inline_handovers, ticks
+
+    first, second, before, ticks = asyncio.run(scenario())
+    assert (first, second, before, ticks) == (True, True, 0, 20)
+    assert writer.handed_over == 1  # only the batch that met the lock went to the thread
+    with store.sessions() as s:
+        attempt = s.get(Attempt, placed)
+        assert attempt is not None and attempt.provider_status == "ringing"
+    assert events(store) == 2
