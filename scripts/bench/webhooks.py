@@ -94,6 +94,9 @@ def serve(mode: str, url: str, schema: str | None) -> None:
     print(server.base_url, flush=True)
     sys.stdin.read()
     server.stop()
+    if mode == "real":
+        writer = app.state.webhooks.status_writer
+        print(f"  (status batches that met a taken write lock: {writer.handed_over})", file=sys.stderr)
     store.close()
 
 
