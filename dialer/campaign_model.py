@@ -279,12 +279,18 @@ class Sms(_Model):
         default_factory=dict, description='reply -> outcome, e.g. { 1 = "satisfied" }'
     )
     text: Text = Field(max_length=1600, description="the SMS, with its reply options")
+    after_complaint: Text | None = Field(
+        default=None,
+        max_length=1600,
+        description="the SMS of the follow-up after a resolved complaint (are you satisfied "
+        "now? with the same reply options); the normal text if unset",
+    )
 
-    @field_validator("text")
+    @field_validator("text", "after_complaint")
     @classmethod
-    def _mentions_opt_out(cls, value: str, info: ValidationInfo) -> str:
+    def _mentions_opt_out(cls, value: str | None, info: ValidationInfo) -> str | None:
         keywords = info.data.get("opt_out") or []
-        if keywords and not any(k.casefold() in value.casefold() for k in keywords):
+        if value and keywords and not any(k.casefold() in value.casefold() for k in keywords):
             raise ValueError(
                 f"does not tell how to opt out; mention one of {', '.join(keywords)} in the text"
             )

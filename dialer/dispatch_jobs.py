@@ -15,7 +15,15 @@ from dialer import attempts as books
 from dialer.campaigns import CampaignSpec
 from dialer.dispatch_config import DispatchConfig
 from dialer.gate import GateInput
-from dialer.models import Attempt, AttemptState, CallbackTask, Customer, CustomerPhone, ServiceEvent
+from dialer.models import (
+    Attempt,
+    AttemptState,
+    CallbackTask,
+    Customer,
+    CustomerPhone,
+    FollowUpCase,
+    ServiceEvent,
+)
 from dialer.plan_model import reachee
 from dialer.script_text import script_values
 from dialer.windows import WindowPolicy
@@ -35,6 +43,7 @@ class Job:
     language: str | None
     values: Mapping[str, str]
     claimed_at: datetime
+    after_complaint: bool = False  # the follow-up of a resolved complaint
 
 
 def window_for(spec: CampaignSpec, channel: str, config: DispatchConfig) -> WindowPolicy:
@@ -92,6 +101,13 @@ def load_jobs(
             )
         )
     }
+    after_complaint = set(
+        session.scalars(
+            select(FollowUpCase.follow_up_task_id).where(
+                FollowUpCase.follow_up_task_id.in_([t.id for _, t, _ in rows])
+            )
+        )
+    )
     jobs: list[Job] = []
     for attempt, task, cust in rows:
         spec = book.spec(task.campaign_id)
@@ -139,6 +155,7 @@ def load_jobs(
                 language=cust.language,
                 values=script_values(config.company, cust, event),
                 claimed_at=attempt.claimed_at or now,
+                after_complaint=task.id in after_complaint,
             )
         )
     return jobs

@@ -264,7 +264,10 @@ class Dispatcher:
 
     def _sms_text(self, job: Job) -> str:
         _, script = job.spec.script_for(job.language)
-        text = script.sms.text if script.sms else (script.message or script.opening)
+        if script.sms is None:
+            text = script.message or script.opening
+        else:
+            text = (job.after_complaint and script.sms.after_complaint) or script.sms.text
         body = fill(text, job.values)
         label = sms_label(job.gate.who.region, job.spec.purpose)
         return f"{label}{body}" if label and not body.startswith(label) else body

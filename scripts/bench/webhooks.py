@@ -96,7 +96,9 @@ def serve(mode: str, url: str, schema: str | None) -> None:
     server.stop()
     if mode == "real":
         writer = app.state.webhooks.status_writer
-        print(f"  (status batches that met a taken write lock: {writer.handed_over})", file=sys.stderr)
+        print(
+            f"  (status batches that met a taken write lock: {writer.handed_over})", file=sys.stderr
+        )
     store.close()
 
 

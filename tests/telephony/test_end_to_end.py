@@ -166,9 +166,16 @@ def test_import_plan_dispatch_answer_and_record(rig: Rig, tmp_path: Path) -> Non
         complaints.investigate(s, case_id, "workshop", "supervisor", now)
         follow = complaints.resolve(s, case_id, "refunded the difference", "supervisor", now)
         follow_id, due = follow.id, follow.deadline
+        # C6 complained by SMS and still does not pick up: the follow-up ends in the
+        # after-complaint SMS, and its reply closes the case too.
+        sms_case = next(c.id for c in cases if c.task_id == task("C6").id)
+        complaints.judge(s, sms_case, True, "the car was returned late", "supervisor", now)
+        complaints.investigate(s, sms_case, "workshop", "supervisor", now)
+        complaints.resolve(s, sms_case, "apologised and refunded the fee", "supervisor", now)
     assert due == now + rig.spec.complaints.follow_up_deadline
     sb.person(number("C2"), "human", digits=("1", "1", ""))
-    end = rig.clock.now() + timedelta(hours=30)
+    sb.person(number("C6"), "no_answer", sms_reply="1")
+    end = rig.clock.now() + timedelta(hours=50)
     while rig.clock.now() < end:
         d.tick()
         rig.sandbox.advance(900)
@@ -180,3 +187,8 @@ def test_import_plan_dispatch_answer_and_record(rig: Rig, tmp_path: Path) -> Non
     assert answer is not None and answer.name == "satisfied"
     second = sb.contacts(to=number("C2"), kind="call")[-1]
     assert any("已經處理完畢" in text for _, text in second.said)
+    with rig.store.sessions() as s:
+        sms_closed = s.get(FollowUpCase, sms_case)
+    assert sms_closed is not None and sms_closed.state == "closed"
+    first_sms, follow_sms = sb.contacts(to=number("C6"), kind="sms")
+    assert "請問您滿意嗎" in first_sms.said[0][1] and "已經處理完畢" in follow_sms.said[0][1]

@@ -149,6 +149,7 @@ MISTAKES = [
     ("fixed needs start", LUNAR, "start = 2027-02-01T10:00:00", "", "trigger.start", "needs it"),
     ("reply", AFTER, '3 = "unsatisfied" }\nopt_out = ["STOP"]', '3 = "angry" }\nopt_out = ["STOP"]', "scripts.en.sms.replies.3", "'callback_requested'"),
     ("opt-out", AFTER, 'opt_out = ["STOP"]\n', 'opt_out = ["QUIT"]\n', "scripts.en.sms.text", "how to opt out"),
+    ("opt-out after complaint", AFTER, "3 still unsatisfied. Reply STOP to opt out.", "3 still unsatisfied.", "scripts.en.sms.after_complaint", "how to opt out"),
     ("language", LUNAR, "[scripts.en]", "[scripts.english]", "scripts.english", "zh-TW, zh-CN"),
     ("default language", LUNAR, 'default_language = "zh-TW"', 'default_language = "ja"', "default_language", "has no script"),
     ("no question", AFTER, 'question = "感謝您在{date}', 'message = "感謝您在{date}', "scripts.zh-TW.question", "asks the satisfaction question"),

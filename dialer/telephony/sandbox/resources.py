@@ -265,6 +265,7 @@ class MessageRecord:
             digits=(),
             sms_reply=self.reply,
             error=None if self.error_code is None else str(self.error_code),
+            said=(("sms", self.body),),  # what the handset showed
         )
 
     def as_json(self) -> dict[str, Any]:
