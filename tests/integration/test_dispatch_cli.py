@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from dialer_process import run_dialer
 from sqlalchemy import select, update
@@ -68,13 +69,26 @@ def test_emergency_stop_and_resume(tmp_path: Path) -> None:
 
 
 def test_attempts_list_masks_numbers(tmp_path: Path) -> None:
-    db = planned(tmp_path)
+    # The bundled sample's visits are weeks old on a real clock: visits from today, so that
+    # `dialer plan` (a real process on the real clock) leaves open tasks within their deadline.
+    from dialer.clock import SystemClock
+
+    today = SystemClock().now().astimezone(ZoneInfo("Asia/Taipei")).date()
+    customers = tmp_path / "today.csv"
+    customers.write_text(
+        "客戶編號,姓名,手機,會員,服務日期,服務項目\n"
+        f"T1,王小明,0912-345-678,是,{today:%Y/%m/%d},定期保養\n"
+        f"T2,陳美玲,0928-222-333,否,{today:%Y/%m/%d},更換輪胎\n",
+        encoding="utf-8",
+    )
+    db = tmp_path / "d.db"
+    assert run_dialer(tmp_path, "import", str(customers), db=db).returncode == 0
+    assert run_dialer(tmp_path, "plan", SLUG, "--dir", str(CAMPAIGNS), db=db).returncode == 0
     empty = run_dialer(tmp_path, "attempts", "list", "--json", db=db)
     assert empty.returncode == 0 and empty.stdout == ""
     store = Store.open(f"sqlite:///{db}")
     try:
         from dialer import attempts as books
-        from dialer.clock import SystemClock
 
         with store.transaction() as s:
             book = books.CampaignBook()
