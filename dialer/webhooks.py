@@ -18,6 +18,7 @@ from xml.sax.saxutils import escape
 
 from fastapi import FastAPI, Request, Response
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from twilio.request_validator import RequestValidator
@@ -26,7 +27,7 @@ from dialer import attempt_status as statuses
 from dialer import attempts as books
 from dialer import ivr
 from dialer.clock import Clock
-from dialer.inbound_sms import handle_reply
+from dialer.inbound_sms import Handled, handle_reply
 from dialer.status_writer import StatusWriter
 from dialer.store import Store
 
@@ -121,9 +122,12 @@ class WebhookApp:
         fields = {k: str(v) for k, v in form.items()}
         if not _SID.match(fields.get("MessageSid", "")) or not fields.get("From"):
             return Response("MessageSid or From invalid", 400)
-        with self.store.transaction() as session:
+
+        def reply(session: Session) -> Handled:
             self.book.refresh(session)
-            handled = handle_reply(session, self.book, self.clock.now(), fields, self.company)
+            return handle_reply(session, self.book, self.clock.now(), fields, self.company)
+
+        handled = self.store.retrying(reply)  # stored once by its SID: safe to run again
         if handled.clarify:
             return _twiml(f"<Message>{escape(handled.clarify)}</Message>")
         return _twiml("")
@@ -145,7 +149,8 @@ class WebhookApp:
         sid = fields.get("CallSid", "")
         if step is not None and not _SID.match(sid):
             return Response("CallSid invalid", status_code=400)
-        with self.store.transaction() as session:
+
+        def speak(session: Session) -> Response:
             ctx = ivr.load(session, self.book, attempt_id, self.company)
             if ctx is None or ctx.attempt.channel != "voice":
                 return _twiml("<Hangup/>")
@@ -157,6 +162,10 @@ class WebhookApp:
                 attempt_id, fields, flow.now,
             )  # fmt: skip
             return _twiml(ivr.respond(flow, step, fields, int(tries), answer))
+
+        # Run again on a fresh connection if the database dropped this one: a Gather step is
+        # stored once (its event key), so a repeat records nothing twice.
+        return self.store.retrying(speak)
 
 
 def _twiml(inner: str) -> Response:
