@@ -123,11 +123,15 @@ class Webhooks:
             rng = self.faults.rng
             if f.drop_callbacks and rng.random() < f.drop_callbacks:
                 log.info("sandbox: dropped callback %s %s", key, params.get("CallStatus", ""))
+                self.faults.injected["dropped"] += 1
                 return
             copies = 2 if f.duplicate_callbacks and rng.random() < f.duplicate_callbacks else 1
+            if copies == 2:
+                self.faults.injected["duplicated"] += 1
             held = self._held.pop(key, [])
             if not held and not last and f.reorder_callbacks and rng.random() < f.reorder_callbacks:
                 self._held[key] = [(url, method, params)] * copies
+                self.faults.injected["reordered"] += 1
                 return
         for _ in range(copies):
             self._send(url, method, params)
