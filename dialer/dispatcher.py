@@ -212,10 +212,13 @@ class Dispatcher:
             return "hold", "stopped before the request left"
 
         def last_check() -> bool:
-            """Right before the bytes leave: no bunching after a stall, no stop in between."""
+            """Right before the bytes leave: no bunching after a stall, no stop in between, and
+            the window still open (the clock may have moved on, or jumped, since the gate)."""
             while (left := self.pacer.confirm(limits)) > 0:
                 self.clock.sleep(min(left, 0.25))
-            return not (self.halt() or self._stopping.is_set())
+            if self.halt() or self._stopping.is_set():
+                return False
+            return check(job.gate, self.clock.now()).verdict == "go"
 
         base = self.config.public_base_url.rstrip("/")
         try:

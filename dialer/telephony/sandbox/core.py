@@ -171,6 +171,7 @@ class World:
         self.lock = threading.RLock()
         self.persons: dict[str, Person] = {}
         self._nth: Counter[tuple[str, str]] = Counter()
+        self._previous_request: dict[str, datetime] = {}  # per send queue
         self._running = threading.local()
 
     def now(self) -> datetime:
@@ -185,6 +186,21 @@ class World:
             event()
         finally:
             self._running.at = None
+
+    def queue_after_jump(
+        self, queue: str, last_start: datetime | None, now: datetime
+    ) -> datetime | None:
+        """A send queue's last slot, moved back with the clock when the clock went back.
+
+        Twilio's queue holds a call for as long as the calls before it take, whatever our
+        clock says: after the shared test clock is set back an hour, the queue must not keep
+        the next call for that hour. (Call under the world's lock.)
+        """
+        previous = self._previous_request.get(queue)
+        self._previous_request[queue] = now
+        if last_start is not None and previous is not None and now < previous:
+            return last_start - (previous - now)
+        return last_start
 
     def later(self, seconds: float) -> datetime:
         """When a simulated duration starting now ends (durations run `speed` times faster)."""
