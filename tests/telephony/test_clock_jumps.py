@@ -190,7 +190,7 @@ def _check(spec: CampaignSpec, run: Run, figures: list[Result]) -> None:
 _FIGURES: list[Result] = []
 
 
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(run=RUNS)
 def test_no_contact_ever_falls_in_rest_hours_whatever_the_clock_does(
     every_day: CampaignSpec, run: Run
