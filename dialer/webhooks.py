@@ -34,6 +34,7 @@ from dialer.store import Store
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
+MAX_ID = 2**63 - 1  # the largest id a database integer column holds
 _SID = re.compile(r"^(CA|SM|MM)[0-9a-fA-F]{32}$")
 _STATUS = re.compile(r"^[a-z-]{3,20}$")
 
@@ -149,6 +150,8 @@ class WebhookApp:
         sid = fields.get("CallSid", "")
         if step is not None and not _SID.match(sid):
             return Response("CallSid invalid", status_code=400)
+        if not 0 < attempt_id <= MAX_ID:  # no such attempt can exist (and no database takes it)
+            return _twiml("<Hangup/>")
 
         def speak(session: Session) -> Response:
             ctx = ivr.load(session, self.book, attempt_id, self.company)

