@@ -34,7 +34,7 @@ from dialer.store import Store
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
-MAX_ID = 2**63 - 1  # the largest id a database integer column holds
+MAX_ID = 2**31 - 1  # the largest id every engine's INTEGER column holds (32 bits on PostgreSQL)
 _SID = re.compile(r"^(CA|SM|MM)[0-9a-fA-F]{32}$")
 _STATUS = re.compile(r"^[a-z-]{3,20}$")
 

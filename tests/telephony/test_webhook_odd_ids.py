@@ -34,7 +34,7 @@ def test_a_status_callback_with_an_odd_sequence_number_is_not_a_500(
 @pytest.mark.parametrize("route", ["/twilio/voice/{id}", "/twilio/voice/{id}/{step}"])
 def test_the_call_script_for_an_impossible_attempt_id_hangs_up(rig: Rig, route: str) -> None:
     form = (("CallSid", CALL_SID), ("AnsweredBy", "human"), ("Digits", "1"))
-    for attempt in (str(2**63), str(-(2**70)), "0"):
+    for attempt in (str(2**31), str(2**63), str(-(2**70)), "0"):
         answer = send(rig, Hook(route, attempt, "question", (("try", "1"),), form, "form", b"", "valid"))  # fmt: skip
         assert answer.status_code == 200 and "<Hangup/>" in answer.text
 
