@@ -12,6 +12,7 @@ import threading
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from dialer.clock import Clock
@@ -48,11 +49,21 @@ class HaltFlag:
         self._lock = threading.Lock()
 
     def __call__(self, *, fresh: bool = False) -> bool:
-        """Whether the stop is on; `fresh` reads the database now instead of the cached value."""
+        """Whether the stop is on; `fresh` reads the database now instead of the cached value.
+
+        A worker that cannot read the switch (the database dropped its connection) sends
+        nothing until it can: True, and it is read again on the next call; `fresh` raises.
+        """
         with self._lock:
             if fresh or self.clock.monotonic() - self._read_at >= HALT_REFRESH:
-                with self.store.sessions() as session:
-                    self._value = halted(session)
+                try:
+                    with self.store.sessions() as session:
+                        self._value = halted(session)
+                except DBAPIError as exc:
+                    if fresh:
+                        raise
+                    log.warning("cannot read the emergency stop, holding: %s", exc.orig or exc)
+                    return True
                 self._read_at = self.clock.monotonic()
             return self._value
 

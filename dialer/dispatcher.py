@@ -48,7 +48,7 @@ from dialer.phones import mask_phone
 from dialer.reconcile import Reconciler
 from dialer.script_text import fill
 from dialer.store import Store
-from dialer.telephony.client import ProviderRecord, Telephony
+from dialer.telephony.client import Telephony
 from dialer.telephony.http import NotSentError
 
 log = logging.getLogger(__name__)
@@ -98,17 +98,18 @@ class Dispatcher:
         """Reap, schedule, claim what the pipe has room for, gate and send; record results."""
         report = TickReport()
         self._collect(report, block=False)
-        with self.store.transaction() as session:
-            self.book.refresh(session)
-            halted_now = halted(session)
+        halted_now = self.store.retrying(self._refresh)
         report.reaped, report.adopted = self.reconciler.reap()
         if not (halted_now or self._stopping.is_set()):
             now = self.clock.now()
-            with self.store.transaction() as session:
-                sched = books.schedule_due(session, self.book, now, self.config.senders)
+            sched = self.store.retrying(
+                lambda s: books.schedule_due(s, self.book, now, self.config.senders)
+            )
             report.scheduled, report.exhausted = sched.scheduled, sched.exhausted
             room = self._batch() - len(self._inflight)
             if room > 0:
+                # (A claim whose commit was lost on the way is not retried into a second one:
+                # its rows stay claimed, unsent, until the reaper releases them.)
                 with self.store.transaction() as session:
                     ids = books.claim(
                         session, self.config.worker_id, self.clock.now(), self.config.lease, room
@@ -119,6 +120,11 @@ class Dispatcher:
         if wait:
             self.drain(report)
         return report
+
+    def _refresh(self, session: Session) -> bool:
+        """Read the campaigns' statuses and the emergency stop; True when it is on."""
+        self.book.refresh(session)
+        return halted(session)
 
     def drain(self, report: TickReport) -> TickReport:
         """Block until every request in flight is back and recorded."""
@@ -163,21 +169,33 @@ class Dispatcher:
         )
         if not done:
             return
-        placed: list[tuple[Job, ProviderRecord]] = []
-        with self.store.transaction() as session:
-            for fut in done:
-                job = self._inflight.pop(fut)
-                what, value = fut.result()
-                if what == "placed":
-                    placed.append((job, value))
-                else:
-                    self._record(session, job, (what, value), report)
+        results: list[tuple[Job, Result]] = []
+        for fut in done:
+            if fut.exception() is not None:
+                self._inflight.pop(fut)
+                fut.result()  # a crash in a worker: raised here; the reaper reconciles the claim
+            results.append((self._inflight[fut], fut.result()))
+        placed = [(job, value) for job, (what, value) in results if what == "placed"]
+        tries: list[TickReport] = []
+
+        def record(session: Session) -> None:
+            tries.append(counted := TickReport())  # the counts of the try that commits
+            for job, result in results:
+                if result[0] != "placed":
+                    self._record(session, job, result, counted)
             books.mark_placed_many(
                 session,
                 [(job.attempt_id, rec.sid, rec.status) for job, rec in placed],
                 self.clock.now(),
                 self.config.placed_lease,
             )
+
+        # The results leave the pipe only once they are recorded: if the database cannot take
+        # them now, the next tick records them (and the calls they placed are not lost).
+        self.store.retrying(record)
+        for fut in done:
+            self._inflight.pop(fut)
+        report.add(tries[-1])
         report.placed += len(placed)
         if placed and self.halt(fresh=True):
             # The emergency stop came while these requests were in flight: cancel them too.
@@ -194,10 +212,13 @@ class Dispatcher:
             return "hold", "stopped before the request left"
 
         def last_check() -> bool:
-            """Right before the bytes leave: no bunching after a stall, no stop in between."""
+            """Right before the bytes leave: no bunching after a stall, no stop in between, and
+            the window still open (the clock may have moved on, or jumped, since the gate)."""
             while (left := self.pacer.confirm(limits)) > 0:
                 self.clock.sleep(min(left, 0.25))
-            return not (self.halt() or self._stopping.is_set())
+            if self.halt() or self._stopping.is_set():
+                return False
+            return check(job.gate, self.clock.now()).verdict == "go"
 
         base = self.config.public_base_url.rstrip("/")
         try:
@@ -277,42 +298,44 @@ class Dispatcher:
     def _not_now(self, job: Job, decision: Decision, report: TickReport) -> None:
         now = self.clock.now()
         report.reasons[decision.reason] += 1
-        with self.store.transaction() as session:
-            if decision.verdict in ("defer", "hold"):
-                books.release(session, job.attempt_id, decision.until or now, decision.reason)
-                if decision.verdict == "defer":
-                    report.deferred += 1
-                else:
-                    report.held += 1
-                return
-            books.fail_attempt(
-                session,
-                job.attempt_id,
-                now,
-                code=None,
-                message=decision.reason,
-                state=AttemptState.CANCELLED,
-            )
+        # One transaction, run again on a fresh connection if the database dropped it.
+        self.store.retrying(lambda session: self._put_off(session, job, decision, now))
+        if decision.verdict == "defer":
+            report.deferred += 1
+        elif decision.verdict == "hold":
+            report.held += 1
+        else:
             report.cancelled += 1
-            if decision.outcome is not None or job.gate.campaign_status == "stopped":
-                state = (
-                    TaskState.CANCELLED
-                    if job.gate.campaign_status == "stopped"
-                    else TaskState.NOT_CONTACTABLE
-                )
-                session.execute(
-                    update(CallbackTask)
-                    .where(CallbackTask.id == job.task_id)
-                    .values(
-                        state=state, outcome=decision.outcome, next_attempt_at=None, updated_at=now
-                    )
-                )
-            else:  # this number/channel cannot be used: let the next choice fall back
-                session.execute(
-                    update(CallbackTask)
-                    .where(CallbackTask.id == job.task_id, CallbackTask.next_attempt_at.is_(None))
-                    .values(next_attempt_at=now, updated_at=now)
-                )
+
+    def _put_off(self, session: Session, job: Job, decision: Decision, now: datetime) -> None:
+        if decision.verdict in ("defer", "hold"):
+            books.release(session, job.attempt_id, decision.until or now, decision.reason)
+            return
+        books.fail_attempt(
+            session,
+            job.attempt_id,
+            now,
+            code=None,
+            message=decision.reason,
+            state=AttemptState.CANCELLED,
+        )
+        if decision.outcome is not None or job.gate.campaign_status == "stopped":
+            state = (
+                TaskState.CANCELLED
+                if job.gate.campaign_status == "stopped"
+                else TaskState.NOT_CONTACTABLE
+            )
+            session.execute(
+                update(CallbackTask)
+                .where(CallbackTask.id == job.task_id)
+                .values(state=state, outcome=decision.outcome, next_attempt_at=None, updated_at=now)
+            )
+        else:  # this number/channel cannot be used: let the next choice fall back
+            session.execute(
+                update(CallbackTask)
+                .where(CallbackTask.id == job.task_id, CallbackTask.next_attempt_at.is_(None))
+                .values(next_attempt_at=now, updated_at=now)
+            )
 
     def _record(self, session: Session, job: Job, result: tuple[str, Any], r: TickReport) -> None:
         now = self.clock.now()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select, update
@@ -92,6 +93,36 @@ class Reconciler:
         )
         return True
 
+    def _settle(
+        self, session: Session, row: Any, found: Sequence[ProviderRecord], now: datetime
+    ) -> bool:
+        """Book what the provider said about one expired attempt; True when one was adopted."""
+        if row.state == AttemptState.CLAIMED or row.provider_sid is None:
+            if self.adopt_first_unowned(session, row.id, found):
+                return True
+            books.release(session, row.id, now, "lease expired; not placed")
+            return False
+        rec = found[0]
+        if rec.terminal:
+            statuses.apply_status(
+                session,
+                self.book,
+                now,
+                kind=_kind(row.channel),
+                attempt_id=row.id,
+                sid=rec.sid,
+                status=rec.status,
+                sequence=-1,  # found by reconciliation, not posted by the provider
+                payload=payload(rec),
+            )
+        else:
+            session.execute(
+                update(Attempt)
+                .where(Attempt.id == row.id)
+                .values(lease_expires_at=now + self.placed_lease)
+            )
+        return False
+
     def reap(self) -> tuple[int, int]:
         """Expired leases: claimed ones adopted or released, placed ones fetched; (reaped, adopted)."""
         now = self.clock.now()
@@ -128,30 +159,8 @@ class Reconciler:
                 log.warning("cannot reconcile attempt %s yet: %s", row.id, exc)
                 continue
             reaped += 1
-            with self.store.transaction() as session:
-                if row.state == AttemptState.CLAIMED or row.provider_sid is None:
-                    if self.adopt_first_unowned(session, row.id, found):
-                        adopted += 1
-                    else:
-                        books.release(session, row.id, now, "lease expired; not placed")
-                    continue
-                rec = found[0]
-                if rec.terminal:
-                    statuses.apply_status(
-                        session,
-                        self.book,
-                        now,
-                        kind=_kind(row.channel),
-                        attempt_id=row.id,
-                        sid=rec.sid,
-                        status=rec.status,
-                        sequence=-1,  # found by reconciliation, not posted by the provider
-                        payload=payload(rec),
-                    )
-                else:
-                    session.execute(
-                        update(Attempt)
-                        .where(Attempt.id == row.id)
-                        .values(lease_expires_at=now + self.placed_lease)
-                    )
+            # One transaction per attempt, run again on a fresh connection if it was lost
+            # (adopting and applying a status are idempotent).
+            if self.store.retrying(partial(self._settle, row=row, found=found, now=now)):
+                adopted += 1
         return reaped, adopted

@@ -22,7 +22,7 @@ from dialer import attempt_status as statuses
 from dialer.attempt_status import TERMINAL, _campaigns, _Prepared, rank
 from dialer.attempts import CampaignBook
 from dialer.clock import Clock
-from dialer.store import SQLITE_BUSY_TIMEOUT_MS, Store
+from dialer.store import SQLITE_BUSY_TIMEOUT_MS, Store, again_if_connection_lost
 
 log = logging.getLogger(__name__)
 
@@ -156,18 +156,26 @@ class StatusWriter:
     def _one_by_one_if_need_be(self, batch: list[_Item]) -> list[bool | Exception]:
         if len(batch) > 1:
             try:
-                with self.store.engine.connect() as conn:
-                    return list(self._transaction(batch, conn))
+                return list(self._on_a_live_connection(batch))
             except Exception:  # noqa: BLE001 - each one again alone: only the bad one fails
                 log.debug("a batch of %d status callbacks failed; one at a time", len(batch))
         outcomes: list[bool | Exception] = []
         for item in batch:
             try:
-                with self.store.engine.connect() as conn:
-                    outcomes += self._transaction([item], conn)
+                outcomes += self._on_a_live_connection([item])
             except Exception as exc:  # noqa: BLE001 - handed to the request that sent it
                 outcomes.append(exc)
         return outcomes
+
+    def _on_a_live_connection(self, batch: list[_Item]) -> list[bool]:
+        """The batch's transaction, again on a fresh connection if the server dropped it
+        (applying a status is idempotent: a commit that did reach the server is a repeat)."""
+
+        def once() -> list[bool]:
+            with self.store.engine.connect() as conn:
+                return self._transaction(batch, conn)
+
+        return again_if_connection_lost(once)
 
     def _transaction(self, batch: list[_Item], conn: Connection) -> list[bool]:
         with conn.begin():

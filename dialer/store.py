@@ -5,20 +5,25 @@ The service layer owns transactions (`Store.transaction()`); query helpers never
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dialer.errors import StoreError
 
+log = logging.getLogger(__name__)
+
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+APPLICATION_NAME = "dialer"  # how the workers' sessions show in pg_stat_activity
+T = TypeVar("T")
 
 
 def normalise_url(url: str) -> str:
@@ -33,8 +38,20 @@ def normalise_url(url: str) -> str:
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a SQLite writer waits for the write lock
 
 
-def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> Engine:
-    """Build an engine tuned for its backend; `schema` pins PostgreSQL's search_path (test isolation)."""
+def make_engine(
+    url: str,
+    *,
+    schema: str | None = None,
+    echo: bool = False,
+    application_name: str = APPLICATION_NAME,
+) -> Engine:
+    """Build an engine tuned for its backend; `schema` pins PostgreSQL's search_path (test isolation).
+
+    On PostgreSQL every connection is pinged when taken from the pool, so a session the server
+    dropped (a restart, a failover, `pg_terminate_backend`) is replaced instead of failing the
+    next transaction, and it carries `application_name`, so an operator can find the workers'
+    sessions in `pg_stat_activity`.
+    """
     url = normalise_url(url)
     try:
         parsed = make_url(url)
@@ -51,10 +68,12 @@ def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> E
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     elif backend == "postgresql":
         kwargs["pool_pre_ping"] = True
+        connect_args: dict[str, Any] = {"application_name": application_name}
         if schema is not None:
             if not _SCHEMA_NAME.match(schema):
                 raise StoreError(f"{schema!r} is not a plain schema name")
-            kwargs["connect_args"] = {"options": f"-csearch_path={schema}"}
+            connect_args["options"] = f"-csearch_path={schema}"
+        kwargs["connect_args"] = connect_args
     else:
         raise StoreError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
     try:
@@ -84,6 +103,18 @@ def describe_url(url: str) -> str:
         return "<invalid database URL>"
 
 
+def again_if_connection_lost(work: Callable[[], T], *, attempts: int = 3) -> T:
+    """`work()`, called again (up to `attempts` times in all) when it lost its connection."""
+    for left in range(attempts - 1, -1, -1):
+        try:
+            return work()
+        except DBAPIError as exc:
+            if not exc.connection_invalidated or left == 0:
+                raise
+            log.warning("database connection lost (%s); trying again", _first_line(exc.orig))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 class Store:
     """The engine plus a session factory; created once per process and passed down."""
 
@@ -92,9 +123,16 @@ class Store:
         self.sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def open(cls, url: str, *, schema: str | None = None, upgrade: bool = True) -> Store:
+    def open(
+        cls,
+        url: str,
+        *,
+        schema: str | None = None,
+        upgrade: bool = True,
+        application_name: str = APPLICATION_NAME,
+    ) -> Store:
         """Open the database, bringing the schema up to date first unless told not to."""
-        store = cls(make_engine(url, schema=schema))
+        store = cls(make_engine(url, schema=schema, application_name=application_name))
         if upgrade:
             store.upgrade()
         return store
@@ -108,6 +146,21 @@ class Store:
         """A session whose work commits on success and rolls back on any error."""
         with self.sessions() as session, session.begin():
             yield session
+
+    def retrying(self, work: Callable[[Session], T], *, attempts: int = 3) -> T:
+        """`work` in a transaction, run again on a fresh connection if the connection was lost.
+
+        A dropped connection rolls the whole transaction back, so running it again is safe for
+        work that only touches the database; the one ambiguous case, a connection lost while
+        the commit was on its way, is safe for work that is idempotent (every caller's is: the
+        books' updates are guarded by the state they move from). Other errors are not retried.
+        """
+
+        def once() -> T:
+            with self.transaction() as session:
+                return work(session)
+
+        return again_if_connection_lost(once, attempts=attempts)
 
     def upgrade(self, revision: str = "head") -> None:
         """Run the Alembic migrations up to `revision`; clear message if the server is unreachable."""

@@ -18,6 +18,7 @@ from xml.sax.saxutils import escape
 
 from fastapi import FastAPI, Request, Response
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from twilio.request_validator import RequestValidator
@@ -26,13 +27,14 @@ from dialer import attempt_status as statuses
 from dialer import attempts as books
 from dialer import ivr
 from dialer.clock import Clock
-from dialer.inbound_sms import handle_reply
+from dialer.inbound_sms import Handled, handle_reply
 from dialer.status_writer import StatusWriter
 from dialer.store import Store
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
+MAX_ID = 2**31 - 1  # the largest id every engine's INTEGER column holds (32 bits on PostgreSQL)
 _SID = re.compile(r"^(CA|SM|MM)[0-9a-fA-F]{32}$")
 _STATUS = re.compile(r"^[a-z-]{3,20}$")
 
@@ -121,9 +123,12 @@ class WebhookApp:
         fields = {k: str(v) for k, v in form.items()}
         if not _SID.match(fields.get("MessageSid", "")) or not fields.get("From"):
             return Response("MessageSid or From invalid", 400)
-        with self.store.transaction() as session:
+
+        def reply(session: Session) -> Handled:
             self.book.refresh(session)
-            handled = handle_reply(session, self.book, self.clock.now(), fields, self.company)
+            return handle_reply(session, self.book, self.clock.now(), fields, self.company)
+
+        handled = self.store.retrying(reply)  # stored once by its SID: safe to run again
         if handled.clarify:
             return _twiml(f"<Message>{escape(handled.clarify)}</Message>")
         return _twiml("")
@@ -145,7 +150,10 @@ class WebhookApp:
         sid = fields.get("CallSid", "")
         if step is not None and not _SID.match(sid):
             return Response("CallSid invalid", status_code=400)
-        with self.store.transaction() as session:
+        if not 0 < attempt_id <= MAX_ID:  # no such attempt can exist (and no database takes it)
+            return _twiml("<Hangup/>")
+
+        def speak(session: Session) -> Response:
             ctx = ivr.load(session, self.book, attempt_id, self.company)
             if ctx is None or ctx.attempt.channel != "voice":
                 return _twiml("<Hangup/>")
@@ -157,6 +165,10 @@ class WebhookApp:
                 attempt_id, fields, flow.now,
             )  # fmt: skip
             return _twiml(ivr.respond(flow, step, fields, int(tries), answer))
+
+        # Run again on a fresh connection if the database dropped this one: a Gather step is
+        # stored once (its event key), so a repeat records nothing twice.
+        return self.store.retrying(speak)
 
 
 def _twiml(inner: str) -> Response:

@@ -7,6 +7,7 @@ replays exactly and a retry to the same number may get a different answer, as in
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -179,3 +180,4 @@ class FaultState:
     faults: Faults = field(default_factory=Faults)
     forced: list[ForcedFailure] = field(default_factory=list)
     rng: random.Random = field(default_factory=lambda: random.Random(0))
+    injected: Counter[str] = field(default_factory=Counter)  # "429", "500", "dropped", ...

@@ -76,6 +76,7 @@ class Calls:
         events = frozenset(p.get("StatusCallbackEvent", "").replace(",", " ").split()) & EVENTS
         with self.w.lock:
             now = self.w.now()
+            self._last_start = self.w.queue_after_jump("call", self._last_start, now)
             start = now
             if self._last_start is not None:
                 start = max(now, self._last_start + timedelta(seconds=1 / self.cps))

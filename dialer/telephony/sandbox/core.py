@@ -123,11 +123,15 @@ class Webhooks:
             rng = self.faults.rng
             if f.drop_callbacks and rng.random() < f.drop_callbacks:
                 log.info("sandbox: dropped callback %s %s", key, params.get("CallStatus", ""))
+                self.faults.injected["dropped"] += 1
                 return
             copies = 2 if f.duplicate_callbacks and rng.random() < f.duplicate_callbacks else 1
+            if copies == 2:
+                self.faults.injected["duplicated"] += 1
             held = self._held.pop(key, [])
             if not held and not last and f.reorder_callbacks and rng.random() < f.reorder_callbacks:
                 self._held[key] = [(url, method, params)] * copies
+                self.faults.injected["reordered"] += 1
                 return
         for _ in range(copies):
             self._send(url, method, params)
@@ -167,6 +171,7 @@ class World:
         self.lock = threading.RLock()
         self.persons: dict[str, Person] = {}
         self._nth: Counter[tuple[str, str]] = Counter()
+        self._previous_request: dict[str, datetime] = {}  # per send queue
         self._running = threading.local()
 
     def now(self) -> datetime:
@@ -181,6 +186,21 @@ class World:
             event()
         finally:
             self._running.at = None
+
+    def queue_after_jump(
+        self, queue: str, last_start: datetime | None, now: datetime
+    ) -> datetime | None:
+        """A send queue's last slot, moved back with the clock when the clock went back.
+
+        Twilio's queue holds a call for as long as the calls before it take, whatever our
+        clock says: after the shared test clock is set back an hour, the queue must not keep
+        the next call for that hour. (Call under the world's lock.)
+        """
+        previous = self._previous_request.get(queue)
+        self._previous_request[queue] = now
+        if last_start is not None and previous is not None and now < previous:
+            return last_start - (previous - now)
+        return last_start
 
     def later(self, seconds: float) -> datetime:
         """When a simulated duration starting now ends (durations run `speed` times faster)."""

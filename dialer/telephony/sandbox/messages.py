@@ -76,6 +76,7 @@ class Messages:
                 raise ApiError(400, 21609, "ValidityPeriod must be between 1 and 36000 seconds")
         with self.w.lock:
             now = self.w.now()
+            self._last_start = self.w.queue_after_jump("sms", self._last_start, now)
             start = now
             if self._last_start is not None:
                 start = max(

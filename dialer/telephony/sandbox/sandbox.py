@@ -134,19 +134,29 @@ class Sandbox:
         """The fault (forced or rolled) this request gets, if any."""
         with self.world.lock:
             state = self._faults
+            status: int | None = None
+            retry_after = state.faults.retry_after
             if state.forced:
                 forced = state.forced.pop(0)
-                if forced.status == 429:
-                    return too_many(forced.retry_after)
-                return server_error(forced.status)
-            f, rng = state.faults, state.rng
-            if f.rate_429 and rng.random() < f.rate_429:
-                return too_many(f.retry_after)
-            if f.rate_500 and rng.random() < f.rate_500:
-                return server_error(500)
-            if f.rate_503 and rng.random() < f.rate_503:
-                return server_error(503)
-        return None
+                status, retry_after = forced.status, forced.retry_after
+            else:
+                f, rng = state.faults, state.rng
+                if f.rate_429 and rng.random() < f.rate_429:
+                    status = 429
+                elif f.rate_500 and rng.random() < f.rate_500:
+                    status = 500
+                elif f.rate_503 and rng.random() < f.rate_503:
+                    status = 503
+            if status is None:
+                return None
+            state.injected[str(status)] += 1
+        return too_many(retry_after) if status == 429 else server_error(status)
+
+    def fault_counts(self) -> dict[str, int]:
+        """Faults injected so far: "429", "500", "503" (API answers), "dropped", "duplicated",
+        "reordered" (status callbacks); for a test's figures."""
+        with self.world.lock:
+            return dict(self._faults.injected)
 
     @property
     def requests(self) -> dict[tuple[str, str], list[datetime]]:
