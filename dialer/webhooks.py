@@ -85,9 +85,11 @@ class WebhookApp:
             self.rejected += 1
             log.warning("refused %s: bad or missing X-Twilio-Signature", request.url.path)
             return Response("bad signature", status_code=403)
+        if any("\x00" in v for v in params.values()):  # Twilio never sends one; PostgreSQL
+            return Response("a form field holds a NUL character", status_code=400)  # refuses it
         return form
 
-    async def status(self, kind: str, attempt_id: int, form: FormData) -> Response:
+    async def status(self, kind: str, attempt_id: int | None, form: FormData) -> Response:
         """A status callback, stored and applied by the status writer before the 204."""
         sid_field, status_field = (
             ("CallSid", "CallStatus")
@@ -99,8 +101,14 @@ class WebhookApp:
         )
         sid, status = str(form.get(sid_field) or ""), str(form.get(status_field) or "")
         seq_text = str(form.get("SequenceNumber") or "0")
-        if not _SID.match(sid) or not _STATUS.match(status) or not seq_text.isdigit():
+        if (
+            not _SID.match(sid)
+            or not _STATUS.match(status)
+            or not (seq_text.isascii() and seq_text.isdigit() and len(seq_text) <= 9)
+        ):
             return Response(f"{sid_field}, {status_field} or SequenceNumber invalid", 400)
+        if attempt_id is not None and not 0 < attempt_id <= MAX_ID:
+            attempt_id = None  # no attempt has such an id: kept by its SID, as an unknown one
         payload = {k: str(v) for k, v in form.items()}
         sequence = int(seq_text)
         try:
