@@ -211,6 +211,8 @@ class Dispatcher:
         if not self._await_slot(limits):
             return "hold", "stopped before the request left"
 
+        late: list[Decision] = []  # the gate's word if it closed at the last moment
+
         def last_check() -> bool:
             """Right before the bytes leave: no bunching after a stall, no stop in between, and
             the window still open (the clock may have moved on, or jumped, since the gate)."""
@@ -218,7 +220,10 @@ class Dispatcher:
                 self.clock.sleep(min(left, 0.25))
             if self.halt() or self._stopping.is_set():
                 return False
-            return check(job.gate, self.clock.now()).verdict == "go"
+            again = check(job.gate, self.clock.now())
+            if again.verdict != "go":
+                late.append(again)
+            return again.verdict == "go"
 
         base = self.config.public_base_url.rstrip("/")
         try:
@@ -247,7 +252,7 @@ class Dispatcher:
                     before_send=last_check,
                 )
         except NotSentError:
-            return "hold", "stopped before the request left"
+            return "hold", late[0] if late else "stopped before the request left"
         except TransientTelephonyError as exc:
             if exc.status == 429 or exc.code == 20429:
                 for lim in limits:
@@ -341,7 +346,10 @@ class Dispatcher:
         now = self.clock.now()
         what, value = result
         if what == "hold":
-            books.release(session, job.attempt_id, now, value)
+            if isinstance(value, Decision):  # the gate closed at the last moment: its reason
+                books.release(session, job.attempt_id, value.until or now, value.reason)
+            else:
+                books.release(session, job.attempt_id, now, value)
             r.held += 1
             return
         if isinstance(value, TransientTelephonyError):
