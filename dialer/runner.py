@@ -37,6 +37,7 @@ from dialer.campaign_files import campaign_folder
 from dialer.campaigns import CampaignSpec, load_campaigns
 from dialer.clock import Clock
 from dialer.config import Settings
+from dialer.console_web import mount_console
 from dialer.coverage import refresh_slack
 from dialer.dispatcher import DispatchConfig, Dispatcher, TickReport
 from dialer.errors import DialerError, NotFoundError
@@ -118,6 +119,8 @@ class Runner:
             self.settings.public_base_url,
             company=self.settings.company_name,
         )
+        mount_console(app, self.store, self.clock, company=self.settings.company_name,
+                      public_base_url=self.settings.public_base_url)  # fmt: skip
         self.webhooks = AppServer(app, self.options.host, self.options.port, "webhooks").start()
         public = (self.settings.public_base_url or self.webhooks.base_url).rstrip("/")
         if self.sandbox is not None:
