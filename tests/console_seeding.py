@@ -37,7 +37,8 @@ class Seeded:
     ids: dict[str, int]  # username -> agent id
 
 
-def seed_console(store: Store, clock: SettableClock) -> Seeded:
+def seed_console(store: Store, clock: SettableClock, *, passwords: bool = False) -> Seeded:
+    """With `passwords`, each person's password is PASSWORD (Argon2 takes a moment per hash)."""
     spec = after_service()
     tasks = seed(store, clock, spec, n=5)
     people = (
@@ -54,7 +55,8 @@ def seed_console(store: Store, clock: SettableClock) -> Seeded:
                 AgentSpec(username, name, phone_e164=phone, languages=langs, role=role),
                 actor="test",
             )
-            set_password(s, clock, username, PASSWORD, actor="test")
+            if passwords:
+                set_password(s, clock, username, PASSWORD, actor="test")
             ids[username] = agent.id
         for i, tid in enumerate(tasks):
             owner = ids["alice"] if i < 3 else ids["bob"]
@@ -79,5 +81,7 @@ def seed_console(store: Store, clock: SettableClock) -> Seeded:
         for tid, language in zip(tasks, ("zh-TW", "en", "ko", "ko", "zh-TW"), strict=True):
             t = s.get(CallbackTask, tid)
             assert t is not None
-            s.execute(update(Customer).where(Customer.id == t.customer_id).values(language=language))
+            s.execute(
+                update(Customer).where(Customer.id == t.customer_id).values(language=language)
+            )
     return Seeded(spec, tasks[:3], tasks[3:], ids)

@@ -15,6 +15,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Final
 
 from argon2 import PasswordHasher
@@ -35,8 +36,12 @@ FAILURE_WINDOW: Final = timedelta(minutes=15)
 MIN_PASSWORD: Final = 10
 
 _hasher = PasswordHasher()
-# Verified against when the username is unknown, so both answers take the same time.
-_DUMMY_HASH: Final = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so both answers take the same time."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class SignInError(DialerError):
@@ -117,17 +122,17 @@ def sign_in(
     now = clock.now()
     key = _failure_key(username, address)
     since = now - FAILURE_WINDOW
-    session.execute(delete(SignInFailure).where(SignInFailure.at < since))
+    session.execute(delete(SignInFailure).where(SignInFailure.at <= since))
     count, oldest = session.execute(
         select(func.count(), func.min(SignInFailure.at)).where(
-            SignInFailure.key == key, SignInFailure.at >= since
+            SignInFailure.key == key, SignInFailure.at > since
         )
     ).one()
     if count >= MAX_FAILURES:
         return SignInThrottled(oldest + FAILURE_WINDOW - now)
     agent = session.scalars(select(Agent).where(Agent.username == username.strip())).first()
     stored = agent.password_hash if agent is not None else None
-    ok = _verify(stored or _DUMMY_HASH, password)
+    ok = _verify(stored or _dummy_hash(), password)
     if not ok or stored is None or agent is None or not agent.active:
         session.add(SignInFailure(key=key, at=now))
         audit.record(session, clock, username.strip()[:120] or "?", "console_sign_in_failed")
