@@ -149,7 +149,11 @@ def test_recording_needs_a_started_call_then_writes_the_callback_record(
         case = s.get(FollowUpCase, done.case_id)
     assert task is not None and task.state == TaskState.REACHED
     assert outcome is not None and outcome.channel == "agent"
-    assert (outcome.reason, outcome.note, outcome.agent_id) == ("等候時間", "等太久了", alice.agent_id)
+    assert (outcome.reason, outcome.note, outcome.agent_id) == (
+        "等候時間",
+        "等太久了",
+        alice.agent_id,
+    )
     assert attempt is not None and attempt.state == "completed" and attempt.duration_seconds == 180
     assert case is not None and case.reason == "等候時間"
     [entry] = _audit(store, "outcome_record")
@@ -166,7 +170,9 @@ def test_a_callback_time_is_read_in_the_customers_local_time(
     with store.transaction() as s:
         work.start_call(s, book, clock, alice, tid)
     with store.transaction() as s, pytest.raises(UsageError, match="already passed"):
-        work.record(s, book, clock, alice, tid, "callback_requested", callback_at="2026-11-23 09:00")
+        work.record(
+            s, book, clock, alice, tid, "callback_requested", callback_at="2026-11-23 09:00"
+        )
     with store.transaction() as s, pytest.raises(UsageError, match="goes with"):
         work.record(s, book, clock, alice, tid, "satisfied", callback_at="2026-11-23 19:00")
     with store.transaction() as s:
