@@ -11,7 +11,7 @@ does not exist. Nothing here logs a phone number.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,9 +27,10 @@ from dialer import supervision
 from dialer.attempts import CampaignBook
 from dialer.clock import Clock
 from dialer.console_web import auth
+from dialer.console_web.bridge import add_bridge_routes
 from dialer.console_web.i18n import Translator, choose
 from dialer.coverage import coverage
-from dialer.errors import DialerError, NotFoundError
+from dialer.errors import DialerError, NotFoundError, TelephonyError
 from dialer.models import Agent
 from dialer.store import Store
 
@@ -195,13 +196,19 @@ def create_console_app(
     company: str = "",
     click_to_call: ClickToCall | None = None,
     secure_cookies: bool = False,
+    auth_token: str | None = None,
+    public_base_url: str | None = None,
+    senders: Mapping[str, str] | None = None,
 ) -> FastAPI:
-    """The console as its own ASGI app, to mount at /console (`app.mount("/console", ...)`)."""
+    """The console as its own ASGI app, to mount at /console (`app.mount("/console", ...)`).
+    With `auth_token`, Twilio's side of click-to-call is served too (`bridge`)."""
     con = ConsoleApp(
         store, clock, company=company, click_to_call=click_to_call, secure_cookies=secure_cookies
     )
     app = FastAPI(title="dialer console", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.console = con
+    if auth_token is not None:
+        add_bridge_routes(app, store, auth_token, public_base_url, senders or {})
 
     @app.get("/sign-in")
     def sign_in_form(request: Request) -> Response:
@@ -275,19 +282,32 @@ def create_console_app(
 
     @app.post("/tasks/{task_id}/call")
     def start_call(request: Request, task_id: int, csrf: str = Form("")) -> Response:
+        started: list[work.CallStart] = []
+
         def handle(session: Session, c: _Ctx) -> Response:
             assert c.me is not None
-            started = work.start_call(session, con.book, clock, c.me, task_id)
-            if started.decision.verdict != "go":
+            call = work.start_call(session, con.book, clock, c.me, task_id)
+            if call.decision.verdict != "go":
                 return con.call_page(session, c, task_id, status=409, error=True,
-                                     flash=c.t("call_refused", reason=started.decision.reason))  # fmt: skip
-            ringing = False
-            if con.click_to_call and started.agent_phone and started.number and started.attempt_id:
-                con.click_to_call(started.agent_phone, started.number, started.attempt_id)
-                ringing = True
-            return con.call_page(session, c, task_id, ringing=ringing)
+                                     flash=c.t("call_refused", reason=call.decision.reason))  # fmt: skip
+            started.append(call)
+            return RedirectResponse(f"{c.root}/tasks/{task_id}", status_code=303)
 
-        return con.guarded(request, csrf, handle)
+        response = con.guarded(request, csrf, handle)
+        call = started[0] if started else None
+        if call is None or con.click_to_call is None or not call.agent_phone:
+            return response  # refused, or manual dialling: the page shows the number
+        assert call.number is not None and call.attempt_id is not None
+        flash: str | None = None
+        try:  # after the commit: Twilio asks for the bridge as soon as the agent answers
+            con.click_to_call(call.agent_phone, call.number, call.attempt_id)
+        except TelephonyError as exc:
+            flash = str(exc)
+        return con.guarded(
+            request, None,
+            lambda session, c: con.call_page(session, c, task_id, ringing=flash is None,
+                                             flash=flash, error=flash is not None),
+        )  # fmt: skip
 
     @app.post("/tasks/{task_id}/end")
     def end_call(
