@@ -72,7 +72,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         case_id = work.record(s, book, clock, alice, seeded.alice[2], "unsatisfied").case_id
     assert case_id is not None
     parent = FastAPI()
-    mount_console(parent, store, clock, company="測試汽車")
+    mount_console(parent, store, clock, company="測試汽車", auth_token="twilio-auth-token")
     with AppServer(parent) as server:
         clients, csrf = {}, {}
         for name in ("alice", "bob", "sue"):
@@ -111,12 +111,20 @@ ROUTES: dict[tuple[str, str], Request | None] = {
         {"task": str(s.seeded.alice[0]), "agent": "bob"},
     ),
 }
+# Twilio's side of click-to-call: no session, but Twilio's signature (403 without it)
+TWILIO = {
+    ("POST", "/twilio/bridge/{attempt_id}"): "/console/twilio/bridge/1",
+    ("POST", "/twilio/bridge/{attempt_id}/done"): "/console/twilio/bridge/1/done",
+    ("POST", "/twilio/bridge/{attempt_id}/status"): "/console/twilio/bridge/1/status",
+}
 PROTECTED = [k for k, v in ROUTES.items() if v is not None]
 NOT_OWNED = [k for k in PROTECTED if k != ("POST", "/sign-out")]  # sign-out is everyone's own
 
 
 def _routes() -> set[tuple[str, str]]:
-    app = create_console_app(Store.__new__(Store), SettableClock(datetime(2026, 1, 1, tzinfo=UTC)))
+    app = create_console_app(
+        Store.__new__(Store), SettableClock(datetime(2026, 1, 1, tzinfo=UTC)), auth_token="x"
+    )
     return {
         (method, r.path)
         for r in app.routes
@@ -127,7 +135,15 @@ def _routes() -> set[tuple[str, str]]:
 
 
 def test_every_console_route_has_an_authorisation_test() -> None:
-    assert _routes() == set(ROUTES)
+    assert _routes() == set(ROUTES) | set(TWILIO)
+
+
+@pytest.mark.parametrize("path", TWILIO.values())
+def test_twilios_routes_need_twilios_signature(site: Site, path: str) -> None:
+    form = {"CallSid": "CA" + "0" * 32, "csrf": site.csrf["sue"]}
+    with _client(site.base) as anonymous:
+        for client in (site.clients["sue"], anonymous):
+            assert client.post(path, data=form).status_code == 403
 
 
 def _send(client: httpx.Client, method: str, path: str, form: dict[str, str]) -> httpx.Response:
@@ -217,7 +233,9 @@ def test_a_whole_call_over_http_leaves_no_phone_number_in_the_logs(
     alice, token = site.clients["alice"], site.csrf["alice"]
     task = ALICE_TASK.format(site.seeded.alice[1])
     started = alice.post(task + "/call", data={"csrf": token})
-    assert started.status_code == 200 and NUMBERS[1] in started.text  # revealed: in the call
+    assert started.status_code == 303  # manual dialling: the call screen shows the number
+    in_call = alice.get(started.headers["location"])
+    assert NUMBERS[1] in in_call.text and "請撥打此號碼" in in_call.text  # revealed: in the call
     done = alice.post(
         task + "/outcome",
         data={"csrf": token, "outcome": "callback_requested", "callback_at": "2026-11-23T19:00"},
