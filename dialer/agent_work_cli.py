@@ -23,12 +23,20 @@ from dialer.console_web.auth import set_password
 from dialer.errors import UsageError
 from dialer.models import AgentRole
 
-AgentOption = Annotated[str, typer.Option("--agent", help="The agent (username) working.")]
+AgentOption = Annotated[
+    str | None,
+    typer.Option("--agent", help="The agent (username) working; default: DIALER_OPERATOR."),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
 
 def _root(ctx: typer.Context) -> Any:
     return ctx.find_root().obj
+
+
+def _who(c: Any, agent: str | None) -> str:
+    """The agent named with --agent, else the operator the CLI acts as (DIALER_OPERATOR)."""
+    return agent if agent is not None else str(c.settings.operator)
 
 
 def _left(td: timedelta) -> str:
@@ -40,10 +48,11 @@ def _left(td: timedelta) -> str:
 
 
 def assignments_command(
-    ctx: typer.Context, agent: AgentOption, as_json: JsonOption = False
+    ctx: typer.Context, agent: AgentOption = None, as_json: JsonOption = False
 ) -> None:
     """The agent's queue: open tasks in order of urgency, appointments at their time."""
     c = _root(ctx)
+    agent = _who(c, agent)
     with c.store().transaction() as session:
         actor = work.actor_named(session, agent)
         items = work.queue(session, CampaignBook(), actor, c.clock.now())
@@ -77,7 +86,7 @@ def assignments_command(
 def call_command(
     ctx: typer.Context,
     task: Annotated[int, typer.Argument(help="The task to call.")],
-    agent: AgentOption,
+    agent: AgentOption = None,
     ended: Annotated[
         str | None,
         typer.Option("--ended", help="The call reached nobody: no_answer, busy or voicemail."),
@@ -88,7 +97,7 @@ def call_command(
     c = _root(ctx)
     book = CampaignBook()
     with c.store().transaction() as session:
-        actor = work.actor_named(session, agent)
+        actor = work.actor_named(session, _who(c, agent))
         if ended is not None:
             work.end_call(session, book, c.clock, actor, task, ended)
             out.print(f"task {task}: call ended ({ended}); the task stays in the queue")
@@ -103,7 +112,7 @@ def outcome_command(
     ctx: typer.Context,
     task: Annotated[int, typer.Argument(help="The task called.")],
     name: Annotated[str, typer.Argument(help=f"One of {', '.join(work.RECORDABLE)}.")],
-    agent: AgentOption,
+    agent: AgentOption = None,
     reason: Annotated[str | None, typer.Option(help="The reason (e.g. from the menu).")] = None,
     note: Annotated[str | None, typer.Option(help="The customer's words.")] = None,
     at: Annotated[
@@ -114,7 +123,7 @@ def outcome_command(
     """Record what the customer said in the call the agent started."""
     c = _root(ctx)
     with c.store().transaction() as session:
-        actor = work.actor_named(session, agent)
+        actor = work.actor_named(session, _who(c, agent))
         done = work.record(
             session, CampaignBook(), c.clock, actor, task, name, reason=reason, note=note,
             callback_at=at,

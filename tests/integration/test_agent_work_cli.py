@@ -81,6 +81,8 @@ def test_the_terminal_keeps_to_the_consoles_rules(app: typer.Typer, seeded: Seed
     assert isinstance(other.exception, NotFoundError)
     nobody = run(app, "assignments", "--agent", "nobody")
     assert isinstance(nobody.exception, NotFoundError)
+    operator = run(app, "assignments")  # acts as DIALER_OPERATOR, here not an agent
+    assert isinstance(operator.exception, NotFoundError) and "ops-tester" in str(operator.exception)
     run(app, "call", str(seeded.bob[0]), "--agent", "bob")
     later = run(app, "outcome", str(seeded.bob[0]), "callback_requested", "--agent", "bob",
                 "--at", "2026-11-23 19:00")  # fmt: skip
