@@ -328,6 +328,14 @@ def call_screen(
     )
 
 
+def task_zone(session: Session, book: CampaignBook, task: CallbackTask) -> str:
+    """The zone the task's customer speaks of times in."""
+    book.refresh(session)
+    cust = session.get(Customer, task.customer_id)
+    assert cust is not None
+    return customer_zone(book.spec(task.campaign_id), cust).key
+
+
 # ------------------------------------------------------------------------------- the call
 
 

@@ -288,8 +288,13 @@ def create_console_app(
             assert c.me is not None
             call = work.start_call(session, con.book, clock, c.me, task_id)
             if call.decision.verdict != "go":
+                reason = call.decision.reason
+                if call.decision.until is not None:
+                    task = work.visible_task(session, c.me, task_id)
+                    zone = work.task_zone(session, con.book, task)
+                    reason += " · " + c.t("opens_at", at=_local(call.decision.until, zone))
                 return con.call_page(session, c, task_id, status=409, error=True,
-                                     flash=c.t("call_refused", reason=call.decision.reason))  # fmt: skip
+                                     flash=c.t("call_refused", reason=reason))  # fmt: skip
             started.append(call)
             return RedirectResponse(f"{c.root}/tasks/{task_id}", status_code=303)
 

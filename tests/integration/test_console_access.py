@@ -209,6 +209,19 @@ def test_the_owner_sees_her_task_in_her_language_with_safe_headers(site: Site) -
     assert f"/tasks/{site.seeded.alice[0]}" not in bob.text
 
 
+def test_the_gate_refuses_a_call_before_rest_hours_and_says_when_it_opens(site: Site) -> None:
+    alice, token = site.clients["alice"], site.csrf["alice"]
+    before = site.clock.now()
+    site.clock.set(datetime(2026, 11, 23, 3, 58, tzinfo=UTC))  # 11:58 in Taipei: lunch rest soon
+    try:
+        r = alice.post(ALICE_TASK.format(site.seeded.alice[0]) + "/call", data={"csrf": token})
+    finally:
+        site.clock.set(before)
+    assert r.status_code == 409
+    assert "現在不能撥打" in r.text and "11-23 13:30 開始" in r.text  # after lunch rest, local
+    assert NUMBERS[0] not in r.text
+
+
 def test_sign_in_refuses_forged_forms_and_throttles_guessing(site: Site) -> None:
     with _client(site.base) as c:
         page = c.get("/console/sign-in", headers={"accept-language": "ko-KR,ko;q=0.9,en;q=0.5"})
