@@ -1,4 +1,4 @@
-"""An agent's day: my queue, the call screen, starting a call, recording what the customer said.
+"""An agent's call: the call screen, starting a call, recording what the customer said.
 
 One set of rules for the browser console and the terminal (`dialer assignments / call /
 outcome`): an agent sees and changes only their own assignments — another agent's task (or its
@@ -27,7 +27,7 @@ from dialer.campaigns import CampaignSpec
 from dialer.clock import Clock
 from dialer.dispatch_config import DispatchConfig
 from dialer.errors import NotFoundError, UsageError
-from dialer.gate import APPOINTMENT_SLACK, Decision, GateInput, check
+from dialer.gate import Decision, GateInput, check
 from dialer.models import (
     Agent,
     AgentRole,
@@ -46,7 +46,7 @@ from dialer.models import (
 from dialer.outcomes import record_outcome
 from dialer.phones import mask_phone
 from dialer.script_text import fill, script_values
-from dialer.windows import closed_reason, is_open, next_open
+from dialer.windows import closed_reason, is_open
 
 OPEN_STATES: Final = (TaskState.PENDING, TaskState.IN_PROGRESS)
 RECORDABLE: Final = (
@@ -60,7 +60,6 @@ RECORDABLE: Final = (
 )
 NO_CONVERSATION: Final = ("no_answer", "busy", "voicemail")
 """A started call that reached nobody: the attempt ends, the task stays in the queue."""
-QUEUE_LIMIT: Final = 500
 DNC_SOURCE: Final = "agent"
 _GATE: Final = DispatchConfig(worker_id="console", public_base_url="")
 
@@ -91,92 +90,6 @@ def visible_task(session: Session, actor: Actor, task_id: int) -> CallbackTask:
     if task is None or not (actor.supervisor or task.agent_id == actor.agent_id):
         raise NotFoundError(f"there is no task {task_id}")
     return task
-
-
-# --------------------------------------------------------------------------------- my queue
-
-
-@dataclass(frozen=True, slots=True)
-class QueueItem:
-    """One line of "My calls"."""
-
-    task_id: int
-    customer_name: str
-    member: bool
-    campaign: str
-    language: str | None
-    deadline: datetime
-    time_left: timedelta
-    appointment_at: datetime | None
-    due: bool  # an appointment whose time has come, or an ordinary task
-    window_open: bool
-    opens_at: datetime | None  # when the window opens next, if closed
-    zone: str
-    local_now: datetime
-    state: str
-    outcome: str | None
-
-
-def queue(
-    session: Session, book: CampaignBook, actor: Actor, now: datetime, *, agent: str | None = None
-) -> list[QueueItem]:
-    """The open tasks of `agent` (default: the actor) in the planner's order of urgency, with
-    appointments whose time has come first and appointments still ahead last, at their time.
-    Only a supervisor may name another agent."""
-    owner = actor
-    if agent is not None and agent != actor.username:
-        if not actor.supervisor:
-            raise NotFoundError(f"there is no agent {agent!r}")
-        owner = actor_named(session, agent)
-    book.refresh(session)
-    rows = session.execute(
-        select(CallbackTask, Customer)
-        .join(Customer, Customer.id == CallbackTask.customer_id)
-        .where(CallbackTask.agent_id == owner.agent_id, CallbackTask.state.in_(OPEN_STATES))
-        .order_by(
-            CallbackTask.priority,
-            CallbackTask.member.desc(),
-            CallbackTask.deadline,
-            CallbackTask.id,
-        )
-        .limit(QUEUE_LIMIT)
-    ).all()
-    items = [_item(book, task, cust, now) for task, cust in rows]
-    due_appts = sorted((i for i in items if i.appointment_at and i.due), key=_appt_key)
-    later = sorted((i for i in items if i.appointment_at and not i.due), key=_appt_key)
-    ordinary = [i for i in items if not i.appointment_at]
-    return [*due_appts, *ordinary, *later]
-
-
-def _appt_key(item: QueueItem) -> datetime:
-    assert item.appointment_at is not None
-    return item.appointment_at
-
-
-def _item(book: CampaignBook, task: CallbackTask, cust: Customer, now: datetime) -> QueueItem:
-    spec = book.spec(task.campaign_id)
-    who = customer_reachee(cust)
-    policy = spec.window_policy()
-    zone = customer_zone(spec, cust)
-    open_now = is_open(who, policy, now)
-    appt = task.appointment_at
-    return QueueItem(
-        task_id=task.id,
-        customer_name=cust.name,
-        member=task.member,
-        campaign=spec.name,
-        language=cust.language,
-        deadline=task.deadline,
-        time_left=task.deadline - now,
-        appointment_at=appt,
-        due=appt is None or appt - APPOINTMENT_SLACK <= now,
-        window_open=open_now,
-        opens_at=None if open_now else next_open(who, policy, now),
-        zone=zone.key,
-        local_now=now.astimezone(zone),
-        state=task.state,
-        outcome=task.outcome,
-    )
 
 
 # ------------------------------------------------------------------------------ call screen

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from dialer import agent_queue
 from dialer import agent_work as work
 from dialer.attempts import CampaignBook
 from dialer.console import out
@@ -55,7 +56,7 @@ def assignments_command(
     agent = _who(c, agent)
     with c.store().transaction() as session:
         actor = work.actor_named(session, agent)
-        items = work.queue(session, CampaignBook(), actor, c.clock.now())
+        items = agent_queue.queue(session, CampaignBook(), actor, c.clock.now())
     if as_json:
         for i in items:
             print(json.dumps({

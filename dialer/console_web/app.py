@@ -22,8 +22,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.orm import Session
 
+from dialer import agent_queue, supervision
 from dialer import agent_work as work
-from dialer import supervision
 from dialer.attempts import CampaignBook
 from dialer.clock import Clock
 from dialer.console_web import auth
@@ -264,7 +264,7 @@ def create_console_app(
     def my_calls(request: Request, agent: str | None = None) -> Response:
         def handle(session: Session, c: _Ctx) -> Response:
             assert c.me is not None
-            items = work.queue(session, con.book, c.me, clock.now(), agent=agent)
+            items = agent_queue.queue(session, con.book, c.me, clock.now(), agent=agent)
             mine = agent in (None, c.me.username)
             heading = c.t("my_calls") if mine else c.t("calls_of", agent=agent)
             return con.render(c, "queue.html.j2", items=items, heading=heading)

@@ -9,8 +9,8 @@ import pytest
 from console_seeding import NUMBERS, Seeded, seed_console
 from sqlalchemy import func, select
 
+from dialer import agent_queue, supervision
 from dialer import agent_work as work
-from dialer import supervision
 from dialer.attempts import CampaignBook
 from dialer.clock import SettableClock
 from dialer.errors import NotFoundError, UsageError
@@ -51,7 +51,7 @@ def test_my_queue_is_in_urgency_order_with_appointments_at_their_time(
         s.get(CallbackTask, a1).appointment_at = now + timedelta(hours=5)  # type: ignore[union-attr]
     alice = _actor(store, "alice")
     with store.sessions() as s:
-        items = work.queue(s, CampaignBook(), alice, now)
+        items = agent_queue.queue(s, CampaignBook(), alice, now)
     assert [i.task_id for i in items] == [a2, a0, a1]  # due appointment, urgency, later appointment
     first = items[1]
     assert first.window_open and first.zone == "Asia/Taipei"
@@ -70,10 +70,10 @@ def test_an_agent_sees_only_their_own_tasks_and_a_supervisor_all(
         with pytest.raises(NotFoundError):
             work.start_call(s, book, clock, bob, seeded.alice[0])
         with pytest.raises(NotFoundError):
-            work.queue(s, book, bob, clock.now(), agent="alice")
-        assert {i.task_id for i in work.queue(s, book, sue, clock.now(), agent="alice")} == set(
-            seeded.alice
-        )
+            agent_queue.queue(s, book, bob, clock.now(), agent="alice")
+        assert {
+            i.task_id for i in agent_queue.queue(s, book, sue, clock.now(), agent="alice")
+        } == set(seeded.alice)
         screen = work.call_screen(s, book, clock, sue, seeded.alice[0], "Co")
         assert screen.owner == "alice"
         mine = work.call_screen(s, book, clock, alice, seeded.alice[0], "Co")
@@ -181,7 +181,7 @@ def test_a_callback_time_is_read_in_the_customers_local_time(
         )
     assert done.appointment_at == datetime(2026, 11, 23, 11, 0, tzinfo=UTC)  # 19:00 Taipei
     with store.sessions() as s:
-        items = work.queue(s, book, alice, clock.now())
+        items = agent_queue.queue(s, book, alice, clock.now())
     assert items[-1].task_id == tid and items[-1].appointment_at == done.appointment_at
     assert not items[-1].due
 
@@ -212,7 +212,7 @@ def test_a_call_nobody_answered_leaves_the_task_in_the_queue(
         with pytest.raises(UsageError, match="no call going on"):
             work.end_call(s, book, clock, alice, tid, "busy")
     with store.sessions() as s:
-        assert tid in [i.task_id for i in work.queue(s, book, alice, clock.now())]
+        assert tid in [i.task_id for i in agent_queue.queue(s, book, alice, clock.now())]
         attempt = s.scalar(select(Attempt).where(Attempt.task_id == tid))
     assert attempt is not None and attempt.provider_status == "no-answer"
 
@@ -246,6 +246,9 @@ def test_supervisor_sees_loads_reassigns_and_lists_complaints(
         [complaint] = supervision.open_complaints(s, sue, now)
     assert complaint.id == case_id and complaint.reason == "價格"
     with store.sessions() as s:
-        assert {i.task_id for i in work.queue(s, book, bob, now)} == {seeded.alice[1], *seeded.bob}
+        assert {i.task_id for i in agent_queue.queue(s, book, bob, now)} == {
+            seeded.alice[1],
+            *seeded.bob,
+        }
     [moved] = _audit(store, "task_reassign")
     assert moved.actor == "sue" and moved.detail["to_agent"] == bob.agent_id
