@@ -34,7 +34,7 @@ from dialer.agents import (
 )
 from dialer.console import err, out, sub_app
 from dialer.errors import NotFoundError
-from dialer.models import Agent, Campaign
+from dialer.models import Agent, AgentRole, Campaign
 from dialer.phones import mask_phone
 
 if TYPE_CHECKING:
@@ -101,9 +101,12 @@ def agents_add(
     days: Annotated[str, typer.Option(help="Working days, e.g. mon-fri.")] = "mon-fri",
     time_zone: Annotated[str, typer.Option(help="IANA time zone.")] = "Asia/Taipei",
     inactive: Annotated[bool, typer.Option("--inactive", help="Add as inactive.")] = False,
+    supervisor: Annotated[
+        bool, typer.Option("--supervisor", help="A supervisor: sees every agent's work.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Add one agent."""
+    """Add one agent (`dialer agents passwd NAME` gives them a console password)."""
     c = _c(ctx)
     spec = AgentSpec(
         username=username.strip(),
@@ -119,6 +122,7 @@ def agents_add(
             time_zone=parse_time_zone(time_zone),
         ),
         active=not inactive,
+        role=AgentRole.SUPERVISOR if supervisor else AgentRole.AGENT,
     )
     with c.store().transaction() as session:
         agent = add_agent(session, c.clock, spec, actor=c.settings.operator)

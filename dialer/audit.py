@@ -36,11 +36,18 @@ def record(
 
 
 def entries(
-    session: Session, *, since: datetime | None = None, actor: str | None = None, limit: int = 200
+    session: Session,
+    *,
+    since: datetime | None = None,
+    actor: str | None = None,
+    limit: int = 200,
+    action: str | None = None,
 ) -> Sequence[AuditEntry]:
     query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
     if since is not None:
         query = query.where(AuditEntry.at >= since)
     if actor is not None:
         query = query.where(AuditEntry.actor == actor)
+    if action is not None:
+        query = query.where(AuditEntry.action == action)
     return session.scalars(query).all()

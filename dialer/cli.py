@@ -23,7 +23,9 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from dialer import audit
+from dialer.agent_work_cli import assignments_command, call_command, outcome_command, passwd_command
 from dialer.agents_cli import agents_app
+from dialer.audit_cli import audit_command
 from dialer.campaign_cli import campaign_app
 from dialer.cases_cli import cases_app
 from dialer.clock import Clock, SystemClock
@@ -97,6 +99,11 @@ app.command("records")(records_command)
 app.command("report")(report_command)
 app.command("demo")(demo_command)
 app.add_typer(dnc_app, name="dnc")
+app.command("assignments")(assignments_command)
+app.command("call")(call_command)
+app.command("outcome")(outcome_command)
+agents_app.command("passwd")(passwd_command)
+app.command("audit")(audit_command)
 
 
 @dataclass

@@ -592,3 +592,35 @@ class TriggerFiring(Base):
     campaign_slug: Mapped[str] = mapped_column(String(120), primary_key=True)
     occurrence_at: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     fired_at: Mapped[datetime]
+
+
+# --- the agent console (sign-in) ---
+
+
+class ConsoleSession(Base):
+    """A signed-in agent's browser session: only the token's SHA-256 is stored, with its expiry
+    and the CSRF token every form of the session carries."""
+
+    __tablename__ = "console_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_console_sessions_agent", "agent_id"),)
+
+
+class SignInFailure(Base):
+    """One failed sign-in, keyed by username and client address, for the sign-in rate limit
+    (kept in the database so every worker process and a restart see the same count)."""
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_sign_in_failures_key_at", "key", "at"),)

@@ -37,6 +37,8 @@ from dialer.campaign_files import campaign_folder
 from dialer.campaigns import CampaignSpec, load_campaigns
 from dialer.clock import Clock
 from dialer.config import Settings
+from dialer.console_web import mount_console
+from dialer.console_web.bridge import Ringer
 from dialer.coverage import refresh_slack
 from dialer.dispatcher import DispatchConfig, Dispatcher, TickReport
 from dialer.errors import DialerError, NotFoundError
@@ -118,6 +120,15 @@ class Runner:
             self.settings.public_base_url,
             company=self.settings.company_name,
         )
+        mount_console(
+            app, self.store, self.clock, company=self.settings.company_name,
+            public_base_url=self.settings.public_base_url, auth_token=auth_token,
+            senders=self.settings.sender_numbers,
+            # click-to-call only through a real Twilio: on its own sandbox agents dial by hand
+            click_to_call=None if self.sandbox is not None else Ringer(
+                telephony, lambda: self.settings.public_base_url or self._base_url(),
+                self.settings.sender_numbers),
+        )  # fmt: skip
         self.webhooks = AppServer(app, self.options.host, self.options.port, "webhooks").start()
         public = (self.settings.public_base_url or self.webhooks.base_url).rstrip("/")
         if self.sandbox is not None:
@@ -160,6 +171,10 @@ class Runner:
         gc.freeze()
         if schedule:
             s.start()
+
+    def _base_url(self) -> str:
+        assert self.webhooks is not None
+        return self.webhooks.base_url
 
     def startup_catch_up(self) -> None:
         """Before the first tick: files waiting, triggers missed while down, then a plan."""

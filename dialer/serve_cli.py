@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from dialer.console import out
+from dialer.console_web import mount_console
 from dialer.errors import ConfigError, UsageError
 from dialer.serving import AppServer, StopSignal
 from dialer.webhooks import create_app
@@ -50,6 +51,8 @@ def serve_command(
         settings.public_base_url,
         company=settings.company_name,
     )
+    mount_console(app, c.store(), c.clock, company=settings.company_name,
+                  public_base_url=settings.public_base_url)  # fmt: skip
     stop = StopSignal()
     with AppServer(app, host, port, "webhooks") as server:
         public = settings.public_base_url or server.base_url

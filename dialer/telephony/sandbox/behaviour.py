@@ -54,6 +54,7 @@ class Behaviour:
     say_seconds_per_char: float = 0.08
     play_seconds: float = 5.0
     press_seconds: float = 2.0
+    talk_seconds: float = 90.0  # a bridged conversation (<Dial>) before the customer hangs up
     sms_send_seconds: float = 1.0
     sms_deliver_seconds: tuple[float, float] = (1.0, 5.0)
     sms_reply_seconds: tuple[float, float] = (30.0, 600.0)

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from dialer.telephony.sandbox.core import WebhookError, World
+from dialer.telephony.sandbox.dial import Dialler
 from dialer.telephony.sandbox.errors import CALL_TEST_NUMBERS, ApiError, not_found
 from dialer.telephony.sandbox.listing import date_filter, paged
 from dialer.telephony.sandbox.resources import (
@@ -53,6 +54,7 @@ class Calls:
         self.records: dict[str, CallRecord] = {}
         self._last_start: datetime | None = None
         self._walks: dict[str, Walk] = {}
+        self.dialler = Dialler(self)
 
     # --- the REST resource ---
 
@@ -271,6 +273,10 @@ class Calls:
             return
         self._step(sid, walk)
 
+    def current(self, sid: str, walk: Walk) -> bool:
+        """Whether `walk` is still the document the live call `sid` plays."""
+        return self._current(sid, walk)
+
     def _current(self, sid: str, walk: Walk) -> bool:
         return self.records[sid].status == "in-progress" and self._walks.get(sid) is walk
 
@@ -294,6 +300,9 @@ class Calls:
                 return
             if verb.name == "Record":
                 self._record(self.records[sid], verb, walk)
+                return
+            if verb.name == "Dial":
+                self.dialler.dial(self.records[sid], verb, walk)
                 return
             if verb.name == "Other":
                 self.w.scheduler.at(self.w.now(), lambda: self._step(sid, walk))
@@ -363,6 +372,14 @@ class Calls:
         method = verb.attrs.get("method", "POST")
         at = self.w.later(seconds + b.press_seconds)
         self.w.scheduler.at(at, lambda: self._said(sid, walk, action, method, extra))
+
+    def step(self, sid: str, walk: Walk) -> None:
+        """Go on with the next verb (after a <Dial> without an action)."""
+        self._step(sid, walk)
+
+    def follow(self, sid: str, walk: Walk, url: str, method: str, extra: dict[str, str]) -> None:
+        """Fetch the next document (a <Dial> action) and go on with it."""
+        self._follow(sid, walk, url, method, extra)
 
     def _said(self, sid: str, walk: Walk, url: str, method: str, extra: dict[str, str]) -> None:
         self._follow(sid, walk, url, method, extra)

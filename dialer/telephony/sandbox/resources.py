@@ -137,6 +137,7 @@ class CallRecord:
     documents: int = 0
     sequence: int = 0
     error: str | None = None
+    parent_call_sid: str | None = None  # a <Dial> leg: the call that dialled it
 
     @property
     def answered_by(self) -> str | None:
@@ -189,7 +190,7 @@ class CallRecord:
             "sid": self.sid,
             "date_created": rfc2822(self.requested_at),
             "date_updated": rfc2822(self.updated_at or self.requested_at),
-            "parent_call_sid": None,
+            "parent_call_sid": self.parent_call_sid,
             "account_sid": self.account_sid,
             "to": self.to,
             "to_formatted": self.to,
@@ -202,7 +203,7 @@ class CallRecord:
             "duration": None if duration is None else str(duration),
             "price": None,
             "price_unit": "USD",
-            "direction": "outbound-api",
+            "direction": "outbound-dial" if self.parent_call_sid else "outbound-api",
             "answered_by": self.answered_by,
             "api_version": API_VERSION,
             "forwarded_from": None,

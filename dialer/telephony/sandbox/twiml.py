@@ -1,7 +1,8 @@
 """Read the TwiML a webhook returns into the few verbs a simulated callee needs to act on.
 
-Only what a callback script uses is modelled (Say, Play, Pause, Gather, Record, Redirect,
-Hangup, Reject); other verbs are kept as `Verb("Other")` and ignored, as a lenient callee would.
+Only what a callback script and the agents' click-to-call use is modelled (Say, Play, Pause,
+Gather, Record, Redirect, Hangup, Reject, Dial with its Number); other verbs are kept as
+`Verb("Other")` and ignored, as a lenient callee would.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ class Verb:
 
 
 def _verb(el: ET.Element) -> Verb:
-    known = {"Say", "Play", "Pause", "Gather", "Record", "Redirect", "Hangup", "Reject"}
-    name = el.tag if el.tag in known else "Other"
-    children = tuple(_verb(c) for c in el) if name == "Gather" else ()
+    known = {"Say", "Play", "Pause", "Gather", "Record", "Redirect", "Hangup", "Reject", "Dial"}
+    name = el.tag if el.tag in known | {"Number"} else "Other"
+    children = tuple(_verb(c) for c in el) if name in ("Gather", "Dial") else ()
     return Verb(name, dict(el.attrib), (el.text or "").strip(), children)
 
 

@@ -1,0 +1,107 @@
+"""My calls: an agent's open tasks in the planner's order of urgency, appointments at their time.
+
+Each line says how long is left before the deadline, whether the customer's calling window is open
+now (in the customer's own zone) and when it opens otherwise. Used by the console's "My calls"
+and `dialer assignments`; only a supervisor may ask for another agent's queue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dialer.agent_work import OPEN_STATES, Actor, actor_named
+from dialer.appointments import customer_reachee, customer_zone
+from dialer.attempts import CampaignBook
+from dialer.errors import NotFoundError
+from dialer.gate import APPOINTMENT_SLACK
+from dialer.models import CallbackTask, Customer
+from dialer.windows import is_open, next_open
+
+QUEUE_LIMIT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    """One line of "My calls"."""
+
+    task_id: int
+    customer_name: str
+    member: bool
+    campaign: str
+    language: str | None
+    deadline: datetime
+    time_left: timedelta
+    appointment_at: datetime | None
+    due: bool  # an appointment whose time has come, or an ordinary task
+    window_open: bool
+    opens_at: datetime | None  # when the window opens next, if closed
+    zone: str
+    local_now: datetime
+    state: str
+    outcome: str | None
+
+
+def queue(
+    session: Session, book: CampaignBook, actor: Actor, now: datetime, *, agent: str | None = None
+) -> list[QueueItem]:
+    """The open tasks of `agent` (default: the actor) in the planner's order of urgency, with
+    appointments whose time has come first and appointments still ahead last, at their time.
+    Only a supervisor may name another agent."""
+    owner = actor
+    if agent is not None and agent != actor.username:
+        if not actor.supervisor:
+            raise NotFoundError(f"there is no agent {agent!r}")
+        owner = actor_named(session, agent)
+    book.refresh(session)
+    rows = session.execute(
+        select(CallbackTask, Customer)
+        .join(Customer, Customer.id == CallbackTask.customer_id)
+        .where(CallbackTask.agent_id == owner.agent_id, CallbackTask.state.in_(OPEN_STATES))
+        .order_by(
+            CallbackTask.priority,
+            CallbackTask.member.desc(),
+            CallbackTask.deadline,
+            CallbackTask.id,
+        )
+        .limit(QUEUE_LIMIT)
+    ).all()
+    items = [_item(book, task, cust, now) for task, cust in rows]
+    due_appts = sorted((i for i in items if i.appointment_at and i.due), key=_appt_key)
+    later = sorted((i for i in items if i.appointment_at and not i.due), key=_appt_key)
+    ordinary = [i for i in items if not i.appointment_at]
+    return [*due_appts, *ordinary, *later]
+
+
+def _appt_key(item: QueueItem) -> datetime:
+    assert item.appointment_at is not None
+    return item.appointment_at
+
+
+def _item(book: CampaignBook, task: CallbackTask, cust: Customer, now: datetime) -> QueueItem:
+    spec = book.spec(task.campaign_id)
+    who = customer_reachee(cust)
+    policy = spec.window_policy()
+    zone = customer_zone(spec, cust)
+    open_now = is_open(who, policy, now)
+    appt = task.appointment_at
+    return QueueItem(
+        task_id=task.id,
+        customer_name=cust.name,
+        member=task.member,
+        campaign=spec.name,
+        language=cust.language,
+        deadline=task.deadline,
+        time_left=task.deadline - now,
+        appointment_at=appt,
+        due=appt is None or appt - APPOINTMENT_SLACK <= now,
+        window_open=open_now,
+        opens_at=None if open_now else next_open(who, policy, now),
+        zone=zone.key,
+        local_now=now.astimezone(zone),
+        state=task.state,
+        outcome=task.outcome,
+    )
