@@ -12,6 +12,7 @@ claimed while the last one's slowest requests are still out.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -34,6 +35,7 @@ from dialer.errors import (
     TelephonyError,
     TransientTelephonyError,
 )
+from dialer.fleet_pacing import FleetPacer
 from dialer.gate import Decision, check
 from dialer.models import (
     Attempt,
@@ -54,6 +56,14 @@ from dialer.telephony.http import NotSentError
 log = logging.getLogger(__name__)
 
 Result = tuple[str, Any]
+CRASH_AFTER_SDK_RETURN = "after_sdk_return"  # DIALER_CRASH_POINT: the fault tests' crash point
+CRASHED = 70  # the exit status of a process that died at the crash point
+
+
+def _die(attempt_id: int) -> None:
+    """The crash point: the SDK has returned, nothing is recorded yet; die like `kill -9`."""
+    log.warning("DIALER_CRASH_POINT: dying after attempt %s was placed", attempt_id)
+    os._exit(CRASHED)
 
 
 class Dispatcher:
@@ -70,9 +80,13 @@ class Dispatcher:
     ) -> None:
         self.store, self.clock, self.telephony, self.config = store, clock, telephony, config
         self.book = books.CampaignBook()
-        self.pacer = Pacer(clock)
+        self.pacer: Pacer | FleetPacer = (
+            FleetPacer(store, clock) if config.fleet_pacing else Pacer(clock)
+        )
         self.halt = HaltFlag(store, clock)
         self.reconciler = Reconciler(store, clock, telephony, self.book, config.placed_lease)
+        if crash_after_request is None and config.crash_point == CRASH_AFTER_SDK_RETURN:
+            crash_after_request = _die
         self._crash_after_request = crash_after_request  # tests: die between API and record
         self._pool = ThreadPoolExecutor(max(1, config.max_in_flight), thread_name_prefix="dial")
         self._inflight: dict[Future[Result], Job] = {}

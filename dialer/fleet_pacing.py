@@ -1,0 +1,156 @@
+"""Pacing across a fleet: every dispatcher books its start slots in the database.
+
+The in-process `Pacer` keeps one dispatcher under the CPS; four of them would send four times
+the CPS. Here each pacing key (the account, a sender number) has one `pacing_budget` row holding
+its next free start time. Booking a request locks the rows of its keys (in key order, so two
+bookings never deadlock), takes the latest of their next free times (and now), and moves each
+key's next free time one spacing further: N workers on M machines together hand out evenly
+spaced starts, never more than the rate in any window.
+
+Two guards keep the rate at the sandbox's (Twilio's) end, not only in our books:
+- slots are spaced `FLEET_MARGIN` wider than 1/rate, room for the jitter between booking,
+  sending and arrival;
+- a worker that reaches its slot late (its process stalled) books a new one instead of sending
+  on top of the next worker's slot (`confirm`).
+
+A 429 pushes every key's next free time past the Retry-After (or a jittered backoff), for the
+whole fleet. Times are epoch seconds from the injected clock, so tests move them.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from dialer.clock import Clock
+from dialer.models import PacingBudget
+from dialer.pacing import EPSILON, Limit
+from dialer.store import Store
+
+FLEET_MARGIN = 0.05  # slots 5% wider than 1/rate: booking-to-arrival jitter stays under the rate
+LATE = 0.3  # of a slot: a worker later than this books a new slot instead of sending
+
+
+def spacing(limit: Limit) -> float:
+    """Seconds between two starts of one key across the fleet."""
+    return limit.burst / limit.rate * (1 + FLEET_MARGIN)
+
+
+def book(session: Session, limits: Sequence[Limit], now: float) -> float:
+    """Book the next start slot free on every key of `limits`; the slot (epoch seconds).
+
+    The caller's transaction holds the keys' rows until it commits, so concurrent bookings of
+    a key are serialised and each gets its own slot.
+    """
+    keys = sorted({lim.key for lim in limits})
+    dialect = session.get_bind().dialect.name
+    maker = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        maker(PacingBudget).on_conflict_do_nothing(index_elements=["key"]),
+        [{"key": k, "next_at": 0.0, "blocked_until": 0.0} for k in keys],
+    )
+    rows = session.execute(
+        select(PacingBudget.key, PacingBudget.next_at, PacingBudget.blocked_until)
+        .where(PacingBudget.key.in_(keys))
+        .order_by(PacingBudget.key)
+        .with_for_update()
+    ).all()
+    slot = max([now] + [r.next_at for r in rows] + [r.blocked_until for r in rows])
+    gaps: dict[str, float] = {}
+    for lim in limits:
+        gaps[lim.key] = max(gaps.get(lim.key, 0.0), spacing(lim))
+    for key in keys:
+        session.execute(
+            update(PacingBudget).where(PacingBudget.key == key).values(next_at=slot + gaps[key])
+        )
+    return slot
+
+
+def block(session: Session, keys: Sequence[str], until: float) -> None:
+    """No key of `keys` starts anything before `until` (a 429 anywhere in the fleet)."""
+    for key in sorted(set(keys)):
+        row = session.execute(
+            select(PacingBudget.next_at, PacingBudget.blocked_until)
+            .where(PacingBudget.key == key)
+            .with_for_update()
+        ).one_or_none()
+        if row is None:
+            continue
+        session.execute(
+            update(PacingBudget)
+            .where(PacingBudget.key == key)
+            .values(next_at=max(row.next_at, until), blocked_until=max(row.blocked_until, until))
+        )
+
+
+class FleetPacer:
+    """The dispatcher's pacer when the budget lives in the database (`Pacer`'s interface)."""
+
+    def __init__(self, store: Store, clock: Clock, *, seed: int | None = None) -> None:
+        self.store, self.clock = store, clock
+        self._local = threading.local()  # the slot this worker thread booked last
+        self._lock = threading.Lock()
+        self._random = random.Random(seed)
+        self._strikes: dict[str, int] = {}
+
+    def _now(self) -> float:
+        return self.clock.now().timestamp()
+
+    def _book(self, limits: Sequence[Limit]) -> float:
+        with self.store.transaction() as session:
+            if session.get_bind().dialect.name == "sqlite":  # take the write lock first
+                session.execute(update(PacingBudget).where(PacingBudget.key == "").values(key=""))
+            slot = book(session, limits, self._now())
+        self._local.slot = slot
+        return slot
+
+    def take(self, limits: Sequence[Limit]) -> float:
+        """Book the next fleet-wide slot; seconds until it (0: go now)."""
+        return max(0.0, self._book(limits) - self._now())
+
+    def confirm(self, limits: Sequence[Limit]) -> float:
+        """Right before the request leaves: 0 when this thread's slot is now; else the wait.
+
+        Too early: wait for the slot. Too late (more than `LATE` of a slot): the slot is given
+        up and a new one booked, so a stalled worker never sends on top of the next one's.
+        """
+        slot = getattr(self._local, "slot", None)
+        now = self._now()
+        if slot is None:
+            slot = self._book(limits)
+        elif now > slot + LATE * min(spacing(lim) for lim in limits):
+            slot = self._book(limits)
+        if slot - now > EPSILON:
+            return slot - now
+        self._local.slot = None
+        return 0.0
+
+    def blocked_for(self, limits: Sequence[Limit]) -> float:
+        """Always 0: a 429's block is part of every slot booked after it (`block`)."""
+        return 0.0
+
+    def throttled(self, key: str, retry_after: float | None) -> float:
+        """A 429 for `key`: the whole fleet waits Retry-After, or a jittered backoff."""
+        with self._lock:
+            strikes = self._strikes.get(key, 0) + 1
+            self._strikes[key] = strikes
+            if retry_after is not None:
+                delay = retry_after
+            else:
+                delay = min(60.0, 0.5 * 2 ** (strikes - 1)) * (0.5 + self._random.random())
+        with self.store.transaction() as session:
+            block(session, [key], self._now() + delay)
+        return delay
+
+    def succeeded(self, key: str) -> None:
+        with self._lock:
+            self._strikes.pop(key, None)
+
+
+__all__ = ["FLEET_MARGIN", "FleetPacer", "block", "book", "spacing"]
