@@ -46,8 +46,8 @@ def acquire(session: Session, name: str, me: str, now: datetime, ttl: timedelta 
     The row is written only when `may_take` allows (no row, mine, or expired): one statement.
     """
     maker = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = maker(Lease).values(name=name, holder=me, acquired_at=now, expires_at=now + ttl)
-    stmt = stmt.on_conflict_do_update(
+    insert = maker(Lease).values(name=name, holder=me, acquired_at=now, expires_at=now + ttl)
+    stmt = insert.on_conflict_do_update(
         index_elements=[Lease.name],
         set_={
             "holder": me,

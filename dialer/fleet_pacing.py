@@ -61,7 +61,7 @@ def book(session: Session, limits: Sequence[Limit], now: float) -> float:
         .order_by(PacingBudget.key)
         .with_for_update()
     ).all()
-    slot = max([now] + [r.next_at for r in rows] + [r.blocked_until for r in rows])
+    slot = float(max([now] + [r.next_at for r in rows] + [r.blocked_until for r in rows]))
     gaps: dict[str, float] = {}
     for lim in limits:
         gaps[lim.key] = max(gaps.get(lim.key, 0.0), spacing(lim))
@@ -122,9 +122,7 @@ class FleetPacer:
         """
         slot = getattr(self._local, "slot", None)
         now = self._now()
-        if slot is None:
-            slot = self._book(limits)
-        elif now > slot + LATE * min(spacing(lim) for lim in limits):
+        if slot is None or now > slot + LATE * min(spacing(lim) for lim in limits):
             slot = self._book(limits)
         if slot - now > EPSILON:
             return slot - now
