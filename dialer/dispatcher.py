@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 
 Result = tuple[str, Any]
 CRASH_AFTER_SDK_RETURN = "after_sdk_return"  # DIALER_CRASH_POINT: the fault tests' crash point
+LEASE_USABLE = 0.8  # a claim is sent only in the first 80% of its lease: the rest is margin
 CRASHED = 70  # the exit status of a process that died at the crash point
 
 
@@ -151,9 +152,12 @@ class Dispatcher:
         return total
 
     def _batch(self) -> int:
-        """About ten seconds of paced work in the pipe, so no lease runs out while it waits."""
+        """About ten seconds of paced work in the pipe (at most a quarter of the lease), so no
+        lease runs out while it waits; in a fleet sharing the rate a claim that would send too
+        late is not sent (`LEASE_USABLE`) and is reaped."""
         rate = max(self.config.cps, self.config.mps)
-        return max(1, min(self.config.claim_batch, int(rate * 10) or 1))
+        seconds = min(10.0, self.config.lease.total_seconds() / 4)
+        return max(1, min(self.config.claim_batch, int(rate * seconds) or 1))
 
     def _send(self, ids: list[int], report: TickReport) -> None:
         with self.store.sessions() as session:
@@ -206,12 +210,16 @@ class Dispatcher:
         limits = self._limits(job)
         if not self._await_slot(limits):
             return "hold", "stopped before the request left"
+        lapsed = False
 
         def last_check() -> bool:
-            """Right before the bytes leave: no bunching after a stall, no stop in between."""
+            """Right before the bytes leave: no bunching after a stall, no stop in between, and
+            the claim still ours (a lease near its end may be reaped by another dispatcher)."""
+            nonlocal lapsed
             while (left := self.pacer.confirm(limits)) > 0:
                 self.clock.sleep(min(left, 0.25))
-            return not (self.halt() or self._stopping.is_set())
+            lapsed = self.clock.now() >= job.claimed_at + self.config.lease * LEASE_USABLE
+            return not (lapsed or self.halt() or self._stopping.is_set())
 
         base = self.config.public_base_url.rstrip("/")
         try:
@@ -240,6 +248,8 @@ class Dispatcher:
                     before_send=last_check,
                 )
         except NotSentError:
+            if lapsed:
+                return "lapsed", "the claim's lease ran out before the request left"
             return "hold", "stopped before the request left"
         except TransientTelephonyError as exc:
             if exc.status == 429 or exc.code == 20429:
@@ -328,6 +338,9 @@ class Dispatcher:
     def _record(self, session: Session, job: Job, result: tuple[str, Any], r: TickReport) -> None:
         now = self.clock.now()
         what, value = result
+        if what == "lapsed":  # not sent; the reaper gives it back once the lease has expired
+            r.held += 1
+            return
         if what == "hold":
             books.release(session, job.attempt_id, now, value)
             r.held += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -44,6 +45,13 @@ def run_command(
             "across the fleet by the lease holder) or web (the webhooks, as `dialer serve`)."
         ),
     ] = "all",
+    lease: Annotated[
+        float,
+        typer.Option(
+            help="Seconds a claimed attempt stays with its dispatcher; after that another "
+            "reconciles it with Twilio (a dispatcher that died) before it is dialled again."
+        ),
+    ] = 120.0,
 ) -> None:
     """Run the campaigns: import, plan, dispatch, serve webhooks (the sandbox without Twilio)."""
     check_port(port)
@@ -52,14 +60,14 @@ def run_command(
     if role == "web":
         serve_command(ctx, host=host, port=port, duration=duration)
         return
-    if tick <= 0 or cps <= 0 or speed <= 0:
-        raise UsageError("--tick, --cps and --speed must be positive numbers")
+    if tick <= 0 or cps <= 0 or speed <= 0 or lease <= 0:
+        raise UsageError("--tick, --cps, --speed and --lease must be positive numbers")
     if watch is not None and not watch.is_dir():
         raise UsageError(f"the watched folder {str(watch)!r} does not exist")
     c: Any = ctx.find_root().obj
     options = RunOptions(
         host=host, port=port, campaigns_dir=folder, watch=watch, tick_seconds=tick, speed=speed,
-        cps=cps, role=role,
+        cps=cps, role=role, lease=timedelta(seconds=lease),
     )  # fmt: skip
     stop = StopSignal()
     runner = Runner(c.settings, c.store(), c.clock, options)

@@ -22,7 +22,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -81,6 +81,7 @@ class RunOptions:
     cps: float = 1.0
     reports_dir: Path = Path("reports")  # nightly summary reports: <slug>-<local date>.html
     role: str = "all"  # all | dispatcher | planner (see ROLES); `web` is `dialer serve`
+    lease: timedelta = timedelta(minutes=2)  # a claimed attempt's lease (dispatch_config)
 
 
 @dataclass
@@ -171,6 +172,7 @@ class Runner:
                 senders=self.settings.sender_numbers,
                 cps=self.options.cps,
                 company=self.settings.company_name,
+                lease=self.options.lease,
                 fleet_pacing=self.store.dialect == "postgresql",
                 crash_point=self.settings.crash_point,
             ),
