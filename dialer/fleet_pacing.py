@@ -23,7 +23,7 @@ import random
 import threading
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -34,7 +34,24 @@ from dialer.pacing import EPSILON, Limit
 from dialer.store import Store
 
 FLEET_MARGIN = 0.05  # slots 5% wider than 1/rate: booking-to-arrival jitter stays under the rate
-LATE = 0.3  # of a slot: a worker later than this books a new slot instead of sending
+LATE = 0.03  # seconds: a worker later than this books a new slot instead of sending (< margin)
+
+# PostgreSQL: lock the keys' rows (in key order), take the latest free time, move each key on;
+# one statement, one round trip while the rows are locked.
+_BOOK_PG = text(
+    """
+    WITH locked AS (
+        SELECT key, next_at, blocked_until FROM pacing_budget
+        WHERE key = ANY(CAST(:keys AS text[])) ORDER BY key FOR UPDATE
+    ), slot AS (
+        SELECT greatest(CAST(:now AS float8), max(next_at), max(blocked_until)) AS at FROM locked
+    )
+    UPDATE pacing_budget AS p SET next_at = slot.at + g.gap
+    FROM slot, unnest(CAST(:keys AS text[]), CAST(:gaps AS float8[])) AS g(key, gap)
+    WHERE p.key = g.key
+    RETURNING slot.at
+    """
+)
 
 
 def spacing(limit: Limit) -> float:
@@ -42,14 +59,23 @@ def spacing(limit: Limit) -> float:
     return limit.burst / limit.rate * (1 + FLEET_MARGIN)
 
 
-def book(session: Session, limits: Sequence[Limit], now: float) -> float:
+def book(session: Session, limits: Sequence[Limit], now: float, *, new_keys: bool = True) -> float:
     """Book the next start slot free on every key of `limits`; the slot (epoch seconds).
 
     The caller's transaction holds the keys' rows until it commits, so concurrent bookings of
-    a key are serialised and each gets its own slot.
+    a key are serialised and each gets its own slot. `new_keys=False` (every key's row is known
+    to exist) books in one statement on PostgreSQL.
     """
     keys = sorted({lim.key for lim in limits})
+    gaps: dict[str, float] = {}
+    for lim in limits:
+        gaps[lim.key] = max(gaps.get(lim.key, 0.0), spacing(lim))
     dialect = session.get_bind().dialect.name
+    if dialect == "postgresql" and not new_keys:
+        slots = session.execute(
+            _BOOK_PG, {"keys": keys, "gaps": [gaps[k] for k in keys], "now": now}
+        ).scalars()
+        return float(next(iter(slots)))
     maker = pg_insert if dialect == "postgresql" else sqlite_insert
     session.execute(
         maker(PacingBudget).on_conflict_do_nothing(index_elements=["key"]),
@@ -62,9 +88,6 @@ def book(session: Session, limits: Sequence[Limit], now: float) -> float:
         .with_for_update()
     ).all()
     slot = float(max([now] + [r.next_at for r in rows] + [r.blocked_until for r in rows]))
-    gaps: dict[str, float] = {}
-    for lim in limits:
-        gaps[lim.key] = max(gaps.get(lim.key, 0.0), spacing(lim))
     for key in keys:
         session.execute(
             update(PacingBudget).where(PacingBudget.key == key).values(next_at=slot + gaps[key])
@@ -96,6 +119,8 @@ class FleetPacer:
         self.store, self.clock = store, clock
         self._local = threading.local()  # the slot this worker thread booked last
         self._lock = threading.Lock()
+        self._booking = threading.Lock()
+        self._known: set[str] = set()  # keys whose rows exist (booked once by this process)
         self._random = random.Random(seed)
         self._strikes: dict[str, int] = {}
 
@@ -103,10 +128,14 @@ class FleetPacer:
         return self.clock.now().timestamp()
 
     def _book(self, limits: Sequence[Limit]) -> float:
-        with self.store.transaction() as session:
+        # One booking at a time per process: they queue on the rows' lock anyway, and this way
+        # a dispatcher's workers hold one database connection for pacing, not one each.
+        with self._booking, self.store.transaction() as session:
             if session.get_bind().dialect.name == "sqlite":  # take the write lock first
                 session.execute(update(PacingBudget).where(PacingBudget.key == "").values(key=""))
-            slot = book(session, limits, self._now())
+            keys = {lim.key for lim in limits}
+            slot = book(session, limits, self._now(), new_keys=not keys <= self._known)
+        self._known |= keys
         self._local.slot = slot
         return slot
 
@@ -117,12 +146,12 @@ class FleetPacer:
     def confirm(self, limits: Sequence[Limit]) -> float:
         """Right before the request leaves: 0 when this thread's slot is now; else the wait.
 
-        Too early: wait for the slot. Too late (more than `LATE` of a slot): the slot is given
+        Too early: wait for the slot. Too late (more than `LATE` seconds): the slot is given
         up and a new one booked, so a stalled worker never sends on top of the next one's.
         """
         slot = getattr(self._local, "slot", None)
         now = self._now()
-        if slot is None or now > slot + LATE * min(spacing(lim) for lim in limits):
+        if slot is None or now > slot + LATE:
             slot = self._book(limits)
         if slot - now > EPSILON:
             return slot - now
