@@ -156,15 +156,15 @@ class Fleet:
         )
 
     def _spawn(self, args: list[str], env: dict[str, str], log: str) -> subprocess.Popen[str]:
-        out = (self.work / log).open("a", encoding="utf-8")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "dialer", *args],
-            cwd=self.work,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=out,
-            text=True,
-        )
+        with (self.work / log).open("a", encoding="utf-8") as out:  # the child keeps its copy
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "dialer", *args],
+                cwd=self.work,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=out,
+                text=True,
+            )
         self.procs.append(proc)
         return proc
 
