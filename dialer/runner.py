@@ -138,14 +138,13 @@ class Runner:
         """The dispatcher (and, in role `all`, the webhooks and maybe a sandbox)."""
         if role == "dispatcher" and not self.settings.has_twilio_credentials:
             raise ConfigError(
-                "dialer run --role dispatcher dials Twilio (or a sandbox of the fleet): set "
-                "DIALER_TWILIO_ACCOUNT_SID and DIALER_TWILIO_AUTH_TOKEN (and DIALER_TWILIO_API_BASE "
-                "for a sandbox)"
+                "--role dispatcher dials Twilio or a fleet's sandbox: set "
+                "DIALER_TWILIO_ACCOUNT_SID and DIALER_TWILIO_AUTH_TOKEN"
             )
         if role == "dispatcher" and not self.settings.public_base_url:
             raise ConfigError(
-                "dialer run --role dispatcher serves no webhooks: set DIALER_PUBLIC_BASE_URL to "
-                "where `dialer serve` (or `dialer run --role web`) receives them"
+                "--role dispatcher serves no webhooks: set DIALER_PUBLIC_BASE_URL to where "
+                "--role web receives them"
             )
         telephony, auth_token = self._telephony()
         public = (self.settings.public_base_url or "").rstrip("/")
