@@ -30,10 +30,11 @@ from sqlalchemy.orm import Session
 
 from dialer.clock import Clock
 from dialer.models import PacingBudget
-from dialer.pacing import EPSILON, Limit
+from dialer.pacing import Limit
 from dialer.store import Store
 
-FLEET_MARGIN = 0.05  # slots 5% wider than 1/rate: booking-to-arrival jitter stays under the rate
+FLEET_MARGIN = 0.08  # slots 8% wider than 1/rate: booking-to-arrival jitter stays under the rate
+CLOSE = 1e-6  # epoch seconds as floats resolve to about 0.24 µs: closer counts as now
 LATE = 0.03  # seconds: a worker later than this books a new slot instead of sending (< margin)
 
 # PostgreSQL: lock the keys' rows (in key order), take the latest free time, move each key on;
@@ -147,15 +148,20 @@ class FleetPacer:
         """Right before the request leaves: 0 when this thread's slot is now; else the wait.
 
         Too early: wait for the slot. Too late (more than `LATE` seconds): the slot is given
-        up and a new one booked, so a stalled worker never sends on top of the next one's.
+        up and a new one booked, so a stalled worker does not send on top of the next one's —
+        once: a worker late again (a machine too loaded to keep any slot) sends then, rather
+        than book slot after slot and send nothing.
         """
         slot = getattr(self._local, "slot", None)
         now = self._now()
-        if slot is None or now > slot + LATE:
+        if slot is None or (now > slot + LATE and not getattr(self._local, "rebooked", False)):
+            self._local.rebooked = slot is not None
             slot = self._book(limits)
-        if slot - now > EPSILON:
+            now = self._now()
+        if slot - now > CLOSE:
             return slot - now
         self._local.slot = None
+        self._local.rebooked = False
         return 0.0
 
     def blocked_for(self, limits: Sequence[Limit]) -> float:
