@@ -187,7 +187,7 @@ def drain_with(schema: Schema, target: Any, workers: int) -> float:
 def store_path(url: str, n: int) -> tuple[dict[int, float], dict[int, float]]:
     schema = Schema(url)
     try:
-        seed_attempts(schema, n)
+        seed_attempts(schema, n, tasks=n)  # one in flight per task: one attempt each
         ours, bare = {}, {}
         for workers in (1, 2, 4):
             reset_attempts(schema)
@@ -320,7 +320,7 @@ def main() -> int:
     parser.add_argument("--db", default=os.environ.get("DIALER_TEST_DATABASE_URL")
                         or "postgresql://127.0.0.1:5432/test")  # fmt: skip
     parser.add_argument("--parts", default="1,2,3")
-    parser.add_argument("--store-attempts", type=int, default=60_000, help="part 1: pool size")
+    parser.add_argument("--store-attempts", type=int, default=20_000, help="part 1: pool size")
     parser.add_argument("--e2e", type=int, default=5_000, help="part 2: calls per run")
     parser.add_argument("--e2e-cps", type=float, default=100_000.0, help="part 2: configured CPS")
     parser.add_argument("--pending", type=int, default=1_000_000, help="part 3")
@@ -328,6 +328,7 @@ def main() -> int:
     parser.add_argument("--cps", type=float, default=100.0, help="part 4: fleet CPS")
     parser.add_argument("--strict", action="store_true")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     parts = {int(p) for p in args.parts.split(",")}
     ok = True
     if 1 in parts:
