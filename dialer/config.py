@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     public_base_url: str | None = Field(
         default=None, description="Public https URL Twilio posts webhooks to."
     )
+    crash_point: str | None = Field(
+        default=None,
+        description="Fault tests only: 'after_sdk_return' kills a dispatcher between the SDK's "
+        "return and the recording of the attempt.",
+    )
 
     @field_validator("default_region")
     @classmethod

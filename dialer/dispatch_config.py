@@ -26,6 +26,8 @@ class DispatchConfig:
     min_gap: timedelta = timedelta(minutes=30)
     machine_detection: bool = True
     company: str = ""
+    fleet_pacing: bool = False  # the pacing budget in the database, shared by every dispatcher
+    crash_point: str | None = None  # tests: "after_sdk_return" dies between API call and record
 
 
 @dataclass

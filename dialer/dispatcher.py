@@ -12,6 +12,7 @@ claimed while the last one's slowest requests are still out.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -34,6 +35,7 @@ from dialer.errors import (
     TelephonyError,
     TransientTelephonyError,
 )
+from dialer.fleet_pacing import FleetPacer
 from dialer.gate import Decision, check
 from dialer.models import (
     Attempt,
@@ -54,6 +56,15 @@ from dialer.telephony.http import NotSentError
 log = logging.getLogger(__name__)
 
 Result = tuple[str, Any]
+CRASH_AFTER_SDK_RETURN = "after_sdk_return"  # DIALER_CRASH_POINT: the fault tests' crash point
+LEASE_USABLE = 0.8  # a claim is sent only in the first 80% of its lease: the rest is margin
+CRASHED = 70  # the exit status of a process that died at the crash point
+
+
+def _die(attempt_id: int) -> None:
+    """The crash point: the SDK has returned, nothing is recorded yet; die like `kill -9`."""
+    log.warning("DIALER_CRASH_POINT: dying after attempt %s was placed", attempt_id)
+    os._exit(CRASHED)
 
 
 class Dispatcher:
@@ -70,9 +81,13 @@ class Dispatcher:
     ) -> None:
         self.store, self.clock, self.telephony, self.config = store, clock, telephony, config
         self.book = books.CampaignBook()
-        self.pacer = Pacer(clock)
+        self.pacer: Pacer | FleetPacer = (
+            FleetPacer(store, clock) if config.fleet_pacing else Pacer(clock)
+        )
         self.halt = HaltFlag(store, clock)
         self.reconciler = Reconciler(store, clock, telephony, self.book, config.placed_lease)
+        if crash_after_request is None and config.crash_point == CRASH_AFTER_SDK_RETURN:
+            crash_after_request = _die
         self._crash_after_request = crash_after_request  # tests: die between API and record
         self._pool = ThreadPoolExecutor(max(1, config.max_in_flight), thread_name_prefix="dial")
         self._inflight: dict[Future[Result], Job] = {}
@@ -143,9 +158,12 @@ class Dispatcher:
         return total
 
     def _batch(self) -> int:
-        """About ten seconds of paced work in the pipe, so no lease runs out while it waits."""
+        """About ten seconds of paced work in the pipe (at most a quarter of the lease), so no
+        lease runs out while it waits; in a fleet sharing the rate a claim that would send too
+        late is not sent (`LEASE_USABLE`) and is reaped."""
         rate = max(self.config.cps, self.config.mps)
-        return max(1, min(self.config.claim_batch, int(rate * 10) or 1))
+        seconds = min(10.0, self.config.lease.total_seconds() / 4)
+        return max(1, min(self.config.claim_batch, int(rate * seconds) or 1))
 
     def _send(self, ids: list[int], report: TickReport) -> None:
         with self.store.sessions() as session:
@@ -210,15 +228,19 @@ class Dispatcher:
         limits = self._limits(job)
         if not self._await_slot(limits):
             return "hold", "stopped before the request left"
+        lapsed = False
 
         late: list[Decision] = []  # the gate's word if it closed at the last moment
 
         def last_check() -> bool:
             """Right before the bytes leave: no bunching after a stall, no stop in between, and
+            the claim still ours (a lease near its end may be reaped by another dispatcher), and
             the window still open (the clock may have moved on, or jumped, since the gate)."""
+            nonlocal lapsed
             while (left := self.pacer.confirm(limits)) > 0:
                 self.clock.sleep(min(left, 0.25))
-            if self.halt() or self._stopping.is_set():
+            lapsed = self.clock.now() >= job.claimed_at + self.config.lease * LEASE_USABLE
+            if lapsed or self.halt() or self._stopping.is_set():
                 return False
             again = check(job.gate, self.clock.now())
             if again.verdict != "go":
@@ -252,6 +274,8 @@ class Dispatcher:
                     before_send=last_check,
                 )
         except NotSentError:
+            if lapsed:
+                return "lapsed", "the claim's lease ran out before the request left"
             return "hold", late[0] if late else "stopped before the request left"
         except TransientTelephonyError as exc:
             if exc.status == 429 or exc.code == 20429:
@@ -345,6 +369,9 @@ class Dispatcher:
     def _record(self, session: Session, job: Job, result: tuple[str, Any], r: TickReport) -> None:
         now = self.clock.now()
         what, value = result
+        if what == "lapsed":  # not sent; the reaper gives it back once the lease has expired
+            r.held += 1
+            return
         if what == "hold":
             if isinstance(value, Decision):  # the gate closed at the last moment: its reason
                 books.release(session, job.attempt_id, value.until or now, value.reason)

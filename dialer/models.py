@@ -17,6 +17,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -433,6 +434,14 @@ class Attempt(Base):
         Index("ix_attempts_due", "state", "due_at"),
         Index("ix_attempts_customer_placed", "customer_id", "placed_at"),
         Index("ix_attempts_lease", "state", "lease_expires_at"),
+        # The claim's ORDER BY due_at, id straight from the index, however many are pending.
+        Index(
+            "ix_attempts_claimable",
+            "due_at",
+            "id",
+            sqlite_where=text("state = 'scheduled'"),
+            postgresql_where=text("state = 'scheduled'"),
+        ),
         # Schema invariant: at most one in-flight attempt per task (never contact twice).
         Index(
             "uq_attempts_one_in_flight",
@@ -624,3 +633,31 @@ class SignInFailure(Base):
     at: Mapped[datetime]
 
     __table_args__ = (Index("ix_sign_in_failures_key_at", "key", "at"),)
+
+
+class Lease(Base):
+    """A named lease one process of the fleet holds for a while (the periodic jobs' runner).
+
+    Taken or renewed in one statement; another process takes it over once it has expired.
+    """
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class PacingBudget(Base):
+    """The fleet's pacing for one key (an account, a sender number): the next free start slot.
+
+    Every dispatcher books its requests' start times here, so N workers together keep one
+    rate. Times are epoch seconds: slots are handed out at sub-millisecond spacing.
+    """
+
+    __tablename__ = "pacing_budget"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    next_at: Mapped[float] = mapped_column(Double)
+    blocked_until: Mapped[float] = mapped_column(Double, default=0.0)

@@ -31,6 +31,7 @@ from dialer.telephony.client import Kind, ProviderRecord, Telephony
 log = logging.getLogger(__name__)
 
 SKEW = timedelta(seconds=5)  # clocks of Twilio and ours may differ a little
+HOLD = timedelta(minutes=1)  # an expired attempt being reconciled is this reaper's for this long
 
 
 def payload(rec: ProviderRecord) -> dict[str, Any]:
@@ -93,6 +94,25 @@ class Reconciler:
         )
         return True
 
+    def _take(self, attempt_id: int, state: str, now: datetime) -> bool:
+        """Make an expired attempt this reaper's alone before asking Twilio about it: two
+        reapers must not both find nothing and both give it back (one release could then undo
+        a fresh claim made in between, and the customer would be dialled twice)."""
+
+        def take(session: Session) -> bool:
+            took = session.execute(
+                update(Attempt)
+                .where(
+                    Attempt.id == attempt_id,
+                    Attempt.state == state,
+                    Attempt.lease_expires_at < now,
+                )
+                .values(lease_expires_at=now + HOLD)
+            ).rowcount  # type: ignore[attr-defined]
+            return bool(took)
+
+        return self.store.retrying(take)
+
     def _settle(
         self, session: Session, row: Any, found: Sequence[ProviderRecord], now: datetime
     ) -> bool:
@@ -145,6 +165,8 @@ class Reconciler:
             ).all()
         reaped = adopted = 0
         for row in expired:
+            if not self._take(row.id, row.state, now):
+                continue  # another dispatcher of the fleet is reconciling it
             try:
                 if row.state == AttemptState.CLAIMED or row.provider_sid is None:
                     found = self.find(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -9,8 +10,8 @@ import typer
 
 from dialer.console import out
 from dialer.errors import UsageError
-from dialer.runner import Runner, RunOptions
-from dialer.serve_cli import ForOption, HostOption, PortOption, check_port
+from dialer.runner import ROLES, Runner, RunOptions
+from dialer.serve_cli import ForOption, HostOption, PortOption, check_port, serve_command
 from dialer.serving import StopSignal
 
 
@@ -36,26 +37,50 @@ def run_command(
         float, typer.Option(help="Without Twilio credentials: the sandbox's speed-up.")
     ] = 1.0,
     duration: ForOption = None,
+    role: Annotated[
+        str,
+        typer.Option(
+            help="What this process of a fleet does: all, dispatcher (claims and dials; many may "
+            "share one PostgreSQL), planner (planning, escalation, triggers, reports: run once "
+            "across the fleet by the lease holder) or web (the webhooks, as `dialer serve`)."
+        ),
+    ] = "all",
+    lease: Annotated[
+        float,
+        typer.Option(
+            help="Seconds a claimed attempt stays with its dispatcher; after that another "
+            "reconciles it with Twilio (a dispatcher that died) before it is dialled again."
+        ),
+    ] = 120.0,
 ) -> None:
     """Run the campaigns: import, plan, dispatch, serve webhooks (the sandbox without Twilio)."""
     check_port(port)
-    if tick <= 0 or cps <= 0 or speed <= 0:
-        raise UsageError("--tick, --cps and --speed must be positive numbers")
+    if role not in ROLES:
+        raise UsageError(f"--role must be one of {', '.join(ROLES)}, got {role!r}")
+    if role == "web":
+        serve_command(ctx, host=host, port=port, duration=duration)
+        return
+    if tick <= 0 or cps <= 0 or speed <= 0 or lease <= 0:
+        raise UsageError("--tick, --cps, --speed and --lease must be positive numbers")
     if watch is not None and not watch.is_dir():
         raise UsageError(f"the watched folder {str(watch)!r} does not exist")
     c: Any = ctx.find_root().obj
     options = RunOptions(
         host=host, port=port, campaigns_dir=folder, watch=watch, tick_seconds=tick, speed=speed,
-        cps=cps,
+        cps=cps, role=role, lease=timedelta(seconds=lease),
     )  # fmt: skip
     stop = StopSignal()
     runner = Runner(c.settings, c.store(), c.clock, options)
     runner.start()
-    assert runner.webhooks is not None
     where = "the sandbox" if runner.sandbox is not None else "Twilio"
+    doing = {
+        "all": f"webhooks at {runner.webhooks.base_url if runner.webhooks else '-'}, "
+        f"dialling {where}",
+        "dispatcher": f"role dispatcher, dialling {where}",
+        "planner": "role planner",
+    }[role]
     out.print(
-        f"dialer running: webhooks at {runner.webhooks.base_url}, dialling {where}, "
-        f"{len(runner.specs)} campaign(s); Ctrl-C or SIGTERM stops",
+        f"dialer running: {doing}, {len(runner.specs)} campaign(s); Ctrl-C or SIGTERM stops",
         highlight=False,
     )
     try:

@@ -19,8 +19,10 @@ import logging
 import os
 import socket
 import threading
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -41,7 +43,8 @@ from dialer.console_web import mount_console
 from dialer.console_web.bridge import Ringer
 from dialer.coverage import refresh_slack
 from dialer.dispatcher import DispatchConfig, Dispatcher, TickReport
-from dialer.errors import DialerError, NotFoundError
+from dialer.election import PERIODIC, TTL, acquire, release
+from dialer.errors import ConfigError, DialerError, NotFoundError
 from dialer.ingest import Importer
 from dialer.models import (
     CallbackTask,
@@ -65,6 +68,7 @@ ESCALATION = {"sms": "SMS", "agent": "a person"}
 CUSTOMER_FILES = (".csv", ".tsv", ".txt", ".xlsx")
 SLACK_MINUTES = 5  # how stale the slack `dialer coverage` reads may get
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+ROLES = ("all", "dispatcher", "planner", "web")  # what one `dialer run` process of a fleet does
 
 
 @dataclass
@@ -78,6 +82,8 @@ class RunOptions:
     speed: float = 1.0  # the sandbox's speed, when one is started
     cps: float = 1.0
     reports_dir: Path = Path("reports")  # nightly summary reports: <slug>-<local date>.html
+    role: str = "all"  # all | dispatcher | planner (see ROLES); `web` is `dialer serve`
+    lease: timedelta = timedelta(minutes=2)  # a claimed attempt's lease (dispatch_config)
 
 
 @dataclass
@@ -105,6 +111,8 @@ class Runner:
         self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
         self._lock = threading.Lock()
         self._book = CampaignBook()  # campaign specs for the slack refresh, parsed once
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.leading = False  # holds the periodic jobs' lease (see `dialer.election`)
 
     # -- start and stop
 
@@ -112,25 +120,56 @@ class Runner:
         """Serve the webhooks, build the dispatcher, catch up, and (unless told not to, as tests
         that drive the ticks by hand do) start the scheduler."""
         logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)  # "skipped: running"
+        role = self.options.role
+        if role not in ROLES or role == "web":
+            raise ConfigError(f"the runner runs roles all, dispatcher or planner, not {role!r}")
+        if role in ("all", "dispatcher"):
+            self._start_dispatching(role)
+        if role in ("all", "planner"):
+            self._schedule_periodic()
+            if self.lead():
+                self.startup_catch_up()
+        # Everything built so far lives as long as the process: keep it out of the garbage
+        # collector's full passes, whose pauses would bunch paced requests.
+        gc.collect()
+        gc.freeze()
+        if schedule:
+            self.scheduler.start()
+
+    def _start_dispatching(self, role: str) -> None:
+        """The dispatcher (and, in role `all`, the webhooks and maybe a sandbox)."""
+        if role == "dispatcher" and not self.settings.has_twilio_credentials:
+            raise ConfigError(
+                "--role dispatcher dials Twilio or a fleet's sandbox: set "
+                "DIALER_TWILIO_ACCOUNT_SID and DIALER_TWILIO_AUTH_TOKEN"
+            )
+        if role == "dispatcher" and not self.settings.public_base_url:
+            raise ConfigError(
+                "--role dispatcher serves no webhooks: set DIALER_PUBLIC_BASE_URL to where "
+                "--role web receives them"
+            )
         telephony, auth_token = self._telephony()
-        app = create_app(
-            self.store,
-            self.clock,
-            auth_token,
-            self.settings.public_base_url,
-            company=self.settings.company_name,
-        )
-        mount_console(
-            app, self.store, self.clock, company=self.settings.company_name,
-            public_base_url=self.settings.public_base_url, auth_token=auth_token,
-            senders=self.settings.sender_numbers,
-            # click-to-call only through a real Twilio: on its own sandbox agents dial by hand
-            click_to_call=None if self.sandbox is not None else Ringer(
-                telephony, lambda: self.settings.public_base_url or self._base_url(),
-                self.settings.sender_numbers),
-        )  # fmt: skip
-        self.webhooks = AppServer(app, self.options.host, self.options.port, "webhooks").start()
-        public = (self.settings.public_base_url or self.webhooks.base_url).rstrip("/")
+        public = (self.settings.public_base_url or "").rstrip("/")
+        if role == "all":
+            app = create_app(
+                self.store,
+                self.clock,
+                auth_token,
+                self.settings.public_base_url,
+                company=self.settings.company_name,
+            )
+            mount_console(
+                app, self.store, self.clock, company=self.settings.company_name,
+                public_base_url=self.settings.public_base_url, auth_token=auth_token,
+                senders=self.settings.sender_numbers,
+                # click-to-call only through a real Twilio: on its own sandbox agents dial by hand
+                click_to_call=None if self.sandbox is not None else Ringer(
+                    telephony, lambda: self.settings.public_base_url or self._base_url(),
+                    self.settings.sender_numbers),
+            )  # fmt: skip
+            self.webhooks = AppServer(app, self.options.host, self.options.port, "webhooks")
+            self.webhooks.start()
+            public = (self.settings.public_base_url or self.webhooks.base_url).rstrip("/")
         if self.sandbox is not None:
             self.sandbox.inbound_sms_url = f"{public}/twilio/sms/inbound"
         self.dispatcher = Dispatcher(
@@ -143,34 +182,56 @@ class Runner:
                 senders=self.settings.sender_numbers,
                 cps=self.options.cps,
                 company=self.settings.company_name,
+                lease=self.options.lease,
+                fleet_pacing=self.store.dialect == "postgresql",
+                crash_point=self.settings.crash_point,
             ),
         )
-        s = self.scheduler
-        s.add_job(self.dispatch_tick, "interval", seconds=self.options.tick_seconds, id="dispatch")
-        s.add_job(self.plan_tick, "interval", minutes=self.options.plan_minutes, id="plan")
-        s.add_job(self.escalate_tick, "interval", minutes=1, id="escalate")
-        s.add_job(self.fire_due_triggers, "interval", minutes=1, id="triggers")
-        s.add_job(self.slack_tick, "interval", minutes=SLACK_MINUTES, id="slack")
+        self.scheduler.add_job(
+            self.dispatch_tick, "interval", seconds=self.options.tick_seconds, id="dispatch"
+        )
+
+    def _schedule_periodic(self) -> None:
+        """Planning, escalation, slack, triggers, imports and reports: run by the lease holder."""
+        s, once = self.scheduler, self._if_leading
+        s.add_job(self.lead, "interval", seconds=TTL.total_seconds() / 3, id="lead")
+        s.add_job(once(self.plan_tick), "interval", minutes=self.options.plan_minutes, id="plan")
+        s.add_job(once(self.escalate_tick), "interval", minutes=1, id="escalate")
+        s.add_job(once(self.fire_due_triggers), "interval", minutes=1, id="triggers")
+        s.add_job(once(self.slack_tick), "interval", minutes=SLACK_MINUTES, id="slack")
         if self.options.watch is not None:
-            s.add_job(self.import_tick, "interval", seconds=30, id="import")
+            s.add_job(once(self.import_tick), "interval", seconds=30, id="import")
         for spec in self.specs:
             trigger = _aps_trigger(spec, self.clock.now())
             if trigger is not None:
-                s.add_job(self.fire_due_triggers, trigger, id=f"trigger:{spec.slug}")
+                s.add_job(once(self.fire_due_triggers), trigger, id=f"trigger:{spec.slug}")
             if spec.nightly_report:
                 s.add_job(
-                    self.nightly_report,
+                    once(self.nightly_report),
                     CronTrigger(hour=23, minute=30, timezone=ZoneInfo(spec.default_time_zone)),
                     args=[spec.slug],
                     id=f"report:{spec.slug}",
                 )
-        self.startup_catch_up()
-        # Everything built so far lives as long as the process: keep it out of the garbage
-        # collector's full passes, whose pauses would bunch paced requests.
-        gc.collect()
-        gc.freeze()
-        if schedule:
-            s.start()
+
+    def lead(self) -> bool:
+        """Take or renew the periodic jobs' lease; True while this process holds it."""
+
+        def take() -> bool:
+            with self.store.transaction() as session:
+                return acquire(session, PERIODIC, self.holder, self.clock.now())
+
+        was, self.leading = self.leading, bool(self._guard("lease", take))
+        if self.leading != was:
+            log.info("%s the periodic jobs", "running" if self.leading else "no longer running")
+        return self.leading
+
+    def _if_leading(self, job: Callable[..., Any]) -> Callable[..., Any]:
+        """`job`, run only by the lease holder (the lease renewed first): once across the fleet."""
+
+        def run(*args: Any) -> Any:
+            return job(*args) if self.lead() else None
+
+        return run
 
     def _base_url(self) -> str:
         assert self.webhooks is not None
@@ -192,6 +253,10 @@ class Runner:
         if self.dispatcher is not None:
             self.drain()
             self.dispatcher.close()
+        if self.leading:  # a clean stop hands the periodic jobs over at once
+            with self.store.transaction() as session:
+                release(session, PERIODIC, self.holder)
+            self.leading = False
         if self.webhooks is not None:
             self.webhooks.stop()
         if self.sandbox is not None:

@@ -14,6 +14,7 @@ from dialer.console import out
 from dialer.console_web import mount_console
 from dialer.errors import ConfigError, UsageError
 from dialer.serving import AppServer, StopSignal
+from dialer.web_workers import serve_workers
 from dialer.webhooks import create_app
 
 HostOption = Annotated[str, typer.Option(help="Address the webhooks listen on.")]
@@ -34,6 +35,9 @@ def serve_command(
     host: HostOption = "127.0.0.1",
     port: PortOption = 8080,
     duration: ForOption = None,
+    workers: Annotated[
+        int, typer.Option(help="uvicorn worker processes sharing the port (1: in this process).")
+    ] = 1,
 ) -> None:
     """Serve Twilio's webhooks until SIGTERM or Ctrl-C (needs DIALER_TWILIO_AUTH_TOKEN)."""
     check_port(port)
@@ -44,6 +48,18 @@ def serve_command(
             "dialer serve checks every request's X-Twilio-Signature: set DIALER_TWILIO_AUTH_TOKEN "
             "(and DIALER_PUBLIC_BASE_URL behind a proxy)"
         )
+    if workers < 1 or (workers > 1 and (port == 0 or duration is not None)):
+        raise UsageError("--workers must be at least 1; with several, give a --port and no --for")
+    if workers > 1:
+        c.store()  # the schema brought up to date once, before the workers start
+        out.print(
+            f"dialer serving webhooks at http://{host}:{port} with {workers} workers; "
+            "Ctrl-C or SIGTERM stops",
+            highlight=False,
+        )
+        serve_workers(settings, host, port, workers)
+        out.print("stopped")
+        return
     app = create_app(
         c.store(),
         c.clock,

@@ -1,0 +1,381 @@
+"""Benchmark several dispatchers on one PostgreSQL, with baselines measured in the same run.
+
+    .venv/bin/python scripts/bench/scale.py                       # parts 1, 2 and 3
+    .venv/bin/python scripts/bench/scale.py --parts 2 --e2e 2000  # quicker
+    .venv/bin/python scripts/bench/scale.py --parts 4 --drain 100000   # the soak
+
+1. **store path**: attempts/s through the dispatcher's own store path alone (claim a batch with
+   its lease, `books.claim`; record each as placed, `books.mark_placed_many`; no HTTP) with 1, 2
+   and 4 worker processes, next to the bare SKIP LOCKED claim loop (the same two statements as
+   plain SQL on psycopg) with 1, 2 and 4 processes. Goals: 2 workers >= 1.5x one, and ours
+   within 2x of the bare loop (ratio >= 0.5) at each worker count.
+2. **end to end**: `dialer run --role dispatcher` processes (1, 2, 4) against a zero-latency
+   `dialer sandbox` process, CPS set far above what they reach: calls/s from the sandbox's own
+   arrival log, and the CPU seconds each process used (dispatchers, sandbox, PostgreSQL's
+   backends), which says what limits it on a two-core machine.
+3. **the claim query at 1,000,000 pending attempts**: EXPLAIN (ANALYZE) of the exact statement
+   `books.claim` sends; it must stay an index scan (no Sort, no Seq Scan).
+4. **soak** (only when asked): `--drain N` attempts drained by 4 dispatchers at `--cps`, with
+   the checks of the CI test (`tests/integration/test_fleet.py`): once each, CPS never exceeded.
+
+Each part works in its own PostgreSQL schema (dropped afterwards) of `--db`
+(default postgresql://127.0.0.1:5432/test). Not part of the test suite; `--strict` exits 1
+when a goal is missed. The machine's other load shows in the figures: say so with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))  # the fleet rig the CI test uses
+from fleet_rig import Fleet, busiest_second, seed_due  # noqa: E402
+
+BATCH = 100
+TICKS = os.sysconf("SC_CLK_TCK")
+
+# ------------------------------------------------------------------------------ schemas
+
+
+def plain(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+class Schema:
+    """A fresh schema of `url` with dialer's tables; dropped on close."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        from dialer.store import Store
+
+        self.url, self.name = url, f"bench_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(plain(url), autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{self.name}"')
+        self.store = Store.open(url, schema=self.name)
+        sep = "&" if "?" in url else "?"
+        self.cli_url = f"{url}{sep}options=-csearch_path%3D{self.name}"
+
+    def sql(self, statement: str, *, fetch: bool = False) -> Any:
+        import psycopg
+
+        with psycopg.connect(plain(self.url), autocommit=True) as conn:
+            conn.execute(f'SET search_path TO "{self.name}"')
+            cur = conn.execute(statement)  # type: ignore[arg-type]
+            return cur.fetchall() if fetch else None
+
+    def close(self) -> None:
+        import psycopg
+
+        self.store.close()
+        with psycopg.connect(plain(self.url), autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE')
+
+
+def seed_attempts(schema: Schema, n: int, tasks: int = 1000) -> None:
+    """`n` scheduled attempts, due now, over `tasks` tasks of one customer (numbers 1..)."""
+    seed_due(schema.store, Path(tempfile.mkdtemp(prefix="dialer-scale-")), tasks)
+    per = -(-n // tasks)
+    schema.sql(
+        "INSERT INTO attempts (task_id, customer_id, number, channel, phone_e164, from_e164, "
+        "state, due_at, created_at) "
+        "SELECT t.id, t.customer_id, g, 'voice', '+886900000000', '+15005550006', 'scheduled', "
+        "now() - interval '1 minute', now() FROM callback_tasks t, generate_series(1, "
+        f"{per}) g ORDER BY g, t.id LIMIT {n}"
+    )
+    schema.sql("ANALYZE attempts")
+
+
+def reset_attempts(schema: Schema) -> None:
+    schema.sql(
+        "UPDATE attempts SET state = 'scheduled', claimed_by = NULL, claimed_at = NULL, "
+        "lease_expires_at = NULL, provider_sid = NULL, provider_status = NULL, placed_at = NULL "
+        "WHERE state <> 'scheduled'"
+    )
+    schema.sql("VACUUM ANALYZE attempts")
+
+
+# ------------------------------------------------------------------------------ part 1
+
+
+def ours_worker(url: str, schema: str, name: str, go: Any, out: Any) -> None:
+    """A process: claim batches with `books.claim`, record them with `mark_placed_many`."""
+    from dialer import attempts as books
+    from dialer.clock import SystemClock
+    from dialer.store import Store
+
+    store, clock = Store.open(url, schema=schema, upgrade=False), SystemClock()
+    go.wait()
+    done, start = 0, time.perf_counter()
+    while True:
+        with store.transaction() as s:
+            ids = books.claim(s, name, clock.now(), timedelta(minutes=2), BATCH)
+        if not ids:
+            break
+        with store.transaction() as s:
+            books.mark_placed_many(
+                s, [(i, f"CA{i:032x}", "queued") for i in ids], clock.now(), timedelta(minutes=15)
+            )
+        done += len(ids)
+    out.put((done, start, time.perf_counter()))
+    store.close()
+
+
+BARE_CLAIM = (
+    "WITH due AS MATERIALIZED (SELECT id FROM attempts WHERE state = 'scheduled' AND due_at <= "
+    "now() ORDER BY due_at, id LIMIT %s FOR UPDATE SKIP LOCKED) UPDATE attempts a SET state = "
+    "'claimed', claimed_by = %s, claimed_at = now(), lease_expires_at = now() + interval "
+    "'2 minutes' FROM due WHERE a.id = due.id RETURNING a.id"
+)
+BARE_PLACE = (
+    "UPDATE attempts SET state = 'placed', provider_sid = %s, provider_status = 'queued', "
+    "placed_at = now(), lease_expires_at = now() + interval '15 minutes' "
+    "WHERE id = %s AND state = 'claimed'"
+)
+
+
+def bare_worker(url: str, schema: str, name: str, go: Any, out: Any) -> None:
+    """A process: the same claim and record as plain SQL on one psycopg connection."""
+    import psycopg
+
+    conn = psycopg.connect(plain(url), options=f"-csearch_path={schema}")
+    go.wait()
+    done, start = 0, time.perf_counter()
+    while True:
+        with conn.transaction():
+            ids = [r[0] for r in conn.execute(BARE_CLAIM, (BATCH, name)).fetchall()]
+        if not ids:
+            break
+        with conn.transaction(), conn.cursor() as cur:
+            cur.executemany(BARE_PLACE, [(f"CA{i:032x}", i) for i in ids])
+        done += len(ids)
+    out.put((done, start, time.perf_counter()))
+    conn.close()
+
+
+def drain_with(schema: Schema, target: Any, workers: int) -> float:
+    """Attempts/s of `workers` processes draining every scheduled attempt."""
+    ctx = mp.get_context("spawn")
+    go, out = ctx.Event(), ctx.Queue()
+    procs = [
+        ctx.Process(target=target, args=(schema.url, schema.name, f"w{i}", go, out))
+        for i in range(workers)
+    ]
+    for p in procs:
+        p.start()
+    time.sleep(2.0)  # every process connected and waiting
+    go.set()
+    results = [out.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join()
+    done = sum(r[0] for r in results)
+    return done / (max(r[2] for r in results) - min(r[1] for r in results))
+
+
+def store_path(url: str, n: int) -> tuple[dict[int, float], dict[int, float]]:
+    schema = Schema(url)
+    try:
+        seed_attempts(schema, n, tasks=n)  # one in flight per task: one attempt each
+        ours, bare = {}, {}
+        drain_with(schema, bare_worker, 2)  # warm-up, not counted: the fresh rows' first pass
+        for workers in (1, 2, 4):
+            reset_attempts(schema)
+            bare[workers] = drain_with(schema, bare_worker, workers)
+            reset_attempts(schema)
+            ours[workers] = drain_with(schema, ours_worker, workers)
+        return ours, bare
+    finally:
+        schema.close()
+
+
+# ------------------------------------------------------------------------------ part 2
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def postgres_cpu() -> float:
+    """CPU of every PostgreSQL process of this machine (its backends serve the fleet)."""
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if (proc / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    total += cpu_seconds(int(proc.name))
+            except OSError:
+                continue
+    return total
+
+
+def end_to_end(url: str, n: int, workers: int, cps: float) -> dict[str, Any]:
+    schema = Schema(url)
+    work = Path(tempfile.mkdtemp(prefix="dialer-scale-e2e-"))
+    fleet = Fleet(schema.cli_url, work, cps=cps)
+    try:
+        seed_due(schema.store, work / "campaigns", n)
+        fleet.start_sandbox()
+        fleet.start_web()
+        sandbox, web = fleet.procs[0], fleet.procs[1]
+        pg_before = postgres_cpu()
+        dispatchers = [fleet.start_dispatcher() for _ in range(workers)]
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            got = schema.sql(
+                "SELECT count(*) FROM attempts WHERE provider_sid IS NOT NULL", fetch=True
+            )
+            if got[0][0] >= n:
+                break
+            time.sleep(1.0)
+        cpu = {f"dispatcher {i + 1}": cpu_seconds(d.pid) for i, d in enumerate(dispatchers)}
+        cpu["sandbox"] = cpu_seconds(sandbox.pid)
+        cpu["web"] = cpu_seconds(web.pid)
+        cpu["postgres"] = postgres_cpu() - pg_before
+        arrivals = fleet.call_arrivals()
+        contacts = Counter(c["to"] for c in fleet.sandbox_log()["contacts"])
+    finally:
+        fleet.close()
+        schema.close()
+        shutil.rmtree(work, ignore_errors=True)
+    span = max(arrivals) - min(arrivals) if len(arrivals) > 1 else float("nan")
+    return {
+        "calls": len(arrivals),
+        "rate": len(arrivals) / span,
+        "span": span,
+        "busiest": busiest_second([float(a) for a in arrivals]),
+        "twice": sum(1 for v in contacts.values() if v > 1),
+        "cpu": cpu,
+    }
+
+
+# ------------------------------------------------------------------------------ part 3
+
+
+def explain_claim(url: str, n: int) -> tuple[str, bool]:
+    from sqlalchemy import event
+
+    from dialer import attempts as books
+    from dialer.clock import SystemClock
+
+    schema = Schema(url)
+    try:
+        seed_attempts(schema, n)
+        captured: list[tuple[str, Any]] = []
+
+        def grab(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+            if statement.lstrip().upper().startswith("WITH DUE"):
+                captured.append((statement, params))
+
+        engine = schema.store.engine
+        event.listen(engine, "before_cursor_execute", grab)
+        with schema.store.sessions() as s, s.begin():
+            books.claim(s, "explain", SystemClock().now(), timedelta(minutes=2), BATCH)
+            statement, params = captured[0]
+            raw = s.connection().connection.driver_connection
+            assert raw is not None
+            rows = raw.execute(
+                "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) " + statement, params
+            ).fetchall()
+            s.rollback()
+        event.remove(engine, "before_cursor_execute", grab)
+        plan = "\n".join(r[0] for r in rows)
+        inner = plan.split("CTE due", 1)[-1].split("->  Nested Loop", 1)[0]
+        good = "Index" in inner and "Sort" not in inner and "Seq Scan" not in inner
+        return plan, good
+    finally:
+        schema.close()
+
+
+# ------------------------------------------------------------------------------ part 4
+
+
+def soak(url: str, n: int, cps: float) -> dict[str, Any]:
+    result = end_to_end(url, n, 4, cps)
+    result["ok"] = result["calls"] == n and result["twice"] == 0 and result["busiest"] <= cps
+    return result
+
+
+# ------------------------------------------------------------------------------ main
+
+
+def cpu_line(cpu: dict[str, float], span: float) -> str:
+    return ", ".join(f"{k} {v:.1f} s ({v / span * 100:.0f}%)" for k, v in cpu.items())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", default=os.environ.get("DIALER_TEST_DATABASE_URL")
+                        or "postgresql://127.0.0.1:5432/test")  # fmt: skip
+    parser.add_argument("--parts", default="1,2,3")
+    parser.add_argument("--store-attempts", type=int, default=20_000, help="part 1: pool size")
+    parser.add_argument("--e2e", type=int, default=5_000, help="part 2: calls per run")
+    parser.add_argument("--e2e-cps", type=float, default=100_000.0, help="part 2: configured CPS")
+    parser.add_argument("--pending", type=int, default=1_000_000, help="part 3")
+    parser.add_argument("--drain", type=int, default=100_000, help="part 4: attempts")
+    parser.add_argument("--cps", type=float, default=100.0, help="part 4: fleet CPS")
+    parser.add_argument("--strict", action="store_true")
+    args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    parts = {int(p) for p in args.parts.split(",")}
+    ok = True
+    if 1 in parts:
+        ours, bare = store_path(args.db, args.store_attempts)
+        scaling, bare_scaling = ours[2] / ours[1], bare[2] / bare[1]
+        within = min(ours[w] / bare[w] for w in ours)
+        good = scaling >= 1.5 and within >= 0.5
+        ok &= good
+        print("1. store path (claim a batch of 100 with its lease, record as placed; no HTTP):")
+        for w in (1, 2, 4):
+            print(
+                f"   {w} worker(s): ours {ours[w]:,.0f} attempts/s, bare SKIP LOCKED loop "
+                f"{bare[w]:,.0f}/s (ours {ours[w] / bare[w]:.2f}x the bare loop)"
+            )
+        print(
+            f"   scaling 2 workers / 1: ours {scaling:.2f}x, bare {bare_scaling:.2f}x; 4 / 1: ours "
+            f"{ours[4] / ours[1]:.2f}x, bare {bare[4] / bare[1]:.2f}x (goals: >= 1.5x and "
+            f"within 2x of the bare loop: {'met' if good else 'MISSED'})"
+        )
+    if 2 in parts:
+        print(f"2. end to end, {args.e2e} calls, zero-latency sandbox, CPS {args.e2e_cps:g}:")
+        for w in (1, 2, 4):
+            r = end_to_end(args.db, args.e2e, w, args.e2e_cps)
+            ok &= r["twice"] == 0 and r["calls"] == args.e2e
+            print(
+                f"   {w} dispatcher(s): {r['calls']} calls at {r['rate']:,.0f}/s "
+                f"(dialled twice: {r['twice']}); CPU over {r['span']:.1f} s: "
+                f"{cpu_line(r['cpu'], r['span'])}"
+            )
+    if 3 in parts:
+        plan, good = explain_claim(args.db, args.pending)
+        ok &= good
+        print(
+            f"3. the claim at {args.pending:,} pending attempts ({'index scan' if good else 'NOT an index scan'}):"
+        )
+        print(re.sub(r"(?m)^", "   ", plan))
+    if 4 in parts:
+        r = soak(args.db, args.drain, args.cps)
+        ok &= r["ok"]
+        print(
+            f"4. soak: 4 dispatchers drained {r['calls']:,} of {args.drain:,} at {r['rate']:.1f}/s, "
+            f"busiest second {r['busiest']} (CPS {args.cps:g}), dialled twice {r['twice']}: "
+            f"{'ok' if r['ok'] else 'FAILED'}"
+        )
+    return 1 if args.strict and not ok else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
