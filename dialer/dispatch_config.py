@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,9 @@ class DispatchConfig:
     min_gap: timedelta = timedelta(minutes=30)
     machine_detection: bool = True
     company: str = ""
+    # Which due attempts go first when there are more than the pipe takes (attempts.claim_order_by):
+    # DOMAIN.md's priority, or first-in-first-out in file order (`dialer simulate`'s comparison).
+    claim_order: Literal["priority", "fifo"] = "priority"
 
 
 @dataclass

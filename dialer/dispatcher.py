@@ -111,7 +111,12 @@ class Dispatcher:
             if room > 0:
                 with self.store.transaction() as session:
                     ids = books.claim(
-                        session, self.config.worker_id, self.clock.now(), self.config.lease, room
+                        session,
+                        self.config.worker_id,
+                        self.clock.now(),
+                        self.config.lease,
+                        room,
+                        order=self.config.claim_order,
                     )
                 report.claimed = len(ids)
                 if ids:
