@@ -24,7 +24,6 @@ from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 from dialer.campaigns import CampaignSpec
 from dialer.models import (
@@ -348,7 +347,7 @@ CLAIM_ORDERS: tuple[ClaimOrder, ...] = ("priority", "fifo")
 NO_SLACK = 2**62  # a task whose slack was never computed goes after those with any
 
 
-def claim_order_by(order: ClaimOrder) -> tuple[ColumnElement[Any], ...]:
+def claim_order_by(order: ClaimOrder) -> tuple[Any, ...]:
     """The order in which due attempts are claimed when there are more than the pipe takes.
 
     `priority` is DOMAIN.md's: members first, then least slack (open calling-window time left
