@@ -1,7 +1,7 @@
 """The fast-forward loop `dialer demo` and `dialer simulate` share: the real runner on a test clock.
 
 Each step the runner's own jobs run (plan every `plan_every`, refresh slack every `slack_every`,
-escalate every step), any extra work of the caller runs (simulated agents), the dispatcher
+escalate every step or every `escalate_every`), any extra work of the caller runs (simulated agents), the dispatcher
 ticks, and the sandbox advances the clock by one step, running every call and SMS event due on
 the way (their webhooks reach the real app over HTTP). Deterministic for a seed and a start.
 """
@@ -26,6 +26,10 @@ class Cadence:
     step: timedelta = timedelta(minutes=10)
     plan_every: timedelta = PLAN_EVERY
     slack_every: timedelta = SLACK_EVERY
+    escalate_every: timedelta | None = None  # None: every step
+    # Tick the dispatcher again within a step while it still claims work (its pacing moves the
+    # clock), so the calls per step are the CPS's, not one claim batch's.
+    drain_each_step: bool = False
 
 
 def fast_forward(
@@ -50,6 +54,7 @@ def fast_forward(
     runner.plan_tick()
     runner.slack_tick()
     planned_at = slack_at = clock.now()
+    escalated_at: datetime | None = None
     while clock.now() < end:
         now = clock.now()
         if now - planned_at >= cadence.plan_every:
@@ -58,11 +63,18 @@ def fast_forward(
         if now - slack_at >= cadence.slack_every:
             runner.slack_tick()
             slack_at = now
-        runner.escalate_tick()
+        every = cadence.escalate_every
+        if escalated_at is None or every is None or now - escalated_at >= every:
+            runner.escalate_tick()
+            escalated_at = now
         if each_step is not None:
             each_step(now)
-        dispatcher.tick()
+        step_end = min(end, now + cadence.step)
+        while dispatcher.tick().claimed and cadence.drain_each_step and clock.now() < step_end:
+            harness.advance(0)  # the calls and messages due by now run before the next claim
         left = (end - clock.now()).total_seconds()
+        if cadence.drain_each_step:
+            left = min(left, (step_end - clock.now()).total_seconds())
         if left > 0:
             harness.advance(min(cadence.step.total_seconds(), left))
         if after_step is not None:
