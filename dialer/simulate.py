@@ -20,7 +20,8 @@ import shutil
 import statistics
 import tempfile
 import time as _time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -40,6 +41,7 @@ from dialer.fast_forward import Cadence, fast_forward
 from dialer.models import Attempt
 from dialer.runner import Runner, RunOptions
 from dialer.serving import AppServer
+from dialer.sim_capacity import model_cps, open_load
 from dialer.sim_scratch import Template, build_template, horizon, reachable_members
 from dialer.store import Store
 from dialer.telephony.client import Telephony
@@ -131,6 +133,7 @@ class Prediction:
     runs: list[RunResult]
     fifo: list[RunResult]
     needed: Needed | None = None
+    model_cps: float | None = None  # the capacity model's CPS for every member (automated)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -145,6 +148,7 @@ class Prediction:
             "runs": [r.as_json() for r in self.runs],
             "fifo_runs": [r.as_json() for r in self.fifo],
             "needed": self.needed.as_json() if self.needed else None,
+            "model_cps_for_members": self.model_cps,
         }
 
 
@@ -281,6 +285,12 @@ def simulate(
         template = build_template(source, spec, folder / "template.db", start)
         end = horizon(template, options.days)
         prediction = Prediction(spec.slug, start, end, spec.handled_by, template, [], [])
+        if spec.handled_by != "agents":
+            with _opened(template.path) as scratch:
+                load = open_load(scratch, spec, start)
+            prediction.model_cps = model_cps(
+                spec, load, start, answer_rate=options.behaviour.human, members_only=True
+            )
 
         def one(seed: int, order: Order, cps: float, agents: int | None) -> RunResult:
             return run_once(
@@ -304,9 +314,19 @@ def simulate(
             prediction.needed = needed_capacity(
                 spec, prediction.runs, options,
                 lambda value: one(options.seed, "priority", *_capacity(spec, value, options)),
+                first=prediction.model_cps,
                 on_run=on_run,
             )  # fmt: skip
     return prediction
+
+
+@contextmanager
+def _opened(path: Path) -> Iterator[Store]:
+    store = Store.open(f"sqlite:///{path}", upgrade=False)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def _capacity(spec: CampaignSpec, value: float, options: SimOptions) -> tuple[float, int | None]:
@@ -322,14 +342,16 @@ def needed_capacity(
     options: SimOptions,
     probe: Callable[[float], RunResult],
     *,
+    first: float | None = None,
     on_run: Callable[[str, RunResult], None] | None = None,
 ) -> Needed:
     """The smallest CPS (or number of agents) at which every reachable member was covered.
 
-    Starts from what the runs used: when they all covered every reachable member, halves until a
-    probe falls short, else doubles until one covers; then bisects between the two, one
-    simulated run (the first seed) per probe, `options.search_runs` probes in all. Agents are
-    whole people, CPS is kept to three significant digits.
+    Starts from what the runs used (and tries `first`, the capacity model's estimate, next):
+    when they all covered every reachable member, halves until a probe falls short, else doubles
+    until one covers; then bisects between the two, one simulated run (the first seed) per
+    probe, `options.search_runs` probes in all. Agents are whole people, CPS is kept to three
+    significant digits.
     """
     agents = spec.handled_by == "agents"
     current = float(runs[0].agents if agents else runs[0].cps)
@@ -353,6 +375,12 @@ def needed_capacity(
         needed.probes.append((v, got.all_reachable_covered))
         return got.all_reachable_covered
 
+    if first is not None and budget > 0 and rounded(first) != current:
+        v = rounded(first)
+        if test(v):
+            good = v if good is None else min(good, v)
+        else:
+            bad = v if bad is None else max(bad, v)
     while budget > 0:
         if good is None:
             assert bad is not None
