@@ -141,6 +141,11 @@ class Dispatcher:
                 break
         return total
 
+    def next_call_in(self) -> float:
+        """Seconds until the account's pacing lets the next call leave (0: now); books nothing.
+        The fast-forward moves its clock there rather than letting a worker wait for it."""
+        return self.pacer.wait_for([Limit("account:call", self.config.cps)])
+
     def _batch(self) -> int:
         """About ten seconds of paced work in the pipe, so no lease runs out while it waits."""
         rate = max(self.config.cps, self.config.mps)

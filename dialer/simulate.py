@@ -220,6 +220,10 @@ def run_once(
                 senders=settings.sender_numbers or SIM_SENDERS,
                 cps=cps,
                 max_in_flight=1,  # one worker: the settable clock moves in one order
+                # About ten seconds of calls per claim (its SMS rate would claim a hundred, and
+                # a slow account's calls would then wait hours each in a worker); the
+                # fast-forward moves the clock to each next call slot.
+                claim_batch=max(1, min(100, int(cps * 10))),
                 company=settings.company_name,
                 claim_order=order,
             )
