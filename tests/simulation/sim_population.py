@@ -16,13 +16,16 @@ START = datetime(2026, 11, 24, 9, 0, tzinfo=TAIPEI)  # a Tuesday, at the window'
 HEADER = "客戶編號,姓名,手機,會員,國家,時區,語言,服務日期,服務項目\n"
 
 
-def write_customers(path: Path, count: int, *, first_day: date = date(2026, 11, 21)) -> Path:
-    """`count` customers; every other one a member; service days cycle over three days, the
-    latest deadline first in file order (what a hopper working in file order gets wrong)."""
+def write_customers(
+    path: Path, count: int, *, first_day: date = date(2026, 11, 22), days: int = 2
+) -> Path:
+    """`count` customers; every other one a member; service days spread over `days` days, oldest
+    first (as a daily extract lists them), so deadlines differ (the first ones two days after the
+    start) and file order is deadline order."""
     rows = []
     for i in range(count):
         member = "是" if i % 2 == 1 else "否"
-        day = first_day + timedelta(days=2 - (i // 2) % 3)
+        day = first_day + timedelta(days=days * i // count)
         rows.append(
             f"S{i:04d},客戶{i},0912-{i // 1000 % 1000:03d}-{i % 1000:03d},{member},TW,"
             f"Asia/Taipei,zh-TW,{day.isoformat()},定期保養\n"
