@@ -132,7 +132,8 @@ def render(p: Prediction, options: SimOptions) -> None:
         f"capacity: {capacity}; customers: {b.human:.0%} answer a call, {b.sms_reply:.0%} reply "
         "to an SMS (the sandbox's seeded population)"
     )
-    table = Table(title="predicted at the last deadline", title_justify="left")
+    when = "the last deadline" if options.days is None else f"{options.days:g} day(s)"
+    table = Table(title=f"predicted after {when}", title_justify="left")
     table.add_column("")
     table.add_column("deadline-aware (members, then least slack)")
     if p.fifo:
