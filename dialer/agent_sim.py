@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -75,9 +76,10 @@ class SimulatedAgents:
         *,
         count: int | None = None,
         step: timedelta = timedelta(minutes=10),
+        order: Literal["priority", "fifo"] = "priority",
     ) -> None:
         self.store, self.clock, self.spec, self.sandbox = store, clock, spec, sandbox
-        self.step = step
+        self.step, self.order = step, order
         self.policy = spec.window_policy()
         self.tries = spec.attempt_policy("agent")
         self.calls = 0
@@ -273,6 +275,13 @@ class SimulatedAgents:
             appointment_at=appointment,
         )
 
+    def _urgency(self) -> tuple[Any, ...]:
+        """Members first, then least slack (DOMAIN.md); or the agent's list in file order."""
+        t = CallbackTask
+        if self.order == "fifo":
+            return (func.coalesce(t.next_attempt_at, t.created_at), t.id)
+        return (t.member.desc(), func.coalesce(t.slack_seconds, 2**62), t.deadline, t.id)
+
     def _next_task(self, s: Session, agent_id: int, at: datetime) -> CallbackTask | None:
         """The agent's most urgent open task that is due and inside the customer's window."""
         t = CallbackTask
@@ -291,12 +300,7 @@ class SimulatedAgents:
                 (t.next_attempt_at.is_(None)) | (t.next_attempt_at <= at),
                 t.deadline > at,
             )
-            .order_by(
-                t.member.desc(),
-                func.coalesce(t.slack_seconds, 2**62),
-                t.deadline,
-                t.id,
-            )
+            .order_by(*self._urgency())
             .limit(50)
         ).all()
         for task, zones, quiet, region, consent in rows:

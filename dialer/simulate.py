@@ -205,7 +205,7 @@ def run_once(
     sandbox = Sandbox(clock, behaviour, seed=seed, cps=max(cps, 1.0), mps=10.0)
     harness = SandboxHarness(sandbox, SandboxServer(sandbox).start(), clock)
     people = (
-        SimulatedAgents(store, clock, spec, sandbox, count=agents, step=cadence.step)
+        SimulatedAgents(store, clock, spec, sandbox, count=agents, step=cadence.step, order=order)
         if spec.handled_by == "agents"
         else None
     )
