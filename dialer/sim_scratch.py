@@ -30,6 +30,7 @@ from dialer.models import (
     Agent,
     CallbackTask,
     Campaign,
+    CampaignStatus,
     Customer,
     CustomerPhone,
     DoNotContact,
@@ -110,7 +111,7 @@ def build_template(source: Store, spec: CampaignSpec, path: Path, start: datetim
                 if spec.handled_by != "agents":
                     dst.execute(update(tasks).values(agent_id=None))
             dst.execute(  # a campaign paused or stopped for real is simulated as running
-                update(campaigns).values(status="active")
+                update(campaigns).values(status=CampaignStatus.ACTIVE)
             )
         plan_campaign(scratch, SettableClock(start), spec)
         with scratch.sessions() as s:
