@@ -67,7 +67,7 @@ SIM_SENDERS = {"TW": "+886200000001", "KR": "+8227000001", "default": "+15005550
 class SimOptions:
     """One simulation: how many runs, which population, what capacity, how fine the steps."""
 
-    runs: int = 5
+    runs: int = 3
     seed: int = 0
     days: float | None = None  # None: until the last open deadline
     cps: float = 1.0  # automated campaigns: the account's calls per second
@@ -75,7 +75,7 @@ class SimOptions:
     behaviour: Behaviour = field(default_factory=Behaviour)
     cadence: Cadence = field(default_factory=lambda: SIM_CADENCE)
     compare_fifo: bool = True
-    search_runs: int = 4  # simulated probes for the capacity needed (0: no search)
+    search_runs: int = 3  # simulated probes for the capacity needed (0: no search)
 
 
 @dataclass

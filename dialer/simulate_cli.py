@@ -183,7 +183,7 @@ def render(p: Prediction, options: SimOptions) -> None:
 def simulate_command(
     ctx: typer.Context,
     campaign: Annotated[str, typer.Argument(help="Campaign slug, or the path of its .toml file.")],
-    runs: Annotated[int, typer.Option(min=1, max=100, help="Monte Carlo runs (seeds).")] = 5,
+    runs: Annotated[int, typer.Option(min=1, max=100, help="Monte Carlo runs (seeds).")] = 3,
     seed: Annotated[int, typer.Option(help="Seed of the first run's population.")] = 0,
     cps: Annotated[
         float, typer.Option(min=0.0001, max=1000, help="Calls per second (automated campaigns).")
@@ -221,7 +221,7 @@ def simulate_command(
     search_runs: Annotated[
         int,
         typer.Option(min=0, max=20, help="Simulated probes for the capacity needed (0: none)."),
-    ] = 4,
+    ] = 3,
     step: Annotated[
         float, typer.Option(min=1, max=60, help="Minutes of simulated time per step.")
     ] = 10,
