@@ -112,10 +112,16 @@ class Needed:
     covered_at: float | None  # smallest probe that covered every reachable member
     short_at: float | None  # largest probe that did not
     probes: list[tuple[float, bool]] = field(default_factory=list)
+    reachable: int = 0  # reachable members in the first seed's population
+    target: int = 0  # members the search must cover: the reachable ones any capacity reaches
+    ample: float | None = None  # the ample capacity that said so, when it was probed
 
     def as_json(self) -> dict[str, Any]:
         return {
             "unit": self.unit,
+            "reachable_members": self.reachable,
+            "target_members": self.target,
+            "ample": self.ample,
             "value": self.value,
             "covered_at": self.covered_at,
             "short_at": self.short_at,
@@ -340,6 +346,9 @@ def _capacity(spec: CampaignSpec, value: float, options: SimOptions) -> tuple[fl
     return value, options.agents
 
 
+SATURATE = 8  # "ample" capacity: this many times what was simulated (agents: at least 4)
+
+
 def needed_capacity(
     spec: CampaignSpec,
     runs: Sequence[RunResult],
@@ -351,18 +360,19 @@ def needed_capacity(
 ) -> Needed:
     """The smallest CPS (or number of agents) at which every reachable member was covered.
 
-    Starts from what the runs used (and tries `first`, the capacity model's estimate, next):
-    when they all covered every reachable member, halves until a probe falls short, else doubles
-    until one covers; then bisects between the two, one simulated run (the first seed) per
-    probe, `options.search_runs` probes in all. Agents are whole people, CPS is kept to three
-    significant digits.
+    Every probe is one simulated run on the first seed's population, compared with that seed's
+    run. When that run missed reachable members, one probe with ample capacity first says how
+    many any capacity reaches (a try that falls after the deadline or an SMS sent too late is
+    not a matter of capacity): that becomes the target. Then the capacity model's estimate
+    (`first`) is tried, and the search halves (the runs covered the target), doubles (a probe
+    fell short with nothing covering yet) or bisects between the two, `options.search_runs`
+    probes in all. Agents are whole people, CPS is kept to three significant digits.
     """
     agents = spec.handled_by == "agents"
-    current = float(runs[0].agents if agents else runs[0].cps)
-    ok_now = all(r.all_reachable_covered for r in runs)
+    base = runs[0]
+    current = float(base.agents if agents else base.cps)
     needed = Needed("agents" if agents else "cps", None, None, None)
-    good: float | None = current if ok_now else None
-    bad: float | None = None if ok_now else current
+    needed.reachable = needed.target = base.members_reachable
     budget = options.search_runs
 
     def rounded(v: float) -> float:
@@ -370,21 +380,37 @@ def needed_capacity(
             return float(max(1, round(v)))
         return float(f"{v:.3g}")
 
-    def test(v: float) -> bool:
+    def test(v: float) -> int:
         nonlocal budget
         budget -= 1
         got = probe(v)
         if on_run is not None:
             on_run("search", got)
-        needed.probes.append((v, got.all_reachable_covered))
-        return got.all_reachable_covered
+        needed.probes.append((v, got.members_in_time >= needed.target))
+        return got.members_in_time
 
-    if first is not None and budget > 0 and rounded(first) != current:
+    good: float | None = None
+    bad: float | None = None
+    if base.members_in_time >= needed.target:
+        good = current
+    else:
+        bad = current
+        if budget > 0:
+            ample = rounded(max(current * SATURATE, 4.0) if agents else current * SATURATE)
+            reached = test(ample)
+            needed.target = min(needed.target, reached)
+            needed.ample = ample
+            needed.probes[-1] = (ample, True)
+            good = ample
+            if base.members_in_time >= needed.target:  # the runs' capacity was enough after all
+                good, bad = current, None
+    if first is not None and budget > 0:
         v = rounded(first)
-        if test(v):
-            good = v if good is None else min(good, v)
-        else:
-            bad = v if bad is None else max(bad, v)
+        if (good is None or v < good) and (bad is None or v > bad):
+            if test(v) >= needed.target:
+                good = v
+            else:
+                bad = v
     while budget > 0:
         if good is None:
             assert bad is not None
@@ -397,7 +423,7 @@ def needed_capacity(
             v = rounded(math.sqrt(good * bad) if not agents else (good + bad) / 2)
             if v in (good, bad) or (agents and good - bad <= 1):
                 break
-        if test(v):
+        if test(v) >= needed.target:
             good = v
         else:
             bad = v

@@ -162,16 +162,21 @@ def render(p: Prediction, options: SimOptions) -> None:
     if n is not None:
         unit = "agent(s)" if n.unit == "agents" else "call(s)/s"
         tried = ", ".join(f"{v:g}{'✓' if ok else '✗'}" for v, ok in n.probes) or "none"
+        goal = "every reachable member"
+        if n.target < n.reachable and n.ample is not None:
+            goal = (
+                f"the {n.target} of {n.reachable} reachable members that ample capacity "
+                f"({n.ample:g} {unit}) reaches (the rest are not reached in time even then)"
+            )
         if n.value is not None:
             per_min = f" ({n.value * 60:.2g} calls a minute)" if n.unit == "cps" else ""
             short = f"; {n.short_at:g} fell short" if n.short_at is not None else ""
             out.print(
-                f"needed to cover every reachable member: {n.value:g} {unit}{per_min}{short} "
-                f"(probes: {tried})"
+                f"needed to cover {goal}: {n.value:g} {unit}{per_min}{short} (probes: {tried})"
             )
         else:
             out.print(
-                f"needed to cover every reachable member: more than {n.short_at:g} {unit} "
+                f"needed to cover {goal}: more than {n.short_at:g} {unit} "
                 f"(probes: {tried}; raise --search-runs to look further)"
             )
     if p.model_cps is not None:
