@@ -59,6 +59,7 @@ from dialer.report_cli import report_command
 from dialer.run_cli import run_command
 from dialer.sandbox_cli import sandbox_command
 from dialer.serve_cli import serve_command
+from dialer.simulate_cli import simulate_command
 from dialer.spreadsheet import safe_cell
 from dialer.store import Store, describe_url
 
@@ -98,6 +99,7 @@ app.command("serve")(serve_command)
 app.command("records")(records_command)
 app.command("report")(report_command)
 app.command("demo")(demo_command)
+app.command("simulate")(simulate_command)
 app.add_typer(dnc_app, name="dnc")
 app.command("assignments")(assignments_command)
 app.command("call")(call_command)

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import func, select
 
@@ -27,6 +26,7 @@ from dialer.config import Settings
 from dialer.demo_data import SampleSummary, generate
 from dialer.dispatch_config import DispatchConfig
 from dialer.dispatcher import Dispatcher
+from dialer.fast_forward import PLAN_EVERY, SLACK_EVERY, Cadence, fast_forward
 from dialer.ingest import Importer, ImportSummary
 from dialer.models import Attempt, CallbackTask, Customer
 from dialer.report_cli import ReportFormat, export_report
@@ -41,8 +41,6 @@ from dialer.webhooks import create_app
 log = logging.getLogger(__name__)
 
 DEMO_SENDERS = {"TW": "+886200000001", "KR": "+8227000001", "default": "+15005550006"}
-PLAN_EVERY = timedelta(minutes=30)  # the runner plans every 5 minutes; nothing new comes in here
-SLACK_EVERY = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -183,26 +181,11 @@ def _fast_forward(
     start: datetime,
     on_step: Callable[[DemoProgress], None] | None,
 ) -> None:
-    clock: Any = harness.clock
+    clock = harness.clock
     end = start + timedelta(days=options.days)
     total = (end - start).total_seconds()
-    runner.plan_tick()
-    runner.slack_tick()
-    planned_at = slack_at = clock.now()
-    assert runner.dispatcher is not None
-    while clock.now() < end:
-        now = clock.now()
-        if now - planned_at >= PLAN_EVERY:
-            runner.plan_tick()
-            planned_at = now
-        if now - slack_at >= SLACK_EVERY:
-            runner.slack_tick()
-            slack_at = now
-        runner.escalate_tick()
-        runner.dispatcher.tick()
-        left = (end - clock.now()).total_seconds()
-        if left > 0:
-            harness.advance(min(options.step.total_seconds(), left))
+
+    def progress() -> None:
         if on_step is not None:
             tasks, placed, reached = _counts(runner.store)
             on_step(
@@ -211,8 +194,9 @@ def _fast_forward(
                     placed, reached, tasks,
                 )
             )  # fmt: skip
-    harness.settle(limit=3600)  # calls still ringing at the end finish
-    runner.slack_tick()
+
+    cadence = Cadence(step=options.step, plan_every=PLAN_EVERY, slack_every=SLACK_EVERY)
+    fast_forward(runner, harness, end, cadence, after_step=progress)
 
 
 __all__ = ["DemoOptions", "DemoProgress", "DemoResult", "database_is_empty", "run_demo"]

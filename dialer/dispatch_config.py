@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ class DispatchConfig:
     company: str = ""
     fleet_pacing: bool = False  # the pacing budget in the database, shared by every dispatcher
     crash_point: str | None = None  # tests: "after_sdk_return" dies between API call and record
+    # Which due attempts go first when there are more than the pipe takes (attempts.claim_order_by):
+    # DOMAIN.md's priority, or first-in-first-out in file order (`dialer simulate`'s comparison).
+    claim_order: Literal["priority", "fifo"] = "priority"
 
 
 @dataclass

@@ -127,7 +127,12 @@ class Dispatcher:
                 # its rows stay claimed, unsent, until the reaper releases them.)
                 with self.store.transaction() as session:
                     ids = books.claim(
-                        session, self.config.worker_id, self.clock.now(), self.config.lease, room
+                        session,
+                        self.config.worker_id,
+                        self.clock.now(),
+                        self.config.lease,
+                        room,
+                        order=self.config.claim_order,
                     )
                 report.claimed = len(ids)
                 if ids:
@@ -156,6 +161,11 @@ class Dispatcher:
             if r.claimed == 0 and r.scheduled == 0 and r.exhausted == 0 and r.reaped == 0:
                 break
         return total
+
+    def next_call_in(self) -> float:
+        """Seconds until the account's pacing lets the next call leave (0: now); books nothing.
+        The fast-forward moves its clock there rather than letting a worker wait for it."""
+        return self.pacer.wait_for([Limit("account:call", self.config.cps)])
 
     def _batch(self) -> int:
         """About ten seconds of paced work in the pipe (at most a quarter of the lease), so no

@@ -141,6 +141,20 @@ class FleetPacer:
         self._local.slot = slot
         return slot
 
+    def wait_for(self, limits: Sequence[Limit]) -> float:
+        """Seconds until the fleet's next slot on every key would be free; books nothing."""
+        keys = sorted({lim.key for lim in limits})
+        with self.store.sessions() as session:
+            rows = session.execute(
+                select(PacingBudget.next_at, PacingBudget.blocked_until).where(
+                    PacingBudget.key.in_(keys)
+                )
+            ).all()
+        slot = max(
+            [0.0] + [float(r.next_at) for r in rows] + [float(r.blocked_until) for r in rows]
+        )
+        return max(0.0, slot - self._now())
+
     def take(self, limits: Sequence[Limit]) -> float:
         """Book the next fleet-wide slot; seconds until it (0: go now)."""
         return max(0.0, self._book(limits) - self._now())

@@ -110,6 +110,12 @@ class Pacer:
                 self._sent[lim.key].append(now)
             return 0.0
 
+    def wait_for(self, limits: Sequence[Limit]) -> float:
+        """Seconds until a slot on every key would be free; books nothing (0: free now)."""
+        with self._lock:
+            now = self.clock.monotonic()
+            return max(0.0, self._slot(limits, now) - now)
+
     def reserve(self, limits: Sequence[Limit]) -> float:
         """Take a slot only if it is free now (return 0); else how long until one is."""
         with self._lock:

@@ -349,3 +349,32 @@ def test_a_status_finds_its_attempt_by_sid_and_refuses_another_attempts_sid(
         SID,
         "ringing",
     )
+
+
+def test_claim_order_is_members_then_least_slack_or_file_order_for_fifo(
+    store: Store, clock: SettableClock, spec: CampaignSpec
+) -> None:
+    """With more due than the pipe takes: priority claims members first, then least slack;
+    fifo claims the earliest due in file (task) order."""
+    tasks = seed(store, clock, spec, n=4)
+    # task 0: non-member, tight; 1: member, loose; 2: member, tight; 3: non-member, loose
+    shape = [(False, 600), (True, 90_000), (True, 3_600), (False, 50_000)]
+    with store.transaction() as s:
+        for tid, (member, slack) in zip(tasks, shape, strict=True):
+            s.execute(
+                update(CallbackTask)
+                .where(CallbackTask.id == tid)
+                .values(member=member, slack_seconds=slack)
+            )
+    schedule(store, clock)
+    lease = timedelta(minutes=2)
+    with store.transaction() as s:
+        by_priority = books.claim(s, "A", clock.now(), lease, 3)
+        for aid in by_priority:  # given back: the same due attempts, claimed the other way
+            books.release(s, aid, clock.now())
+    with store.transaction() as s:
+        fifo = books.claim(s, "A", clock.now(), lease, 3, order="fifo")
+    with store.sessions() as s:
+        task_of = {a: t for a, t in s.execute(select(Attempt.id, Attempt.task_id))}
+    assert [task_of[a] for a in by_priority] == [tasks[2], tasks[1], tasks[0]]
+    assert [task_of[a] for a in fifo] == tasks[:3]

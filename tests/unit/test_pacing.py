@@ -126,3 +126,17 @@ def test_workers_book_distinct_slots_in_turn() -> None:
     assert [round(w / step, 6) for w in waits] == [0, 1, 2, 3, 4]
     p.throttled("sender", 2.0)
     assert p.blocked_for(lim) == 2.0 and p.take(lim) >= 2.0
+
+
+def test_wait_for_tells_the_next_free_slot_and_books_nothing() -> None:
+    c = clock()
+    p = Pacer(c)
+    lim = [Limit("acct", 0.01)]  # one call every 100 s
+    assert p.wait_for(lim) == 0
+    assert p.wait_for(lim) == 0  # asking twice took nothing
+    assert p.take(lim) == 0
+    wait = p.wait_for(lim)
+    assert abs(wait - 100 * (1 + MARGIN)) < 1e-6
+    assert p.wait_for(lim) == wait
+    c.advance(wait)
+    assert p.wait_for(lim) == 0 and p.take(lim) == 0
