@@ -3,9 +3,14 @@
 A generated customer file (`dialer.demo_data`) is imported into a fresh database and planned by
 the shipped service-event campaigns; the sandbox plays Twilio with DOMAIN.md's default customer
 behaviour and the webhooks are served in-process. Time is a SettableClock: each step the runner's
-own jobs run (plan, escalate, refresh slack), the dispatcher ticks, and the sandbox advances the
+own jobs run (escalate, refresh slack), the dispatcher ticks, and the sandbox advances the
 clock by one step, running every call and SMS event due on the way. Deterministic for a seed and
-a start instant.
+a start instant. By default the run ends at the real now (`demo_start`), so the database it
+leaves reads as it stands; its last quarter hour takes no new work, so no call is left ringing.
+
+What the steps cost besides the calls themselves is kept small: the file is planned once (it is
+all imported before the start), a dispatcher tick runs only when something is due
+(`dispatch_due`), and the progress totals are counted only when the display asks for them.
 
 No shipped campaign is handled by agents (all are `handled_by = "automated"`, and escalation goes
 to SMS because every one of them can text), so the demo needs no simulated agents.
@@ -26,9 +31,13 @@ from dialer.config import Settings
 from dialer.demo_data import SampleSummary, generate
 from dialer.dispatch_config import DispatchConfig
 from dialer.dispatcher import Dispatcher
-from dialer.fast_forward import PLAN_EVERY, SLACK_EVERY, Cadence, fast_forward
+from dialer.fast_forward import SLACK_EVERY, Cadence, dispatch_due, fast_forward
 from dialer.ingest import Importer, ImportSummary
-from dialer.models import Attempt, CallbackTask, Customer
+from dialer.models import (
+    Attempt,
+    CallbackTask,
+    Customer,
+)
 from dialer.report_cli import ReportFormat, export_report
 from dialer.runner import Runner, RunOptions
 from dialer.serving import AppServer
@@ -41,6 +50,9 @@ from dialer.webhooks import create_app
 log = logging.getLogger(__name__)
 
 DEMO_SENDERS = {"TW": "+886200000001", "KR": "+8227000001", "default": "+15005550006"}
+# The last stretch of the run takes no new work, as `dialer run` stops on SIGTERM: calls in flight
+# finish before the end, so the clock never runs past the end (the real now, by default).
+DRAIN = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -55,14 +67,17 @@ class DemoOptions:
 
 @dataclass
 class DemoProgress:
-    """What the progress bar shows after each step."""
+    """Where the run is after a step; `counts()` reads the totals (three COUNT queries), so a
+    progress display that refreshes a few times a second asks for them only then."""
 
     now: datetime
     elapsed: float  # simulated seconds since the start
     total: float
-    placed: int
-    reached: int
-    tasks: int
+    store: Store
+
+    def counts(self) -> tuple[int, int, int]:
+        """(tasks, calls and SMS placed, tasks reached)."""
+        return demo_counts(self.store)
 
 
 @dataclass
@@ -78,9 +93,11 @@ class DemoResult:
     reports: dict[str, Path] = field(default_factory=dict)
 
 
-def demo_start(now: datetime) -> datetime:
-    """The demo's start: `now` on the hour (so one seed replays within the hour)."""
-    return now.replace(minute=0, second=0, microsecond=0)
+def demo_start(now: datetime, days: float) -> datetime:
+    """The default start: `days` before `now` (to the second), so the fast-forwarded days end at
+    the real now and `dialer coverage`, `records` and `report` read the result as it stands,
+    with no `--at`. The service visits of the sample file come before the start."""
+    return now.replace(microsecond=0) - timedelta(days=days)
 
 
 def database_is_empty(store: Store) -> bool:
@@ -93,7 +110,8 @@ def database_is_empty(store: Store) -> bool:
     return customers == 0 and tasks == 0
 
 
-def _counts(store: Store) -> tuple[int, int, int]:
+def demo_counts(store: Store) -> tuple[int, int, int]:
+    """(tasks, calls and SMS placed, tasks reached) in the whole database."""
     with store.sessions() as session:
         tasks = session.scalar(select(func.count()).select_from(CallbackTask)) or 0
         reached = (
@@ -159,7 +177,7 @@ def run_demo(
             finally:
                 dispatcher.close()
         result.end = clock.now()
-        result.tasks, result.placed, result.reached = _counts(store)
+        result.tasks, result.placed, result.reached = demo_counts(store)
         for slug in result.campaigns:
             result.reports[slug] = export_report(
                 store,
@@ -187,16 +205,25 @@ def _fast_forward(
 
     def progress() -> None:
         if on_step is not None:
-            tasks, placed, reached = _counts(runner.store)
-            on_step(
-                DemoProgress(
-                    clock.now(), min(total, (clock.now() - start).total_seconds()), total,
-                    placed, reached, tasks,
-                )
-            )  # fmt: skip
+            elapsed = min(total, (clock.now() - start).total_seconds())
+            on_step(DemoProgress(clock.now(), elapsed, total, runner.store))
 
-    cadence = Cadence(step=options.step, plan_every=PLAN_EVERY, slack_every=SLACK_EVERY)
-    fast_forward(runner, harness, end, cadence, after_step=progress)
+    # Planned once (the whole file is imported before the start, nothing comes later); what is
+    # due at the end itself still runs, SMS replies still to come stay out.
+    cadence = Cadence(
+        step=options.step, plan_every=None, slack_every=SLACK_EVERY, skip_idle_ticks=True,
+        drain=DRAIN,
+    )  # fmt: skip
+    fast_forward(runner, harness, end, cadence, after_step=progress, settle=0)
 
 
-__all__ = ["DemoOptions", "DemoProgress", "DemoResult", "database_is_empty", "run_demo"]
+__all__ = [
+    "DemoOptions",
+    "DemoProgress",
+    "DemoResult",
+    "database_is_empty",
+    "demo_counts",
+    "demo_start",
+    "dispatch_due",
+    "run_demo",
+]

@@ -18,6 +18,7 @@ from dialer.errors import UsageError
 from dialer.store import Store, describe_url
 
 DEMO_DB = "dialer-demo.db"
+REDRAW = 0.25  # seconds of real time between two drawings of the progress bar
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -47,7 +48,7 @@ def demo_command(
         typer.Option(
             "--start",
             help="Simulated start (ISO with offset, or 'YYYY-MM-DD HH:MM Zone/Name'); default: "
-            "now, on the hour.",
+            "DAYS before now, so that the run ends now.",
             show_default=False,
         ),
     ] = None,
@@ -74,7 +75,7 @@ def demo_command(
         folder = Path.cwd()
         url = _fresh_demo_db(folder)
     c.settings = c.settings.model_copy(update={"database_url": url})
-    begin = parse_at(start) if start else demo_start(c.clock.now())
+    begin = parse_at(start) if start else demo_start(c.clock.now(), days)
     store = c.store()
     out.print(
         f"dialer demo: {customers} generated customers, {days:g} day(s) of campaign time from "
@@ -87,16 +88,26 @@ def demo_command(
         TextColumn("{task.fields[counts]}"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=err, transient=False) as bar:
+    # Drawn a few times a second of real time, not at every step: rendering the bar and
+    # counting the totals are not the demo's work.
+    with Progress(*columns, console=err, transient=False, auto_refresh=False) as bar:
         job = bar.add_task("importing and planning", total=days * 86400, counts="")
+        bar.refresh()
+        drawn = c.clock.monotonic()
 
         def step(p: DemoProgress) -> None:
+            nonlocal drawn
+            if c.clock.monotonic() - drawn < REDRAW and p.elapsed < p.total:
+                return
+            drawn = c.clock.monotonic()
+            tasks, placed, reached = p.counts()
             bar.update(
                 job,
                 completed=p.elapsed,
                 description=f"{p.now.astimezone(UTC):%a %Y-%m-%d %H:%M} UTC",
-                counts=f"{p.tasks} tasks, {p.placed} calls/SMS placed, {p.reached} reached",
+                counts=f"{tasks} tasks, {placed} calls/SMS placed, {reached} reached",
             )
+            bar.refresh()
 
         result = run_demo(
             c.settings, store, folder, DemoOptions(customers=customers, days=days, seed=seed),
@@ -108,17 +119,26 @@ def demo_command(
         f"(see `dialer imports rejects {imp.run_id}`); {result.tasks} tasks, "
         f"{result.placed} calls/SMS placed, {result.reached} customers reached"
     )
+    # Ended now: the table as `dialer coverage` shows it from now on (the real clock has moved on
+    # by the run's own minute); a chosen start: as it stood at the run's end.
     with store.sessions() as session:
-        report = coverage(session, CampaignBook(), result.end)
+        report = coverage(session, CampaignBook(), result.end if start else c.clock.now())
     render_coverage_table(report)
     db_arg = url if named else f"sqlite:///{DEMO_DB}"
     for slug, path in result.reports.items():
         out.print(f"summary report ({slug}): {path.resolve()}")
     out.print(f"database: {describe_url(url)}")
-    out.print(
-        f"explore it: dialer --db {db_arg} coverage|records|report ... "
-        f"(the demo's clock stopped at {result.end.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
-    )
+    ended = f"{result.end.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    if start:  # a chosen start: the run ended at its own instant, not now
+        out.print(
+            f"explore it: dialer --db {db_arg} coverage|report ... --at '{ended}' (the demo's "
+            f"clock stopped then), dialer --db {db_arg} records ..."
+        )
+    else:
+        out.print(
+            f"explore it: dialer --db {db_arg} coverage|records|report ... "
+            f"(the demo's {days:g} day(s) ended now, at {ended})"
+        )
 
 
 __all__ = ["demo_command"]

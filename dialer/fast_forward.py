@@ -1,9 +1,11 @@
 """The fast-forward loop `dialer demo` and `dialer simulate` share: the real runner on a test clock.
 
 Each step the runner's own jobs run (plan every `plan_every`, refresh slack every `slack_every`,
-escalate every step or every `escalate_every`), any extra work of the caller runs (simulated agents), the dispatcher
-ticks, and the sandbox advances the clock by one step, running every call and SMS event due on
-the way (their webhooks reach the real app over HTTP). Deterministic for a seed and a start.
+escalate every step or every `escalate_every`), any extra work of the caller runs (simulated
+agents), the dispatcher ticks (only when something is due, with `skip_idle_ticks`), and the
+sandbox advances the clock by one step, running every call and SMS event due on the way (their
+webhooks reach the real app over HTTP). The last `drain` of the run takes no new work, as
+`dialer run` stops on SIGTERM. Deterministic for a seed and a start.
 """
 
 from __future__ import annotations
@@ -12,8 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import exists, or_, select
+
+from dialer.attempts import OPEN_TASK_STATES
 from dialer.dispatcher import Dispatcher
+from dialer.models import IN_FLIGHT_ATTEMPT_STATES, Attempt, AttemptState, CallbackTask
 from dialer.runner import Runner
+from dialer.store import Store
 from dialer.telephony.sandbox.testing import SandboxHarness
 
 PLAN_EVERY = timedelta(minutes=30)  # the runner plans every 5 minutes; nothing new comes in here
@@ -25,12 +32,35 @@ class Cadence:
     """How often the runner's jobs run in fast-forward (the real runner's are finer)."""
 
     step: timedelta = timedelta(minutes=10)
-    plan_every: timedelta = PLAN_EVERY
+    plan_every: timedelta | None = PLAN_EVERY  # None: once, at the start (all imported before)
     slack_every: timedelta = SLACK_EVERY
     escalate_every: timedelta | None = None  # None: every step
     # Tick the dispatcher again within a step while it still claims work (moving the clock to
     # each next call slot), so the calls per step are the CPS's, not one claim batch's.
     drain_each_step: bool = False
+    # Skip the dispatcher's tick (a dozen queries) when `dispatch_due` says nothing is due.
+    skip_idle_ticks: bool = False
+    # The last stretch takes no new work: calls in flight finish before the end.
+    drain: timedelta = timedelta(0)
+
+
+def dispatch_due(store: Store, now: datetime) -> bool:
+    """Whether a dispatcher tick has anything to do at `now`: a task whose next try has come, a
+    scheduled attempt due, or a lease run out (the reaper's work). One indexed query, so the
+    fast-forward skips the tick at night and between retries."""
+    due = select(
+        or_(
+            exists().where(
+                CallbackTask.state.in_(OPEN_TASK_STATES), CallbackTask.next_attempt_at <= now
+            ),
+            exists().where(Attempt.state == AttemptState.SCHEDULED, Attempt.due_at <= now),
+            exists().where(
+                Attempt.state.in_(IN_FLIGHT_ATTEMPT_STATES), Attempt.lease_expires_at < now
+            ),
+        )
+    )
+    with store.sessions() as session:
+        return bool(session.scalar(due))
 
 
 def fast_forward(
@@ -58,23 +88,26 @@ def fast_forward(
     escalated_at: datetime | None = None
     while clock.now() < end:
         now = clock.now()
-        if now - planned_at >= cadence.plan_every:
+        if cadence.plan_every is not None and now - planned_at >= cadence.plan_every:
             runner.plan_tick()
             planned_at = now
         if now - slack_at >= cadence.slack_every:
             runner.slack_tick()
             slack_at = now
-        every = cadence.escalate_every
-        if escalated_at is None or every is None or now - escalated_at >= every:
-            runner.escalate_tick()
-            escalated_at = now
-        if each_step is not None:
-            each_step(now)
         step_end = min(end, now + cadence.step)
-        if cadence.drain_each_step:
-            _drain_step(dispatcher, harness, step_end)
-        else:
-            dispatcher.tick()
+        if end - now > cadence.drain:
+            every = cadence.escalate_every
+            if escalated_at is None or every is None or now - escalated_at >= every:
+                runner.escalate_tick()
+                escalated_at = now
+            if each_step is not None:
+                each_step(now)
+            if cadence.skip_idle_ticks and not dispatch_due(runner.store, now):
+                pass
+            elif cadence.drain_each_step:
+                _drain_step(dispatcher, harness, step_end)
+            else:
+                dispatcher.tick()
         left = (end - clock.now()).total_seconds()
         if cadence.drain_each_step:
             left = min(left, (step_end - clock.now()).total_seconds())
@@ -103,4 +136,4 @@ def _drain_step(dispatcher: Dispatcher, harness: SandboxHarness, step_end: datet
         harness.advance(0)  # the calls and messages due by now run before the next claim
 
 
-__all__ = ["PLAN_EVERY", "SLACK_EVERY", "Cadence", "fast_forward"]
+__all__ = ["PLAN_EVERY", "SLACK_EVERY", "Cadence", "dispatch_due", "fast_forward"]

@@ -11,13 +11,10 @@ or a past instant for a report as it stood then):
   mix (attempts per channel, and reaches per channel from the outcome's channel);
 - **outcomes**: every outcome recorded by `at`; satisfied / average / unsatisfied shares
   (of the three) and the reasons given for average and unsatisfied answers;
-- **complaints** by reason and by state (`dialer.cases.complaint_counts`, as stored now);
-- **agent performance** (員工績效): per agent (the attempt's agent, else the outcome's, else the
-  task's: as the callback record joins them), tasks handled (distinct tasks with one of their
-  attempts), attempts, tasks reached among those, reach rate, average handle time (mean
-  `duration_seconds` of their attempts that have one), satisfied / average / unsatisfied answers
-  of those tasks and the satisfied share of them. Attempts without an agent (automated calls,
-  SMS) are not anyone's;
+- **complaints** by reason and by state: now, as stored (`dialer.cases.complaint_counts`); at a
+  past instant, as they stood then, from the case steps (`dialer.case_history`);
+- **agent performance** (員工績效): per agent, tasks handled, attempts, reached, reach rate,
+  handle time and the satisfaction of the outcomes they recorded (`dialer.report_agents`);
 - **refusals and opt-outs** (拒絕客戶分析): refused, opted out and wrong-number outcomes, with
   their reasons;
 - **coverage over time**: at every step (6 h, or a day when the campaign spans more than 14
@@ -36,15 +33,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, distinct, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from dialer.attempts import CampaignBook
+from dialer.case_history import complaint_counts_at
 from dialer.cases import ComplaintCounts, complaint_counts
 from dialer.coverage import DECIDED, STATES, CampaignCoverage, coverage, risk_rule
 from dialer.coverage import category_case as coverage_category
 from dialer.models import (
-    Agent,
     Attempt,
     AttemptState,
     CallbackTask,
@@ -54,6 +51,7 @@ from dialer.models import (
     TaskState,
 )
 from dialer.records import find_campaign
+from dialer.report_agents import AgentRow, agent_rows
 
 MAX_POINTS = 120
 SATISFACTION = (OutcomeName.SATISFIED, OutcomeName.AVERAGE, OutcomeName.UNSATISFIED)
@@ -80,28 +78,6 @@ class ListUse:
     def reach_rate(self) -> float | None:
         """Reached ÷ tried."""
         return self.reached / self.tried if self.tried else None
-
-
-@dataclass(frozen=True, slots=True)
-class AgentRow:
-    name: str
-    tasks: int
-    attempts: int
-    reached: int
-    handle_seconds: float | None  # mean duration of their attempts that have one
-    satisfied: int
-    average: int
-    unsatisfied: int
-
-    @property
-    def reach_rate(self) -> float | None:
-        return self.reached / self.tasks if self.tasks else None
-
-    @property
-    def satisfaction(self) -> float | None:
-        """Satisfied ÷ (satisfied + average + unsatisfied) of their tasks."""
-        rated = self.satisfied + self.average + self.unsatisfied
-        return self.satisfied / rated if rated else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +184,8 @@ class Report:
             add("agents", "average", a.name, a.average)
             add("agents", "unsatisfied", a.name, a.unsatisfied)
             add("agents", "satisfaction", a.name, a.satisfaction)
+            add("agents", "average_share", a.name, a.average_share)
+            add("agents", "unsatisfied_share", a.name, a.unsatisfied_share)
         for name in REFUSALS:
             add("refusals", "count", name, self.outcomes[name])
             for reason, n in sorted(self.reasons.get(name, Counter()).items()):
@@ -263,8 +241,12 @@ def build_report(
     )
     _channels(session, report, cid, when)
     _outcomes(session, report, cid, when)
-    report.complaints = complaint_counts(session, slug)
-    report.agents = _agents(session, cid, when)
+    report.complaints = (
+        complaint_counts_at(session, slug, when)
+        if report.history
+        else complaint_counts(session, slug)
+    )
+    report.agents = agent_rows(session, cid, when)
     first, last = session.execute(
         select(func.min(CallbackTask.created_at), func.max(CallbackTask.deadline)).where(
             CallbackTask.campaign_id == cid
@@ -372,54 +354,6 @@ def _outcomes(session: Session, report: Report, cid: int, at: datetime) -> None:
         report.outcomes[name] += int(n)
         if name in REASONED:
             report.reasons.setdefault(name, Counter())[reason or NO_REASON] += int(n)
-
-
-def _agents(session: Session, cid: int, at: datetime) -> list[AgentRow]:
-    agent_id = func.coalesce(Attempt.agent_id, Outcome.agent_id, CallbackTask.agent_id)
-    t = CallbackTask
-    reached = and_(t.reached_at.is_not(None), t.reached_at <= at)
-    rated = and_(Outcome.id.is_not(None), Outcome.recorded_at <= at)
-
-    def tasks_where(cond: ColumnElement[bool]) -> ColumnElement[int]:
-        return func.count(distinct(case((cond, Attempt.task_id))))
-
-    rows = session.execute(
-        select(
-            Agent.display_name,
-            Agent.id,
-            func.count(distinct(Attempt.task_id)),
-            func.count(Attempt.id),
-            tasks_where(reached),
-            func.avg(Attempt.duration_seconds),
-            tasks_where(and_(rated, Outcome.name == OutcomeName.SATISFIED)),
-            tasks_where(and_(rated, Outcome.name == OutcomeName.AVERAGE)),
-            tasks_where(and_(rated, Outcome.name == OutcomeName.UNSATISFIED)),
-        )
-        .select_from(Attempt)
-        .join(t, t.id == Attempt.task_id)
-        .outerjoin(Outcome, Outcome.task_id == t.id)
-        .join(Agent, Agent.id == agent_id)
-        .where(
-            t.campaign_id == cid,
-            Attempt.created_at <= at,
-            Attempt.state != AttemptState.CANCELLED,
-        )
-        .group_by(Agent.id, Agent.display_name)
-        .order_by(Agent.display_name, Agent.id)
-    )
-    return [
-        AgentRow(
-            name=name,
-            tasks=int(tasks),
-            attempts=int(attempts),
-            reached=int(reached_n),
-            handle_seconds=None if handle is None else float(handle),
-            satisfied=int(sat),
-            average=int(avg),
-            unsatisfied=int(unsat),
-        )
-        for name, _, tasks, attempts, reached_n, handle, sat, avg, unsat in rows
-    ]
 
 
 def _curve_point(session: Session, cid: int, rule: Any, at: datetime) -> CurvePoint:

@@ -182,7 +182,8 @@ class WebhookApp:
 def _twiml(inner: str) -> Response:
     return Response(
         f'<?xml version="1.0" encoding="UTF-8"?><Response>{inner}</Response>',
-        media_type="application/xml",
+        # The charset said in the header too: a client need not guess it from the bytes.
+        media_type="application/xml; charset=utf-8",
     )
 
 

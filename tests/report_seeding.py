@@ -11,6 +11,8 @@ Six member tasks created at NOW (deadline NOW + 3 days) in the shipped after-ser
 | 4    | voice Bob 30 s                                   | reached +4 h, refused "busy" |
 | 5    | none                                             | not_contactable at +5 h    |
 
+The outcomes of tasks 0 and 1 are recorded by 王小明, of tasks 2 and 4 by Bob.
+
 So at NOW + 1 day: tasks 6, tried 5, reached 4, notified only 1, exhausted 1, not contactable 1,
 attempts 9 (voice 8, sms 1), attempts per reach 2.25; satisfied / average / unsatisfied one
 each (1/3); member coverage 4 in time ÷ 5 decided = 80% (task 3 is at risk, not decided).
@@ -72,8 +74,17 @@ def seed_report(store: Store, clock: SettableClock, *, evil: bool = False) -> li
             s.flush()
             return a
 
-        def outcome(i: int, name: str, at: datetime, reason: str | None = None) -> Outcome:
-            o = Outcome(task_id=tasks[i], name=name, channel="voice", reason=reason, recorded_at=at)
+        def outcome(
+            i: int, name: str, at: datetime, reason: str | None = None, by: Agent | None = None
+        ) -> Outcome:
+            o = Outcome(
+                task_id=tasks[i],
+                name=name,
+                channel="voice",
+                reason=reason,
+                recorded_at=at,
+                agent_id=by.id if by else None,
+            )
             s.add(o)
             s.flush()
             return o
@@ -84,14 +95,14 @@ def seed_report(store: Store, clock: SettableClock, *, evil: bool = False) -> li
         attempt(0, "voice", None, None)
         attempt(0, "voice", wang, 120)
         task(0, state="reached", reached_at=NOW + H, outcome="satisfied", updated_at=NOW + H)
-        outcome(0, "satisfied", NOW + H)
+        outcome(0, "satisfied", NOW + H, by=wang)
         attempt(1, "voice", wang, 180)
         task(1, state="reached", reached_at=NOW + 2 * H, outcome="unsatisfied")
-        complaint = outcome(1, "unsatisfied", NOW + 2 * H, "waiting time")
+        complaint = outcome(1, "unsatisfied", NOW + 2 * H, "waiting time", wang)
         attempt(2, "voice", bob, 60)
         attempt(2, "voice", bob, None, state="cancelled")
         task(2, state="reached", reached_at=NOW + 2 * H, outcome="average")
-        outcome(2, "average", NOW + 2 * H, "price")
+        outcome(2, "average", NOW + 2 * H, "price", bob)
         for _ in range(3):
             attempt(3, "voice", None, None)
         attempt(3, "sms", None, None)
@@ -100,7 +111,7 @@ def seed_report(store: Store, clock: SettableClock, *, evil: bool = False) -> li
         outcome(3, "not_reached", NOW + 5 * H)
         attempt(4, "voice", bob, 30)
         task(4, state="reached", reached_at=NOW + 4 * H, outcome="refused")
-        outcome(4, "refused", NOW + 4 * H, EVIL_REASON if evil else "busy")
+        outcome(4, "refused", NOW + 4 * H, EVIL_REASON if evil else "busy", bob)
         task(5, state="not_contactable", outcome="not_contactable", updated_at=NOW + 5 * H)
         outcome(5, "not_contactable", NOW + 5 * H)
         s.add(

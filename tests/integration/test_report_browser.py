@@ -108,10 +108,10 @@ def test_the_html_report_opens_offline_with_its_charts_drawn(
         rows = page.locator("#agent-table tr.agent-row")
         assert rows.count() == 2
         assert rows.nth(0).locator("td").all_inner_texts() == [
-            "Bob", "2", "2", "2", "100.0%", "0:45", "0", "1", "0", "0.0%",
+            "Bob", "2", "2", "2", "100.0%", "0:45", "0", "1", "0", "0.0%", "100.0%", "0.0%",
         ]  # fmt: skip
         assert rows.nth(1).locator("td").all_inner_texts() == [
-            "王小明", "2", "2", "2", "100.0%", "2:30", "1", "0", "1", "50.0%",
+            "王小明", "2", "2", "2", "100.0%", "2:30", "1", "0", "1", "50.0%", "0.0%", "50.0%",
         ]  # fmt: skip
         text = {
             sel: page.inner_text(sel)
