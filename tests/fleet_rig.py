@@ -54,8 +54,9 @@ def campaign_file(folder: Path, zone: str) -> Path:
     return path
 
 
-def seed_due(store: Any, folder: Path, n: int) -> str:
-    """`n` member customers with one mobile and one task due now; the campaign's slug."""
+def seed_due(store: Any, folder: Path, n: int, *, offset: int = 0) -> str:
+    """`n` member customers with one mobile and one task due now; the campaign's slug.
+    `offset` numbers them after customers seeded before (keys and phone numbers)."""
     from sqlalchemy import insert, select
 
     from dialer.campaigns import load_campaign
@@ -74,8 +75,8 @@ def seed_due(store: Any, folder: Path, n: int) -> str:
                 insert(Customer),
                 [
                     {
-                        "customer_key": f"F{start + i}",
-                        "name": f"Fleet {start + i}",
+                        "customer_key": f"F{offset + start + i}",
+                        "name": f"Fleet {offset + start + i}",
                         "member": True,
                         "time_zones": [zone],
                         "region": "TW",
@@ -93,7 +94,7 @@ def seed_due(store: Any, folder: Path, n: int) -> str:
                 [
                     {
                         "customer_id": c,
-                        "e164": f"{PREFIX}{start + i:08d}",
+                        "e164": f"{PREFIX}{offset + start + i:08d}",
                         "phone_type": "mobile",
                         "region": "TW",
                         "time_zones": [zone],
