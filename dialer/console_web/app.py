@@ -288,7 +288,7 @@ def create_console_app(
             assert c.me is not None
             call = work.start_call(session, con.book, clock, c.me, task_id)
             if call.decision.verdict != "go":
-                reason = call.decision.reason
+                reason = c.t.reason(call.decision.reason)
                 if call.decision.until is not None:
                     task = work.visible_task(session, c.me, task_id)
                     zone = work.task_zone(session, con.book, task)

@@ -108,6 +108,16 @@ _EN: Final[dict[str, str]] = {
     "resolution": "Solution",
     "yes": "yes",
     "no": "no",
+    "gate_halt": "emergency stop is on",
+    "gate_stopped": "the campaign was stopped",
+    "gate_paused": "the campaign is paused",
+    "gate_consent": "no marketing consent",
+    "gate_dnc": "on the do-not-contact list",
+    "gate_number": "the number cannot take this channel",
+    "gate_cap": "too many contacts in the last 24 hours",
+    "gate_recent": "contacted moments ago",
+    "gate_no_window": "no open calling window within 45 days",
+    "gate_window": "outside the customer's calling window",
 }
 
 _ZH: Final[dict[str, str]] = {
@@ -205,6 +215,16 @@ _ZH: Final[dict[str, str]] = {
     "resolution": "處理方案",
     "yes": "是",
     "no": "否",
+    "gate_halt": "緊急停止中",
+    "gate_stopped": "此活動已停止",
+    "gate_paused": "此活動已暫停",
+    "gate_consent": "客戶未同意行銷聯絡",
+    "gate_dnc": "客戶在拒絕聯絡名單中",
+    "gate_number": "此號碼無法使用這個管道",
+    "gate_cap": "過去24小時內聯絡次數已達上限",
+    "gate_recent": "剛剛才聯絡過",
+    "gate_no_window": "45天內沒有可撥打時段",
+    "gate_window": "不在客戶的可撥打時段內",
 }
 
 _KO: Final[dict[str, str]] = {
@@ -302,6 +322,16 @@ _KO: Final[dict[str, str]] = {
     "resolution": "해결 방안",
     "yes": "예",
     "no": "아니요",
+    "gate_halt": "긴급 정지 중입니다",
+    "gate_stopped": "캠페인이 중지되었습니다",
+    "gate_paused": "캠페인이 일시 중지되었습니다",
+    "gate_consent": "마케팅 수신 동의가 없습니다",
+    "gate_dnc": "연락 금지 목록에 있습니다",
+    "gate_number": "이 번호로는 이 방법을 쓸 수 없습니다",
+    "gate_cap": "최근 24시간 연락 횟수 한도에 도달했습니다",
+    "gate_recent": "방금 연락했습니다",
+    "gate_no_window": "45일 안에 통화 가능 시간이 없습니다",
+    "gate_window": "고객의 통화 가능 시간이 아닙니다",
 }
 
 CATALOGUE: Final[dict[str, dict[str, str]]] = {"en": _EN, "zh-TW": _ZH, "ko": _KO}
@@ -342,6 +372,21 @@ def choose(agent_languages: Iterable[str] = (), accept_language: str | None = No
     return DEFAULT
 
 
+# The gate's reasons (dialer.gate, in English for logs and the CLI) by how they begin.
+GATE_REASONS: Final[tuple[tuple[str, str], ...]] = (
+    ("emergency stop", "gate_halt"),
+    ("the campaign was stopped", "gate_stopped"),
+    ("the campaign is paused", "gate_paused"),
+    ("no marketing consent", "gate_consent"),
+    ("on the do-not-contact list", "gate_dnc"),
+    ("the number cannot take", "gate_number"),
+    ("contact cap", "gate_cap"),
+    ("contacted moments ago", "gate_recent"),
+    ("no open calling window", "gate_no_window"),
+    ("outside the customer's calling window", "gate_window"),
+)
+
+
 class Translator:
     """`t("key", name=value)` for one locale, falling back to English."""
 
@@ -352,3 +397,10 @@ class Translator:
     def __call__(self, key: str, **values: object) -> str:
         text = self._words.get(key) or _EN.get(key) or key
         return text.format(**values) if values else text
+
+    def reason(self, gate_reason: str) -> str:
+        """The gate's reason in this locale (as the gate said it if it is a new one)."""
+        for start, key in GATE_REASONS:
+            if gate_reason.startswith(start):
+                return self(key)
+        return gate_reason
