@@ -33,7 +33,7 @@ from dialer.models import PacingBudget
 from dialer.pacing import Limit
 from dialer.store import Store
 
-FLEET_MARGIN = 0.15  # slots 15% wider than 1/rate: up to ~130 ms of send-to-arrival jitter (a
+FLEET_MARGIN = 0.25  # slots 25% wider than 1/rate: up to ~200 ms of send-to-arrival jitter (a
 # stalled process, a stalled receiver) still keeps every one-second window under the rate
 CLOSE = 1e-6  # epoch seconds as floats resolve to about 0.24 µs: closer counts as now
 LATE = 0.03  # seconds: a worker later than this books a new slot instead of sending (< margin)
