@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from dialer.clock import Clock
 from dialer.models import PacingBudget
-from dialer.pacing import Limit
+from dialer.pacing import Limit, backoff
 from dialer.store import Store
 
 FLEET_MARGIN = 0.25  # slots 25% wider than 1/rate: up to ~200 ms of send-to-arrival jitter (a
@@ -188,10 +188,7 @@ class FleetPacer:
         with self._lock:
             strikes = self._strikes.get(key, 0) + 1
             self._strikes[key] = strikes
-            if retry_after is not None:
-                delay = retry_after
-            else:
-                delay = min(60.0, 0.5 * 2 ** (strikes - 1)) * (0.5 + self._random.random())
+            delay = backoff(strikes, retry_after, self._random)
         with self.store.transaction() as session:
             block(session, [key], self._now() + delay)
         return delay

@@ -51,6 +51,14 @@ class Limit:
         return self.per_window / self.rate * (1 + MARGIN)
 
 
+def backoff(strikes: int, retry_after: float | None, rng: random.Random) -> float:
+    """How long a key waits after its `strikes`-th 429 in a row: Retry-After when Twilio says,
+    else an exponential backoff (0.5 s doubling, at most 60 s) with jitter, so workers spread."""
+    if retry_after is not None:
+        return retry_after
+    return float(min(60.0, 0.5 * 2 ** (strikes - 1)) * (0.5 + rng.random()))
+
+
 class Pacer:
     """Sliding-window limits per key, shared by every worker of one dispatcher."""
 
@@ -150,10 +158,7 @@ class Pacer:
         with self._lock:
             strikes = self._strikes.get(key, 0) + 1
             self._strikes[key] = strikes
-            if retry_after is not None:
-                delay = retry_after
-            else:
-                delay = min(60.0, 0.5 * 2 ** (strikes - 1)) * (0.5 + self._random.random())
+            delay = backoff(strikes, retry_after, self._random)
             until = self.clock.monotonic() + delay
             self._blocked_until[key] = max(self._blocked_until.get(key, 0.0), until)
             return delay

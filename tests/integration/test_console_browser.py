@@ -10,7 +10,6 @@ of the main pages go to tests/artifacts/. Skipped locally without Chromium or Pl
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chromium import browser
 from console_seeding import NUMBERS, PASSWORD, Seeded, seed_console
 from fastapi import FastAPI
 
@@ -26,42 +26,10 @@ from dialer.console_web import mount_console
 from dialer.serving import AppServer
 from dialer.store import Store
 
-CHROMIUM = "/usr/bin/chromium"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 ARTIFACTS = Path(__file__).parents[1] / "artifacts"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PHONE = {"width": 390, "height": 844}
 
-
-def _missing(why: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{why}: CI must run the browser test (.ci/run installs Chromium)")
-    pytest.skip(f"{why}; browser test skipped locally")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("playwright is not installed")
-    if not os.access(CHROMIUM, os.X_OK):
-        _missing(f"{CHROMIUM} is missing (apt-get install chromium)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+__all__ = ["browser"]  # the shared Chromium fixture (tests/chromium.py)
 
 
 @dataclass

@@ -6,12 +6,11 @@ Skipped locally when Chromium or Playwright is missing; in CI (CI=true) that is 
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from chromium import browser
 from report_seeding import SLUG, seed_report
 
 from dialer.clock import SettableClock
@@ -19,40 +18,7 @@ from dialer.report_cli import ReportFormat, export_report
 from dialer.report_html import BOTTOM, HEIGHT, TOP
 from dialer.store import Store
 
-CHROMIUM = "/usr/bin/chromium"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _missing(why: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{why}: CI must run the browser test (.ci/run installs Chromium)")
-    pytest.skip(f"{why}; browser test skipped locally")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("playwright is not installed")
-    if not os.access(CHROMIUM, os.X_OK):
-        _missing(f"{CHROMIUM} is missing (apt-get install chromium)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+__all__ = ["browser"]  # the shared Chromium fixture (tests/chromium.py)
 
 
 def _box(page: Any, selector: str) -> dict[str, float]:
