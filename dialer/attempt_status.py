@@ -86,11 +86,14 @@ class _Prepared:
     SQLite the statement is compiled once, its parameters go through the same type processors
     SQLAlchemy would use (UTC datetimes, JSON) and its rows through the result processors. On
     PostgreSQL it is an ordinary `Connection.execute`. Rows have the columns as attributes.
+    A datetime converted for one call is kept for the next (a batch of callbacks shares its
+    `now`): datetimes are immutable, so the same object always converts the same.
     """
 
     def __init__(self, stmt: Any) -> None:
         self.stmt = stmt
         self._sqlite: tuple[str, list[tuple[str, Any, Any]], list[Any], Any] | None = None
+        self._last_datetime: tuple[datetime, Any, Any] | None = None  # (value, proc, converted)
 
     def _compiled(self, conn: Connection) -> tuple[str, list[tuple[str, Any, Any]], list[Any], Any]:
         if self._sqlite is None:
@@ -122,7 +125,7 @@ class _Prepared:
         for name, proc, bind in binds:
             if name not in seen:
                 if name in params:
-                    seen[name] = proc(params[name]) if proc else params[name]
+                    seen[name] = self._converted(proc, params[name])
                 else:
                     seen[name] = bind.effective_value
             args.append(seen[name])
@@ -133,6 +136,18 @@ class _Prepared:
             for r in fetched
         ]
         return cursor.rowcount, out
+
+    def _converted(self, proc: Any, value: Any) -> Any:
+        if proc is None:
+            return value
+        if type(value) is not datetime:
+            return proc(value)
+        last = self._last_datetime  # one read: another thread may set it meanwhile
+        if last is not None and last[0] is value and last[1] is proc:
+            return last[2]
+        converted = proc(value)
+        self._last_datetime = (value, proc, converted)
+        return converted
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         rows = self.run(conn, params)[1]

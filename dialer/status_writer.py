@@ -15,14 +15,14 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
 from dialer import attempt_status as statuses
 from dialer.attempt_status import TERMINAL, _campaigns, _Prepared, rank
 from dialer.attempts import CampaignBook
 from dialer.clock import Clock
-from dialer.store import SQLITE_BUSY_TIMEOUT_MS, Store, again_if_connection_lost
+from dialer.store import Store, again_if_connection_lost, never_waiting_engine
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +56,13 @@ class StatusWriter:
         self._lock = threading.Lock()
         self._campaigns: list[Any] | None = None  # as the book last read them
         self._inline = store.engine.dialect.name == "sqlite"
+        # The loop's own connection (busy_timeout=0), made when first used.
+        self._quick: Engine | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop the inline path serves
         self._pending: list[_Item] = []
         self._writing = threading.Lock()  # one batch at a time: the thread's or the loop's
         self.handed_over = 0  # inline batches that went to the thread (for tests and health)
+        self.batches = self.applied = 0  # transactions committed and callbacks in them
 
     async def apply(
         self,
@@ -122,14 +125,10 @@ class StatusWriter:
         if not self._writing.acquire(blocking=False):
             raise BlockingIOError("the writer thread is writing")
         try:
-            with self.store.engine.connect() as conn:
-                raw = conn.connection.driver_connection
-                assert raw is not None
-                raw.execute("PRAGMA busy_timeout=0")
-                try:
-                    return list(self._transaction(batch, conn))
-                finally:
-                    raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            if self._quick is None:
+                self._quick = never_waiting_engine(self.store.engine)
+            with self._quick.connect() as conn:
+                return list(self._transaction(batch, conn))
         finally:
             self._writing.release()
 
@@ -186,7 +185,10 @@ class StatusWriter:
                         self.book.refresh(session)
                     self._campaigns = campaigns
             now = self.clock.now()
-            return [statuses.apply_status_on(conn, self.book, now, **a) for a, _, _ in batch]
+            outcomes = [statuses.apply_status_on(conn, self.book, now, **a) for a, _, _ in batch]
+        self.batches += 1  # under `_writing`, as every batch is
+        self.applied += len(batch)
+        return outcomes
 
 
 def _settle(settled: list[tuple[asyncio.Future[bool], bool | Exception]]) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 
 from dialer.errors import StoreError
 
@@ -93,6 +94,25 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
+
+
+def never_waiting_engine(engine: Engine) -> Engine:
+    """One more connection to the same SQLite file whose writes never wait for the write lock
+    (`busy_timeout=0`: a taken lock fails at once), for a caller on an event loop that must not
+    block. One connection in a `StaticPool`: taking it is cheap, and nothing is left checked
+    out when the engine is dropped."""
+
+    def on_connect(dbapi_connection: Any, record: Any) -> None:
+        _sqlite_on_connect(dbapi_connection, record)
+        dbapi_connection.execute("PRAGMA busy_timeout=0")
+
+    quick = create_engine(
+        engine.url,
+        poolclass=StaticPool,
+        connect_args={"timeout": 0, "check_same_thread": False},
+    )
+    event.listen(quick, "connect", on_connect)
+    return quick
 
 
 def describe_url(url: str) -> str:

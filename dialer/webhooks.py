@@ -20,7 +20,6 @@ from fastapi import FastAPI, Request, Response
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
 from twilio.request_validator import RequestValidator
 
 from dialer import attempt_status as statuses
@@ -65,8 +64,9 @@ class WebhookApp:
         query = f"?{request.url.query}" if request.url.query else ""
         return f"{self.public_base_url}{request.url.path}{query}"
 
-    async def form(self, request: Request) -> FormData | Response:
-        """The signed form, or the 4xx response to send instead."""
+    async def form(self, request: Request) -> dict[str, str] | Response:
+        """The signed form's fields (parsed once, for the signature and the handler), or the
+        4xx response to send instead."""
         size = request.headers.get("content-length")
         if size is not None and (not size.isdigit() or int(size) > MAX_BODY):
             return Response("request too large", status_code=413)
@@ -87,9 +87,9 @@ class WebhookApp:
             return Response("bad signature", status_code=403)
         if any("\x00" in v for v in params.values()):  # Twilio never sends one; PostgreSQL
             return Response("a form field holds a NUL character", status_code=400)  # refuses it
-        return form
+        return params
 
-    async def status(self, kind: str, attempt_id: int | None, form: FormData) -> Response:
+    async def status(self, kind: str, attempt_id: int | None, form: dict[str, str]) -> Response:
         """A status callback, stored and applied by the status writer before the 204."""
         sid_field, status_field = (
             ("CallSid", "CallStatus")
@@ -99,8 +99,8 @@ class WebhookApp:
                 "MessageStatus",
             )
         )
-        sid, status = str(form.get(sid_field) or ""), str(form.get(status_field) or "")
-        seq_text = str(form.get("SequenceNumber") or "0")
+        sid, status = form.get(sid_field, ""), form.get(status_field, "")
+        seq_text = form.get("SequenceNumber") or "0"
         if (
             not _SID.match(sid)
             or not _STATUS.match(status)
@@ -109,12 +109,11 @@ class WebhookApp:
             return Response(f"{sid_field}, {status_field} or SequenceNumber invalid", 400)
         if attempt_id is not None and not 0 < attempt_id <= MAX_ID:
             attempt_id = None  # no attempt has such an id: kept by its SID, as an unknown one
-        payload = {k: str(v) for k, v in form.items()}
         sequence = int(seq_text)
         try:
             await self.status_writer.apply(
                 kind=kind, attempt_id=attempt_id, sid=sid, status=status, sequence=sequence,
-                payload=payload,
+                payload=form,
             )  # fmt: skip
         except (IntegrityError, sqlite3.IntegrityError):
             # No such attempt (a deleted campaign's, or a stray id): kept in the event log by its
@@ -122,13 +121,12 @@ class WebhookApp:
             log.warning("status %s for an unknown attempt id %s", status, attempt_id)
             await self.status_writer.apply(
                 kind=kind, attempt_id=None, sid=sid, status=status, sequence=sequence,
-                payload=payload,
+                payload=form,
             )  # fmt: skip
         return Response(status_code=204)
 
-    def inbound_sms(self, form: FormData) -> Response:
+    def inbound_sms(self, fields: dict[str, str]) -> Response:
         """A customer's SMS reply: acted on once; a clarifying message goes back as TwiML."""
-        fields = {k: str(v) for k, v in form.items()}
         if not _SID.match(fields.get("MessageSid", "")) or not fields.get("From"):
             return Response("MessageSid or From invalid", 400)
 
@@ -144,13 +142,12 @@ class WebhookApp:
     def voice(
         self,
         attempt_id: int,
-        form: FormData,
+        fields: dict[str, str],
         base_url: str,
         step: str | None = None,
         query: Mapping[str, str] | None = None,
     ) -> Response:
         """The call's TwiML for the first answer (`step` None) or one Gather/Record step."""
-        fields = {k: str(v) for k, v in form.items()}
         q = query or {}
         tries, answer = q.get("try", "1"), q.get("answer", "unsatisfied")
         if step is not None and (step not in ivr.STEPS or tries not in ("1", "2")):
@@ -199,7 +196,7 @@ def create_app(
     app = FastAPI(title="dialer webhooks", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.webhooks = hooks
 
-    async def signed(request: Request, handle: Callable[[FormData], Response]) -> Response:
+    async def signed(request: Request, handle: Callable[[dict[str, str]], Response]) -> Response:
         """Check the signature and form, then run the (database) handler off the event loop."""
         form = await hooks.form(request)
         if isinstance(form, Response):

@@ -97,7 +97,9 @@ def serve(mode: str, url: str, schema: str | None) -> None:
     if mode == "real":
         writer = app.state.webhooks.status_writer
         print(
-            f"  (status batches that met a taken write lock: {writer.handed_over})", file=sys.stderr
+            f"  ({writer.applied:,} status callbacks in {writer.batches:,} transactions; "
+            f"batches that met a taken write lock: {writer.handed_over})",
+            file=sys.stderr,
         )
     store.close()
 

@@ -378,3 +378,21 @@ def test_claim_order_is_members_then_least_slack_or_file_order_for_fifo(
         task_of = {a: t for a, t in s.execute(select(Attempt.id, Attempt.task_id))}
     assert [task_of[a] for a in by_priority] == [tasks[2], tasks[1], tasks[0]]
     assert [task_of[a] for a in fifo] == tasks[:3]
+
+
+def test_a_prepared_statement_converts_every_datetime_it_is_given(
+    store: Store, clock: SettableClock
+) -> None:
+    """The hot path keeps the last datetime it converted; a new or alternating one is still
+    converted, so no row gets another row's time."""
+    from sqlalchemy import bindparam
+
+    from dialer.models import UTCDateTime
+
+    echo = statuses._Prepared(select(bindparam("b_t", type_=UTCDateTime()).label("at")))
+    a = clock.now()
+    b = a + timedelta(hours=1)
+    with store.engine.connect() as conn:
+        seen = [echo.first(conn, {"b_t": t}).at for t in (a, a, b, a, b + timedelta(0))]
+    assert seen == [a, a, b, a, b]
+    assert all(t.tzinfo is not None for t in seen)
