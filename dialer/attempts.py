@@ -195,6 +195,26 @@ class ScheduleReport:
     to_agents: int = 0
 
 
+def phones_of(session: Session, customer_ids: Iterable[int]) -> defaultdict[int, list[Phone]]:
+    """Each customer's numbers in their rank order (a customer with none: an empty list)."""
+    phones: defaultdict[int, list[Phone]] = defaultdict(list)
+    for row in session.execute(
+        select(
+            CustomerPhone.customer_id,
+            CustomerPhone.e164,
+            CustomerPhone.phone_type,
+            CustomerPhone.region,
+            CustomerPhone.voice_ok,
+            CustomerPhone.sms_ok,
+            CustomerPhone.unusable_reason,
+        )
+        .where(CustomerPhone.customer_id.in_(set(customer_ids)))
+        .order_by(CustomerPhone.customer_id, CustomerPhone.rank)
+    ):
+        phones[row.customer_id].append(Phone(*row[1:]))
+    return phones
+
+
 def schedule_due(
     session: Session,
     book: CampaignBook,
@@ -241,22 +261,8 @@ def schedule_due(
         session, [t.id for t in tasks if t.outcome == OutcomeName.CALLBACK_REQUESTED]
     ).items():  # an agreed callback gets its tries afresh, counted from the agreement
         tried[tid] = [x for x in tried[tid] if x.at >= agreed_at]
-    phones: dict[int, list[Phone]] = defaultdict(list)
     customer_ids = {t.customer_id for t in tasks}
-    for row in session.execute(
-        select(
-            CustomerPhone.customer_id,
-            CustomerPhone.e164,
-            CustomerPhone.phone_type,
-            CustomerPhone.region,
-            CustomerPhone.voice_ok,
-            CustomerPhone.sms_ok,
-            CustomerPhone.unusable_reason,
-        )
-        .where(CustomerPhone.customer_id.in_(customer_ids))
-        .order_by(CustomerPhone.customer_id, CustomerPhone.rank)
-    ):
-        phones[row.customer_id].append(Phone(*row[1:]))
+    phones = phones_of(session, customer_ids)
     all_numbers = [p.e164 for ps in phones.values() for p in ps]
     dnc_by_purpose = {
         purpose: do_not_contact(session, purpose, customer_ids, all_numbers)

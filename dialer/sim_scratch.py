@@ -14,7 +14,6 @@ within the campaign's tries: the ceiling no order of calls can beat.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,7 +22,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, func, insert, select, update
 
-from dialer.attempts import Phone
+from dialer.attempts import Phone, phones_of
 from dialer.campaigns import CampaignSpec
 from dialer.clock import SettableClock
 from dialer.models import (
@@ -157,21 +156,7 @@ def reachable_members(
                 t.campaign_id == cid, t.member.is_(True), t.state.in_(OPEN), t.deadline > start
             )
         ).all()
-        phones: dict[int, list[Phone]] = defaultdict(list)
-        for row in s.execute(
-            select(
-                CustomerPhone.customer_id,
-                CustomerPhone.e164,
-                CustomerPhone.phone_type,
-                CustomerPhone.region,
-                CustomerPhone.voice_ok,
-                CustomerPhone.sms_ok,
-                CustomerPhone.unusable_reason,
-            )
-            .where(CustomerPhone.customer_id.in_({r.customer_id for r in open_rows}))
-            .order_by(CustomerPhone.customer_id, CustomerPhone.rank)
-        ):
-            phones[row.customer_id].append(Phone(*row[1:]))
+        phones = phones_of(s, {r.customer_id for r in open_rows})
     return int(done or 0) + sum(
         1 for r in open_rows if answerable(spec, phones[r.customer_id], behaviour, seed)
     )
