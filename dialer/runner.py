@@ -33,6 +33,7 @@ from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 
 from dialer.attempts import CampaignBook
 from dialer.campaign_files import campaign_folder
@@ -57,7 +58,7 @@ from dialer.models import (
 from dialer.planner import occurrence_for, plan_campaign
 from dialer.report_cli import ReportFormat, export_report
 from dialer.serving import AppServer
-from dialer.store import Store
+from dialer.store import Store, first_line
 from dialer.telephony.client import Telephony
 from dialer.telephony.setup import telephony_from_settings
 from dialer.webhooks import create_app
@@ -285,9 +286,15 @@ class Runner:
         except DialerError as exc:
             self.stats.errors += 1
             log.error("%s failed: %s", name, exc)
-        except Exception:
+        except Exception as exc:
             self.stats.errors += 1
-            log.exception("%s failed", name)
+            if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+                # A restarted or failed-over database: the job's next run reconnects (the pool
+                # replaces the dropped connection); a traceback would only bury that in the log.
+                log.warning("%s: database connection lost (%s); the next run goes on", name,
+                            first_line(exc.orig))  # fmt: skip
+            else:
+                log.exception("%s failed", name)
         return None
 
     def dispatch_tick(self) -> None:

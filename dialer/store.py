@@ -131,7 +131,7 @@ def again_if_connection_lost(work: Callable[[], T], *, attempts: int = 3) -> T:
         except DBAPIError as exc:
             if not exc.connection_invalidated or left == 0:
                 raise
-            log.warning("database connection lost (%s); trying again", _first_line(exc.orig))
+            log.warning("database connection lost (%s); trying again", first_line(exc.orig))
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -191,7 +191,7 @@ class Store:
         except OperationalError as exc:
             raise StoreError(
                 f"cannot reach the database {describe_url(str(self.engine.url))}: "
-                f"{_first_line(exc.orig)}"
+                f"{first_line(exc.orig)}"
             ) from exc
 
     def current_revision(self) -> str | None:
@@ -210,5 +210,6 @@ class Store:
         self.engine.dispose()
 
 
-def _first_line(exc: BaseException | None) -> str:
+def first_line(exc: BaseException | None) -> str:
+    """The first line of an error's message, for a one-line log entry."""
     return str(exc).strip().splitlines()[0] if exc and str(exc).strip() else "unknown error"

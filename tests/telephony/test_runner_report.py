@@ -58,3 +58,35 @@ def test_a_campaign_not_planned_yet_is_skipped_quietly(
     [other] = [s for s in runner.specs if s.slug != SLUG and s.nightly_report][:1]
     assert runner.nightly_report(other.slug) is None
     assert runner.stats.errors == 0
+
+
+def test_a_job_that_lost_its_database_connection_logs_one_line_not_a_traceback(
+    runner: Runner, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from sqlalchemy.exc import DBAPIError
+
+    lost = DBAPIError(
+        "SELECT 1", {}, ConnectionError("server closed the connection unexpectedly\nmore"),
+        connection_invalidated=True,
+    )  # fmt: skip
+
+    def drops() -> None:
+        raise lost
+
+    def fails() -> None:
+        raise DBAPIError("SELECT 1", {}, ValueError("syntax error"))
+
+    caplog.set_level(logging.WARNING)
+    assert runner._guard("plan", drops) is None
+    [record] = caplog.records
+    assert record.levelno == logging.WARNING and record.exc_info is None
+    assert record.getMessage() == (
+        "plan: database connection lost (server closed the connection unexpectedly); "
+        "the next run goes on"
+    )
+    caplog.clear()
+    runner._guard("plan", fails)  # any other database error keeps its traceback
+    assert caplog.records[0].exc_info is not None
+    assert runner.stats.errors == 2
