@@ -147,7 +147,7 @@ def root(
         str | None,
         typer.Option(
             "--db",
-            help="Database URL (default: DIALER_DATABASE_URL or ./dialer.db).",
+            help="Database URL, or a SQLite file path (default: DIALER_DATABASE_URL or ./dialer.db).",
             show_default=False,
         ),
     ] = None,

@@ -28,7 +28,10 @@ T = TypeVar("T")
 
 
 def normalise_url(url: str) -> str:
-    """Accept the URLs people paste (postgres://, postgresql://) and pick psycopg 3 for them."""
+    """Accept the URLs people paste (postgres://, postgresql://) and pick psycopg 3 for them;
+    a bare file path (`--db demo.db`) is a SQLite file."""
+    if "://" not in url and not url.startswith("sqlite:") and url.strip():
+        return f"sqlite:///{Path(url).expanduser()}"
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):

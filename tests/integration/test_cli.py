@@ -142,3 +142,22 @@ def test_legacy_encodings_from_the_command_line(tmp_path: Path, encoding: str) -
     assert json.loads(result.stdout)["imported"] == 1
     listed = run(tmp_path, "customers", "list", "--json")
     assert json.loads(listed.stdout)["name"] == name
+
+
+def test_a_plain_file_path_for_db_is_a_sqlite_file(tmp_path: Path) -> None:
+    """`--db demo.db` as people type it: the SQLite file of that name, relative to the cwd."""
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIALER_")}
+    for args in (["import", "--sample"], ["customers", "list", "--json", "--limit", "0"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "dialer", "--db", "plain.db", *args],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 14
+    from dialer.models import Customer
+
+    with Store.open(f"sqlite:///{tmp_path / 'plain.db'}", upgrade=False).sessions() as s:
+        assert s.query(Customer).count() == 14  # the customers went into that very file
