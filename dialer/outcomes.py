@@ -3,7 +3,9 @@
 Recording an outcome marks the task reached (DOMAIN.md: the customer took part), stops any try
 still scheduled for it, opens a follow-up case for a complaint (`unsatisfied`; `average` only
 when the campaign says so) carrying the reason and the customer's words, and for
-`callback_requested` keeps the agreed time as the task's appointment. The outcome of a case's
+`callback_requested` keeps the agreed time as the task's appointment; `wrong_number` marks the
+number that was called unusable for this customer (no campaign calls or texts it again; another
+customer who gave the same number is not touched). The outcome of a case's
 follow-up callback does not open a case: `cases.on_follow_up_answer` closes or reopens the case it
 belongs to. A second outcome for the same task only adds its words to the note.
 """
@@ -22,6 +24,7 @@ from dialer.models import (
     AttemptState,
     CallbackTask,
     CaseSource,
+    CustomerPhone,
     Outcome,
     OutcomeName,
     TaskState,
@@ -98,6 +101,8 @@ def record_outcome(
             .where(Attempt.task_id == task.id, Attempt.state == AttemptState.SCHEDULED)
             .values(state=AttemptState.CANCELLED, error_message=f"task ended: {name}")
         )
+    if name == OutcomeName.WRONG_NUMBER and attempt_id is not None:
+        _wrong_number(session, task.customer_id, attempt_id, now)
     follow_up_case = cases.case_for_follow_up(session, task.id)
     if follow_up_case is not None:
         if name != OutcomeName.CALLBACK_REQUESTED:
@@ -115,3 +120,19 @@ def record_outcome(
             source=CaseSource.ANSWER,
         )
     return outcome
+
+
+def _wrong_number(session: Session, customer_id: int, attempt_id: int, now: datetime) -> None:
+    """The person who answered is not this customer: that number is no longer theirs to call."""
+    e164 = session.scalar(select(Attempt.phone_e164).where(Attempt.id == attempt_id))
+    if e164 is None:
+        return
+    session.execute(
+        update(CustomerPhone)
+        .where(CustomerPhone.customer_id == customer_id, CustomerPhone.e164 == e164)
+        .values(
+            voice_ok=False,
+            sms_ok=False,
+            unusable_reason=f"wrong number (said in the call of {now:%Y-%m-%d})",
+        )
+    )

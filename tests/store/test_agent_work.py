@@ -18,6 +18,7 @@ from dialer.models import (
     Attempt,
     AuditEntry,
     CallbackTask,
+    CustomerPhone,
     DoNotContact,
     FollowUpCase,
     Outcome,
@@ -199,6 +200,26 @@ def test_opting_out_puts_the_customer_on_the_do_not_contact_list(
         assert task is not None
         entry = s.scalar(select(DoNotContact).where(DoNotContact.customer_id == task.customer_id))
     assert entry is not None and entry.channel == "all" and entry.source == "agent"
+
+
+def test_a_wrong_number_is_never_called_again_for_that_customer(
+    store: Store, clock: SettableClock, seeded: Seeded
+) -> None:
+    alice, book = _actor(store, "alice"), CampaignBook()
+    tid = seeded.alice[2]
+    with store.transaction() as s:
+        called = work.start_call(s, book, clock, alice, tid).number
+        work.record(s, book, clock, alice, tid, "wrong_number", note="不是這個人")
+    with store.sessions() as s:
+        task = s.get(CallbackTask, tid)
+        assert task is not None and task.outcome == "wrong_number"
+        phones = {p.e164: p for p in s.scalars(select(CustomerPhone))}
+        wrong = phones[str(called)]
+        others = [p for p in phones.values() if p.e164 != called]
+    assert wrong.customer_id == task.customer_id
+    assert not wrong.voice_ok and not wrong.sms_ok
+    assert wrong.unusable_reason is not None and "wrong number" in wrong.unusable_reason
+    assert others and all(p.unusable_reason is None for p in others)  # nobody else's number
 
 
 def test_a_call_nobody_answered_leaves_the_task_in_the_queue(
