@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from dialer import audit, controls, dnc
@@ -59,6 +59,8 @@ RECORDABLE: Final = (
     OutcomeName.WRONG_NUMBER,
 )
 NO_CONVERSATION: Final = ("no_answer", "busy", "voicemail")
+# A started agent call still open after this was forgotten (a browser closed mid-call): closed.
+OPEN_CALL_LIMIT: Final = timedelta(hours=2)
 """A started call that reached nobody: the attempt ends, the task stays in the queue."""
 DNC_SOURCE: Final = "agent"
 _GATE: Final = DispatchConfig(worker_id="console", public_base_url="")
@@ -447,3 +449,32 @@ def end_call(
     task.updated_at = now
     audit.record(session, clock, actor.username, "call_end", "task", task.id, result=result)
     return task
+
+
+def close_forgotten_calls(
+    session: Session, clock: Clock, limit: timedelta = OPEN_CALL_LIMIT
+) -> int:
+    """Agent calls started more than `limit` ago and never ended (the console closed mid-call,
+    a laptop lost) end without an outcome, audited: the task is not reached and goes back to
+    its queue, instead of staying "in a call" for good. The number of calls closed."""
+    now = clock.now()
+    forgotten = session.scalars(
+        select(Attempt).where(
+            Attempt.channel == "agent",
+            Attempt.state == AttemptState.PLACED,
+            Attempt.placed_at < now - limit,
+        )
+    ).all()
+    for attempt in forgotten:
+        attempt.state = AttemptState.FAILED
+        attempt.ended_at = now
+        attempt.error_message = (
+            f"closed without an outcome: still open {limit.total_seconds() / 3600:g} h after it "
+            "started"
+        )
+        session.execute(
+            update(CallbackTask).where(CallbackTask.id == attempt.task_id).values(updated_at=now)
+        )
+        audit.record(session, clock, "runner", "call_close_forgotten", "task", attempt.task_id,
+                     attempt=attempt.id, agent=attempt.agent_id)  # fmt: skip
+    return len(forgotten)

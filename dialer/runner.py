@@ -35,6 +35,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 
+from dialer.agent_work import close_forgotten_calls
 from dialer.attempts import CampaignBook
 from dialer.campaign_files import campaign_folder
 from dialer.campaigns import CampaignSpec, load_campaigns
@@ -200,6 +201,7 @@ class Runner:
         s.add_job(once(self.escalate_tick), "interval", minutes=1, id="escalate")
         s.add_job(once(self.fire_due_triggers), "interval", minutes=1, id="triggers")
         s.add_job(once(self.slack_tick), "interval", minutes=SLACK_MINUTES, id="slack")
+        s.add_job(once(self.forgotten_calls_tick), "interval", minutes=5, id="forgotten-calls")
         if self.options.watch is not None:
             s.add_job(once(self.import_tick), "interval", seconds=30, id="import")
         for spec in self.specs:
@@ -414,6 +416,15 @@ class Runner:
 
         got = self._guard(f"report {slug}", run)
         return got if isinstance(got, Path) else None
+
+    def forgotten_calls_tick(self) -> int:
+        """Agent calls left open for hours are closed, so their tasks go back to the queue."""
+
+        def run() -> int:
+            with self.store.transaction() as session:
+                return close_forgotten_calls(session, self.clock)
+
+        return int(self._guard("forgotten calls", run) or 0)
 
     def escalate_tick(self) -> int:
         """Tasks whose next try would come after their deadline are escalated now.

@@ -222,6 +222,32 @@ def test_a_wrong_number_is_never_called_again_for_that_customer(
     assert others and all(p.unusable_reason is None for p in others)  # nobody else's number
 
 
+def test_a_call_left_open_for_hours_is_closed_and_the_task_goes_back_to_the_queue(
+    store: Store, clock: SettableClock, seeded: Seeded
+) -> None:
+    alice, book = _actor(store, "alice"), CampaignBook()
+    tid = seeded.alice[0]
+    with store.transaction() as s:
+        work.start_call(s, book, clock, alice, tid)
+    clock.advance(work.OPEN_CALL_LIMIT)  # not past the limit yet
+    with store.transaction() as s:
+        assert work.close_forgotten_calls(s, clock) == 0
+    clock.advance(timedelta(minutes=1))
+    with store.transaction() as s:
+        assert work.close_forgotten_calls(s, clock) == 1
+        assert work.close_forgotten_calls(s, clock) == 0  # closed once
+    with store.sessions() as s:
+        attempt = s.scalar(select(Attempt).where(Attempt.task_id == tid))
+        assert attempt is not None and attempt.state == "failed" and attempt.ended_at
+        assert "without an outcome" in (attempt.error_message or "")
+        assert tid in [i.task_id for i in agent_queue.queue(s, book, alice, clock.now())]
+    [entry] = _audit(store, "call_close_forgotten")
+    assert entry.actor == "runner" and entry.subject_id == str(tid)
+    with store.transaction() as s:  # a new start goes to the gate, not back into the old call
+        again = work.start_call(s, book, clock, alice, tid)
+    assert again.attempt_id != attempt.id and again.decision.reason != "call in progress"
+
+
 def test_a_call_nobody_answered_leaves_the_task_in_the_queue(
     store: Store, clock: SettableClock, seeded: Seeded
 ) -> None:
