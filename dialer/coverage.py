@@ -74,6 +74,8 @@ from sqlalchemy.orm import Session
 
 from dialer.attempts import CampaignBook
 from dialer.campaigns import CampaignSpec
+from dialer.capacity import AUTOMATED_CPS
+from dialer.capacity_risk import CapacityLoad, active_staff, capacity_reason, short_tasks
 from dialer.errors import NotFoundError
 from dialer.models import (
     Attempt,
@@ -188,6 +190,8 @@ class CampaignCoverage:
     members: Counter[str] = field(default_factory=Counter)
     non_members: Counter[str] = field(default_factory=Counter)
     notified_only: Counter[str] = field(default_factory=Counter)  # "members" / "non_members"
+    # of the at-risk ones, those the capacity cannot reach ("members" / "non_members"; now only)
+    at_risk_capacity: Counter[str] = field(default_factory=Counter)
     member_rows_rejected: int = 0
 
     @property
@@ -209,6 +213,10 @@ class CampaignCoverage:
             "notified_only": {
                 "members": self.notified_only["members"],
                 "non_members": self.notified_only["non_members"],
+            },
+            "at_risk_by_capacity": {
+                "members": self.at_risk_capacity["members"],
+                "non_members": self.at_risk_capacity["non_members"],
             },
             "member_coverage": self.member_coverage,
             "member_coverage_goal": self.goal,
@@ -248,6 +256,7 @@ class RiskEntry:
     slack_seconds: int | None
     attempts_made: int
     reason: str
+    causes: tuple[str, ...] = ()  # "ended", "window" (slack), "capacity"
 
 
 # ------------------------------------------------------------------------------- SQL
@@ -274,7 +283,8 @@ def category_case(at: datetime, rule: RiskRule, history: bool) -> ColumnElement[
         *((t.attempts_made == a, literal(n)) for a, n in enumerate(rule.needed)),
         else_=literal(rule.fallback if rule.fallback is not None else 1 << 62),
     )
-    whens.append((and_(t.slack_seconds.is_not(None), t.slack_seconds < needed), literal("at_risk")))
+    window_short = and_(t.slack_seconds.is_not(None), t.slack_seconds < needed)
+    whens.append((or_(window_short, t.capacity_short.is_(True)), literal("at_risk")))
     return case(*whens, else_=literal("pending"))
 
 
@@ -348,6 +358,7 @@ def _now_counts(
         *((t.attempts_made == a, literal(n)) for a, n in enumerate(rule.needed)),
         else_=literal(rule.fallback if rule.fallback is not None else 1 << 62),
     )
+    short = t.capacity_short.is_(True)
     rows = session.execute(
         select(
             t.state,
@@ -359,17 +370,17 @@ def _now_counts(
                 and_(
                     unreached,
                     t.deadline >= at,
-                    t.slack_seconds.is_not(None),
-                    t.slack_seconds < needed,
+                    or_(and_(t.slack_seconds.is_not(None), t.slack_seconds < needed), short),
                 )
             ),
+            _one(and_(unreached, t.deadline >= at, short)),
             _one(and_(unreached, t.notified_at.is_not(None), t.notified_at <= at)),
             func.count(),
         )
         .where(t.campaign_id == cid, t.created_at <= at)
         .group_by(t.state, t.member)
     )
-    for state, member, in_time, late, past, risky, notified, n in rows:
+    for state, member, in_time, late, past, risky, by_capacity, notified, n in rows:
         counter = cov.members if member else cov.non_members
         counter["in_time"] += int(in_time or 0)
         counter["late"] += int(late or 0)
@@ -381,10 +392,11 @@ def _now_counts(
             counter["breached"] += int(past or 0)
             counter["at_risk"] += int(risky or 0)
             counter["pending"] += rest - int(past or 0) - int(risky or 0)
+            cov.at_risk_capacity["members" if member else "non_members"] += int(by_capacity or 0)
         else:  # ended unreached before `at`: breached past the deadline, else at risk
             counter["breached"] += int(past or 0)
             counter["at_risk"] += rest - int(past or 0)
-    for counter in (cov.members, cov.non_members, cov.notified_only):
+    for counter in (cov.members, cov.non_members, cov.notified_only, cov.at_risk_capacity):
         for key in [k for k, v in counter.items() if not v]:
             del counter[key]
 
@@ -469,6 +481,7 @@ def _task_rows(session: Session, where: Sequence[ColumnElement[bool]], after: in
                 t.slack_seconds,
                 t.attempts_made,
                 t.state,
+                t.capacity_short,
                 c.customer_key,
                 c.name,
                 c.time_zones,
@@ -530,11 +543,7 @@ def _fmt(seconds: float) -> str:
     return f"{h}h{rest // 60:02d}m"
 
 
-def _reason(rule: RiskRule, slack: int | None, tries: int, ended: str | None) -> str:
-    if ended == TaskState.NOT_REACHED:
-        return "attempts exhausted before the deadline: nothing more will be tried"
-    if ended is not None:
-        return f"task {ended} before the deadline: nothing more will be tried"
+def _window_reason(rule: RiskRule, slack: int | None, tries: int) -> str:
     needed = rule.needed_seconds(tries)
     left = _fmt(slack or 0)
     if needed is None:
@@ -542,9 +551,35 @@ def _reason(rule: RiskRule, slack: int | None, tries: int, ended: str | None) ->
     return f"{left} of open window left before the deadline, the tries still allowed need {_fmt(needed)}"
 
 
+def _why(
+    rule: RiskRule, slack: int | None, tries: int, ended: str | None, short: str | None
+) -> tuple[tuple[str, ...], str]:
+    """(causes, reason): ended unreached, or window slack short, or capacity short (`short` is
+    the capacity reason when the task is stored as short), or both of the last two."""
+    if ended == TaskState.NOT_REACHED:
+        return ("ended",), "attempts exhausted before the deadline: nothing more will be tried"
+    if ended is not None:
+        return ("ended",), f"task {ended} before the deadline: nothing more will be tried"
+    causes, parts = [], []
+    if is_at_risk(slack, tries, rule):
+        causes.append("window")
+        parts.append(_window_reason(rule, slack, tries))
+    if short is not None:
+        causes.append("capacity")
+        parts.append(short)
+    return tuple(causes), "; ".join(parts) or _window_reason(rule, slack, tries)
+
+
 def _entry(
-    r: Any, slug: str, rule: RiskRule, slack: int | None, tries: int, ended: bool
+    r: Any,
+    slug: str,
+    rule: RiskRule,
+    slack: int | None,
+    tries: int,
+    ended: bool,
+    short: str | None = None,
 ) -> RiskEntry:
+    causes, reason = _why(rule, slack, tries, r.state if ended else None, short)
     return RiskEntry(
         task_id=r.id,
         campaign=slug,
@@ -555,7 +590,8 @@ def _entry(
         deadline=r.deadline,
         slack_seconds=slack,
         attempts_made=tries,
-        reason=_reason(rule, slack, tries, r.state if ended else None),
+        reason=reason,
+        causes=causes,
     )
 
 
@@ -576,6 +612,7 @@ def at_risk(
     for cid, slug, _ in _campaigns(session, campaign):
         spec = book.spec(cid)
         rule = risk_rule(spec)
+        why_short = capacity_reason(spec)
         base = [CallbackTask.campaign_id == cid, CallbackTask.created_at <= when]
         ended_where = [*base, category_case(when, rule, history) == "at_risk"]
         if history:
@@ -591,7 +628,8 @@ def at_risk(
             after = rows[-1].id
             for r in rows:
                 ended = r.state in ENDED_UNREACHED
-                found.append(_entry(r, slug, rule, r.slack_seconds, r.attempts_made, ended))
+                short = why_short if r.capacity_short and not history else None
+                found.append(_entry(r, slug, rule, r.slack_seconds, r.attempts_made, ended, short))
     found.sort(key=lambda e: (not e.member, e.slack_seconds or 0, e.deadline, e.task_id))
     return found[:limit]
 
@@ -602,30 +640,49 @@ def at_risk(
 REFRESH_BATCH = 5000
 
 
-def refresh_slack(session: Session, book: CampaignBook, now: datetime, limit: int = 0) -> int:
-    """Recompute `slack_seconds` of open tasks as the open-window seconds in [now, deadline).
+def refresh_slack(
+    session: Session,
+    book: CampaignBook,
+    now: datetime,
+    limit: int = 0,
+    *,
+    cps: float = AUTOMATED_CPS,
+) -> int:
+    """Recompute `slack_seconds` of open tasks as the open-window seconds in [now, deadline), and
+    `capacity_short` (the campaign's capacity cannot reach the task before its deadline).
 
-    Run by the runner every few minutes, so `coverage` at "now" reads fresh slack from the rows.
-    Batches of REFRESH_BATCH by task id (bounded memory); window maths cached per (customer
-    window, deadline), as the planner does: `now` is the same for the whole pass. `limit` > 0
-    stops after that many tasks (the rest wait for the next pass). Returns the tasks updated
-    (only rows whose slack changed are written).
+    Run by the runner every few minutes, so `coverage` at "now" reads both from the rows.
+    Batches of REFRESH_BATCH by task id (bounded memory for the slack); window maths cached per
+    (customer window, deadline), as the planner does: `now` is the same for the whole pass. The
+    same pass gathers each campaign's open tasks into the capacity model's classes (a few ints
+    per task), then `dialer.capacity_risk.short_tasks` says which of them are short, with the
+    active agents and the dispatcher's `cps`. `limit` > 0 stops after that many tasks (the rest
+    wait for the next pass) and then leaves the capacity flags alone, since the model needs every
+    open task of a campaign. Returns the tasks updated (only changed values are written).
     """
     book.refresh(session)
     t, c = CallbackTask, Customer
     policies: dict[int, WindowPolicy] = {}
     caches: dict[int, dict[tuple[Reachee, datetime], int]] = {}
+    loads: dict[int, CapacityLoad] = {}
+    flagged: set[int] = set()  # open tasks stored as short now
     after, seen, changed = 0, 0, 0
+    complete = False
     while True:
         size = REFRESH_BATCH if limit <= 0 else min(REFRESH_BATCH, limit - seen)
         if size <= 0:
-            return changed
+            break
         rows = session.execute(
             select(
                 t.id,
                 t.campaign_id,
                 t.deadline,
                 t.slack_seconds,
+                t.member,
+                t.priority,
+                t.attempts_made,
+                t.capacity_short,
+                c.language,
                 c.time_zones,
                 c.quiet_hours,
                 c.region,
@@ -637,22 +694,50 @@ def refresh_slack(session: Session, book: CampaignBook, now: datetime, limit: in
             .limit(size)
         ).all()
         if not rows:
-            return changed
+            complete = True
+            break
         after = rows[-1].id
         seen += len(rows)
         updates = []
         for r in rows:
-            policy = policies.get(r.campaign_id)
-            if policy is None:
-                policy = policies[r.campaign_id] = book.spec(r.campaign_id).window_policy()
+            load = loads.get(r.campaign_id)
+            if load is None:
+                spec = book.spec(r.campaign_id)
+                policies[r.campaign_id] = spec.window_policy()
+                load = loads[r.campaign_id] = CapacityLoad(spec)
             who = _reachee(r.time_zones, r.quiet_hours, r.region, r.marketing_consent)
             cache = caches.setdefault(r.campaign_id, {})
-            slack = _slack_at(cache, who, policy, now, r.deadline)
+            slack = _slack_at(cache, who, policies[r.campaign_id], now, r.deadline)
             if slack != r.slack_seconds:
                 updates.append({"b_id": r.id, "b_slack": slack})
+            if r.capacity_short:
+                flagged.add(r.id)
+            if r.deadline > now:
+                load.add(
+                    r.id,
+                    language=r.language,
+                    who=who,
+                    deadline=r.deadline,
+                    member=r.member,
+                    priority=r.priority or 0,
+                    attempts_made=r.attempts_made or 0,
+                )
         if updates:
             session.execute(_SET_SLACK, updates, execution_options={"synchronize_session": False})
             changed += len(updates)
+    if not complete:
+        return changed
+    staff = (
+        active_staff(session) if any(x.spec.handled_by == "agents" for x in loads.values()) else []
+    )
+    short: set[int] = set()
+    for load in loads.values():
+        short |= short_tasks(load, staff, now, cps=cps)
+    flips = [{"b_id": i, "b_short": True} for i in sorted(short - flagged)]
+    flips += [{"b_id": i, "b_short": False} for i in sorted(flagged - short)]
+    if flips:
+        session.execute(_SET_SHORT, flips, execution_options={"synchronize_session": False})
+    return changed + len(flips)
 
 
 def _set_slack_stmt() -> Any:
@@ -665,6 +750,18 @@ def _set_slack_stmt() -> Any:
 
 
 _SET_SLACK = _set_slack_stmt()
+
+
+def _set_short_stmt() -> Any:
+    table = CallbackTask.__table__
+    return (
+        update(table)  # type: ignore[arg-type]
+        .where(table.c.id == bindparam("b_id"))
+        .values(capacity_short=bindparam("b_short"))
+    )
+
+
+_SET_SHORT = _set_short_stmt()
 
 __all__ = [
     "STATES",
