@@ -23,9 +23,13 @@ The states (one per task, a partition; DOMAIN.md's definitions, evaluated at an 
     a little early when spacing would pass overnight). Once the first channel is used up, an SMS
     fallback needs any open time at all (slack >= 1 s), a person one call's `min_open`; with no
     fallback nothing is allowed any more and the task is at risk.
-  - Campaign-wide capacity (agents, calls per second) is not re-modelled per task here:
-    `dialer plan` reports the capacity verdict; a task whose tries stop fitting because capacity
-    is short shows up here as its slack shrinks.
+  - it is open and the campaign's **capacity** cannot reach it before its deadline
+    (`capacity_short`, stored by the slack refresh: `dialer.capacity_risk` runs the one capacity
+    model of `dialer plan` over the campaign's open tasks — agents with the skill, or the
+    dispatcher's calls per second — serving members first, then the earliest deadline, as the
+    dispatcher and the assignment order work; the tasks at the end of that order which the
+    shortfall covers are short). E.g. 2 agents and 500 member tasks due tomorrow: the ones the
+    agents cannot reach by tomorrow are at risk now, however much window slack each one has.
 - **pending**: open, `deadline >= at`, and not at risk (or its slack is unknown: NULL).
 
 Beside them, **notified_only** counts tasks not reached by `at` but notified (`notified_at <= at`:
@@ -38,17 +42,27 @@ members_rejected`): imports are not tied to a campaign, so the same store-wide f
 beside every campaign, and a row rejected on Monday and fixed on Tuesday still counts once.
 
 **Now** (no `at` given) is one aggregate query per campaign over stored columns: state, deadline,
-reached_at, notified_at, attempts_made and `slack_seconds`, which `refresh_slack` keeps fresh
-(the runner calls it every few minutes; the planner sets it at creation). Stored slack is at most
-one refresh old (it only shrinks, so at-risk may lag by one refresh interval). Outcomes need no
-slack refresh: a reached or ended task's slack is not read, and attempts_made is read live.
+reached_at, notified_at, attempts_made, `slack_seconds` and `capacity_short`, which
+`refresh_slack` keeps fresh (the runner calls it every few minutes; the planner sets slack at
+creation, a new task is not short until the next refresh). Both are at most one refresh old
+(slack only shrinks, so window at-risk may lag by one refresh interval; capacity at-risk follows
+the agents and the open tasks as of the last refresh, both ways). Outcomes need no refresh: a
+reached or ended task's slack and flag are not read, and attempts_made is read live.
+`at_risk_by_capacity` counts, among the at-risk open tasks, those stored as short (whatever their
+slack); `--list at-risk` gives each task's causes: `ended`, `window`, `capacity` (both of the
+last two when both hold).
 
 **History** (`at` in the past): a task counts only if `created_at <= at`; reached and notified by
 their timestamps; an ended task (`not_reached`, `not_contactable`, `cancelled`) is taken to have
 ended at its `updated_at` (the last change of an ended task; an approximation, since an ended
 task is rarely touched again). For tasks open at `at`, the slack at `at` is recomputed from the
 windows (cached per customer window and deadline) and the attempts made by `at` are counted from
-the attempt rows created by then, so at-risk in the past is the same rule, not an estimate.
+the attempt rows created by then, so the window half of at-risk in the past is the same rule,
+not an estimate. The **capacity** half is not reconstructed for a past instant: who was active,
+their shifts and calls already made that day, and the dispatcher's rate then are not stored, and
+the flag kept on a task is only the latest refresh's. So history applies the window rule alone
+(and `at_risk_by_capacity` is 0): a past instant may show fewer tasks at risk than "now" showed
+at the time, when capacity was short then.
 """
 
 from __future__ import annotations
@@ -160,9 +174,11 @@ def classify(
     slack: int | None,
     attempts_made: int,
     rule: RiskRule,
+    short: bool = False,
 ) -> State | None:
     """The task's coverage state at `at` (None: it did not exist yet). `ended_at` is when an
-    ended task ended (its updated_at); the SQL in `category_case` is this function, row by row."""
+    ended task ended (its updated_at); `short` the stored capacity flag (now only); the SQL in
+    `category_case` is this function, row by row."""
     if created_at > at:
         return None
     if reached_at is not None and reached_at <= at:
@@ -176,7 +192,7 @@ def classify(
         return "breached"
     if ended:
         return "at_risk"
-    return "at_risk" if is_at_risk(slack, attempts_made, rule) else "pending"
+    return "at_risk" if short or is_at_risk(slack, attempts_made, rule) else "pending"
 
 
 # ------------------------------------------------------------------------------ the report
