@@ -663,6 +663,7 @@ def refresh_slack(
     limit: int = 0,
     *,
     cps: float = AUTOMATED_CPS,
+    capacity: bool = True,
 ) -> int:
     """Recompute `slack_seconds` of open tasks as the open-window seconds in [now, deadline), and
     `capacity_short` (the campaign's capacity cannot reach the task before its deadline).
@@ -674,7 +675,8 @@ def refresh_slack(
     per task), then `dialer.capacity_risk.short_tasks` says which of them are short, with the
     active agents and the dispatcher's `cps`. `limit` > 0 stops after that many tasks (the rest
     wait for the next pass) and then leaves the capacity flags alone, since the model needs every
-    open task of a campaign. Returns the tasks updated (only changed values are written).
+    open task of a campaign (as does `capacity=False`: the slack alone, the benchmark's
+    baseline). Returns the tasks updated (only changed values are written).
     """
     book.refresh(session)
     t, c = CallbackTask, Customer
@@ -728,7 +730,7 @@ def refresh_slack(
                 updates.append({"b_id": r.id, "b_slack": slack})
             if r.capacity_short:
                 flagged.add(r.id)
-            if r.deadline > now:
+            if capacity and r.deadline > now:
                 load.add(
                     r.id,
                     language=r.language,
@@ -741,7 +743,7 @@ def refresh_slack(
         if updates:
             session.execute(_SET_SLACK, updates, execution_options={"synchronize_session": False})
             changed += len(updates)
-    if not complete:
+    if not complete or not capacity:
         return changed
     staff = (
         active_staff(session) if any(x.spec.handled_by == "agents" for x in loads.values()) else []
