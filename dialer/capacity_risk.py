@@ -81,6 +81,7 @@ class CapacityLoad:
     classes: defaultdict[ClassKey, list[tuple[int, int, float]]] = field(
         default_factory=lambda: defaultdict(list)
     )
+    _calls: dict[int, float] = field(default_factory=dict)  # calls left per tries made
 
     def add(
         self,
@@ -93,15 +94,20 @@ class CapacityLoad:
         priority: int,
         attempts_made: int,
     ) -> None:
-        calls = calls_left(self.spec, attempts_made)
+        calls = self._calls.get(attempts_made)
+        if calls is None:
+            calls = self._calls[attempts_made] = calls_left(self.spec, attempts_made)
         if calls > 0:
             self.classes[(language, who, deadline, bool(member))].append((priority, task_id, calls))
 
 
 def short_tasks(
-    load: CapacityLoad, staff: Sequence[tuple[AgentInfo, AgentProfile]], now: datetime, *,
+    load: CapacityLoad,
+    staff: Sequence[tuple[AgentInfo, AgentProfile]],
+    now: datetime,
+    *,
     cps: float = AUTOMATED_CPS,
-) -> set[int]:  # fmt: skip
+) -> set[int]:
     """The ids of the tasks the campaign's capacity cannot reach before their deadline (above)."""
     keys = [k for k in load.classes if k[2] > now]
     if not keys:
