@@ -1,6 +1,8 @@
 """One capacity model: can the planned work be done before its deadlines, and if not, how much more?
 
-`dialer plan` and `assign.capacity_check` both ask this; the answer lives here only.
+`dialer plan`, `assign.capacity_check` and coverage's at-risk (`dialer.capacity_risk`, run by the
+slack refresh: which open tasks the capacity cannot reach) all ask this; the answer lives here
+only.
 
 - **Demand** is tasks grouped into classes: (language, the customer's calling window, deadline,
   member). A class's work is tasks × expected attempts × handle time (agents), or tasks ×
@@ -17,7 +19,8 @@
   agent-hours to add, per language, because a Korean-speaking shortfall is not fixed by
   Mandarin speakers. They help only inside the customers' windows before the deadlines, which
   the verdict's basis says. Members are checked on their own too, since covering every member is
-  the rule that must hold.
+  the rule that must hold. `members_first` serves every member class before any other (the
+  dispatcher's and the assignment's order), and `unmet_by_class` says what each class missed.
 """
 
 from __future__ import annotations
