@@ -1,6 +1,8 @@
 """One capacity model: can the planned work be done before its deadlines, and if not, how much more?
 
-`dialer plan` and `assign.capacity_check` both ask this; the answer lives here only.
+`dialer plan`, `assign.capacity_check` and coverage's at-risk (`dialer.capacity_risk`, run by the
+slack refresh: which open tasks the capacity cannot reach) all ask this; the answer lives here
+only.
 
 - **Demand** is tasks grouped into classes: (language, the customer's calling window, deadline,
   member). A class's work is tasks × expected attempts × handle time (agents), or tasks ×
@@ -17,7 +19,8 @@
   agent-hours to add, per language, because a Korean-speaking shortfall is not fixed by
   Mandarin speakers. They help only inside the customers' windows before the deadlines, which
   the verdict's basis says. Members are checked on their own too, since covering every member is
-  the rule that must hold.
+  the rule that must hold. `members_first` serves every member class before any other (the
+  dispatcher's and the assignment's order), and `unmet_by_class` says what each class missed.
 """
 
 from __future__ import annotations
@@ -45,6 +48,9 @@ __all__ = [
     "PlanLoad",
     "Server",
     "Shortfall",
+    "Supply",
+    "calls_left",
+    "campaign_supply",
     "capacity_check",
     "expected_attempts",
     "plan_capacity",
@@ -94,6 +100,7 @@ class Shortfall:
     unmet_members: float = 0.0
     by_language: dict[str, float] = field(default_factory=dict)
     binding_deadline: datetime | None = None
+    unmet_by_class: list[float] = field(default_factory=list)  # per Demand, in the order given
 
 
 @dataclass
@@ -169,14 +176,31 @@ def _fractions(intervals: Iterable[Interval], now: datetime, slots: int) -> dict
 
 
 def shortfall(
-    demand: Iterable[Demand], servers: Sequence[Server], now: datetime, window: WindowFn
+    demand: Iterable[Demand],
+    servers: Sequence[Server],
+    now: datetime,
+    window: WindowFn,
+    *,
+    members_first: bool = False,
 ) -> Shortfall:
     """Serve every class earliest deadline first; what stays unserved is the shortfall.
 
     `window(who, start, end)` gives the open intervals of a class's calling window.
+    `members_first` serves every member class (earliest deadline first) before any non-member
+    one: the dispatcher's claim order and the assignment's (DOMAIN.md's priority), used to say
+    *which* tasks capacity cannot reach (`dialer.capacity_risk`); the plan's verdict keeps plain
+    EDF (members first among equal deadlines), where EDF fits whenever any order can.
+    `unmet_by_class` is aligned with `demand` as given.
     """
-    classes = sorted((d for d in demand if d.hours > 0), key=lambda d: (d.deadline, not d.member))
-    result = Shortfall(required=sum(d.hours for d in classes))
+    given = list(demand)
+
+    def order(i: int) -> tuple[Any, ...]:
+        d = given[i]
+        return (not d.member, d.deadline) if members_first else (d.deadline, not d.member)
+
+    positions = sorted((i for i, d in enumerate(given) if d.hours > 0), key=order)
+    classes = [given[i] for i in positions]
+    result = Shortfall(required=sum(d.hours for d in classes), unmet_by_class=[0.0] * len(given))
     if not classes:
         return result
     horizon = max(max(d.deadline for d in classes), now)
@@ -207,7 +231,9 @@ def shortfall(
             windows[key] = _fractions(ivs, now, slots)
         return windows[key]
 
-    def run(only_members: bool) -> tuple[float, dict[str, float], datetime | None, float]:
+    def run(
+        only_members: bool,
+    ) -> tuple[float, dict[str, float], datetime | None, float, list[float]]:
         left = [
             {i: f * sv.count * slot_h for i, f in fr.items()}
             for sv, fr in zip(servers, fracs, strict=True)
@@ -219,7 +245,8 @@ def shortfall(
         usable: list[dict[int, float]] = [
             {} for _ in servers
         ]  # slots any class could use (for "available")
-        for d in classes:
+        each = [0.0] * len(classes)
+        for pos, d in enumerate(classes):
             if only_members and not d.member:
                 continue
             need = d.hours
@@ -245,9 +272,10 @@ def shortfall(
                         left[k][i] = room - take
                         need -= take
             if need > _EPS:
+                each[pos] = need
                 unmet_total += need
                 unmet_lang[d.language or "any"] += need
-                binding = binding or d.deadline
+                binding = d.deadline if binding is None else min(binding, d.deadline)
         available = 0.0
         for k, sv in enumerate(servers):
             per_day: dict[int, float] = defaultdict(float)
@@ -256,11 +284,16 @@ def shortfall(
             for hours in per_day.values():
                 cap = sv.daily_hours * sv.count if sv.daily_hours is not None else hours
                 available += min(hours, cap)
-        return unmet_total, unmet_lang, binding, available
+        return unmet_total, unmet_lang, binding, available, each
 
-    result.unmet, lang, result.binding_deadline, result.available = run(False)
+    result.unmet, lang, result.binding_deadline, result.available, each = run(False)
     result.by_language = {k: v for k, v in lang.items() if v > _EPS}
-    result.unmet_members = run(True)[0] if any(d.member for d in classes) else 0.0
+    for pos, i in enumerate(positions):
+        result.unmet_by_class[i] = each[pos]
+    if members_first:  # the members were served first: what they missed is theirs alone
+        result.unmet_members = sum(u for u, d in zip(each, classes, strict=True) if d.member)
+    else:
+        result.unmet_members = run(True)[0] if any(d.member for d in classes) else 0.0
     return result
 
 
@@ -371,19 +404,34 @@ def _shift(
     return lambda s, e: working_spans(hours, days, zone, s, e)
 
 
-def plan_capacity(
-    spec: CampaignSpec,
-    load: PlanLoad,
-    agents: Sequence[tuple[AgentInfo, AgentProfile]],
-    now: datetime,
-) -> CapacityVerdict:
-    """`dialer plan`'s verdict: agent-hours for agent campaigns, CPS × window for automated ones."""
+def calls_left(spec: CampaignSpec, attempts_made: int = 0) -> float:
+    """Expected calls a task still needs: the first call channel's tries left, each answered
+    with ANSWER_RATE; an SMS-only campaign's one message until it is sent."""
     calls = [c for c in spec.channels if c != "sms"]
-    per_task = expected_attempts(spec.attempt_policy(calls[0]).max_attempts) if calls else 1.0
-    if not load.counts:
-        return verdict_for(
-            Shortfall(), agents=spec.handled_by == "agents", basis="no tasks to call"
-        )
+    if not calls:
+        return 1.0 if attempts_made <= 0 else 0.0
+    left = spec.attempt_policy(calls[0]).max_attempts - max(attempts_made, 0)
+    return expected_attempts(left) if left > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Supply:
+    """Who does a campaign's calls: the servers, the server-hours one call takes, the windows."""
+
+    agents: bool  # agent-handled (hours are agent-hours) or the automated dispatcher
+    servers: list[Server]
+    call_hours: float
+    window: WindowFn
+    cps: float
+
+
+def campaign_supply(
+    spec: CampaignSpec,
+    agents: Sequence[tuple[AgentInfo, AgentProfile]],
+    *,
+    cps: float = AUTOMATED_CPS,
+) -> Supply:
+    """The servers of `spec`: its skilled active agents, or the dispatcher at `cps` calls/s."""
     policy = spec.window_policy()
 
     def window(who: Any, s: datetime, e: datetime) -> Sequence[Interval]:
@@ -391,31 +439,47 @@ def plan_capacity(
 
     if spec.handled_by == "agents":
         handle_h = spec.handle_time / timedelta(hours=1)
-        work = per_task * handle_h
-        servers = _agent_servers(agents, spec.kind, handle_h)
+        return Supply(True, _agent_servers(agents, spec.kind, handle_h), handle_h, window, cps)
+    servers = [Server(count=1, speaks=lambda _lang: True)]
+    return Supply(False, servers, 1 / cps / 3600, window, cps)
+
+
+def plan_capacity(
+    spec: CampaignSpec,
+    load: PlanLoad,
+    agents: Sequence[tuple[AgentInfo, AgentProfile]],
+    now: datetime,
+    *,
+    cps: float = AUTOMATED_CPS,
+) -> CapacityVerdict:
+    """`dialer plan`'s verdict: agent-hours for agent campaigns, CPS × window for automated ones."""
+    per_task = calls_left(spec)
+    if not load.counts:
+        return verdict_for(
+            Shortfall(), agents=spec.handled_by == "agents", basis="no tasks to call"
+        )
+    supply = campaign_supply(spec, agents, cps=cps)
+    work = per_task * supply.call_hours
+    if supply.agents:
         basis = (
             f"agents: {per_task:.2f} expected calls per task ({ANSWER_RATE:.0%} answered) x "
-            f"{handle_h * 60:.0f} min, in the customer's open calling window and before the "
-            f"deadline; {sum(s.count for s in servers)} active agent(s) with the skill "
+            f"{supply.call_hours * 60:.0f} min, in the customer's open calling window and before "
+            f"the deadline; {sum(s.count for s in supply.servers)} active agent(s) with the skill "
             f"{spec.kind}, their working hours and days in their zone, at most daily_capacity "
             "calls a day, matched by language"
         )
     else:
-        work = per_task / AUTOMATED_CPS / 3600
-        servers = [Server(count=1, speaks=lambda _lang: True)]
+        default = " (Twilio's default CPS)" if cps == AUTOMATED_CPS else ""
         basis = (
-            f"automated: {per_task:.2f} expected calls per task at {AUTOMATED_CPS:g} call/s "
-            "(Twilio's default CPS) within each customer's open window before the deadline; "
-            "agent hours not needed"
+            f"automated: {per_task:.2f} expected calls per task at {cps:g} call/s{default} "
+            "within each customer's open window before the deadline; agent hours not needed"
         )
     demand = [
         Demand(lang, who, deadline, member, n * work)
         for (lang, who, deadline, member), n in load.counts.items()
     ]
-    short = shortfall(demand, servers, now, window)
-    return verdict_for(
-        short, agents=spec.handled_by == "agents", basis=basis, extra={"cps": AUTOMATED_CPS}
-    )
+    short = shortfall(demand, supply.servers, now, supply.window)
+    return verdict_for(short, agents=supply.agents, basis=basis, extra={"cps": cps})
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,9 +23,13 @@ The states (one per task, a partition; DOMAIN.md's definitions, evaluated at an 
     a little early when spacing would pass overnight). Once the first channel is used up, an SMS
     fallback needs any open time at all (slack >= 1 s), a person one call's `min_open`; with no
     fallback nothing is allowed any more and the task is at risk.
-  - Campaign-wide capacity (agents, calls per second) is not re-modelled per task here:
-    `dialer plan` reports the capacity verdict; a task whose tries stop fitting because capacity
-    is short shows up here as its slack shrinks.
+  - it is open and the campaign's **capacity** cannot reach it before its deadline
+    (`capacity_short`, stored by the slack refresh: `dialer.capacity_risk` runs the one capacity
+    model of `dialer plan` over the campaign's open tasks — agents with the skill, or the
+    dispatcher's calls per second — serving members first, then the earliest deadline, as the
+    dispatcher and the assignment order work; the tasks at the end of that order which the
+    shortfall covers are short). E.g. 2 agents and 500 member tasks due tomorrow: the ones the
+    agents cannot reach by tomorrow are at risk now, however much window slack each one has.
 - **pending**: open, `deadline >= at`, and not at risk (or its slack is unknown: NULL).
 
 Beside them, **notified_only** counts tasks not reached by `at` but notified (`notified_at <= at`:
@@ -38,17 +42,27 @@ members_rejected`): imports are not tied to a campaign, so the same store-wide f
 beside every campaign, and a row rejected on Monday and fixed on Tuesday still counts once.
 
 **Now** (no `at` given) is one aggregate query per campaign over stored columns: state, deadline,
-reached_at, notified_at, attempts_made and `slack_seconds`, which `refresh_slack` keeps fresh
-(the runner calls it every few minutes; the planner sets it at creation). Stored slack is at most
-one refresh old (it only shrinks, so at-risk may lag by one refresh interval). Outcomes need no
-slack refresh: a reached or ended task's slack is not read, and attempts_made is read live.
+reached_at, notified_at, attempts_made, `slack_seconds` and `capacity_short`, which
+`refresh_slack` keeps fresh (the runner calls it every few minutes; the planner sets slack at
+creation, a new task is not short until the next refresh). Both are at most one refresh old
+(slack only shrinks, so window at-risk may lag by one refresh interval; capacity at-risk follows
+the agents and the open tasks as of the last refresh, both ways). Outcomes need no refresh: a
+reached or ended task's slack and flag are not read, and attempts_made is read live.
+`at_risk_by_capacity` counts, among the at-risk open tasks, those stored as short (whatever their
+slack); `--list at-risk` gives each task's causes: `ended`, `window`, `capacity` (both of the
+last two when both hold).
 
 **History** (`at` in the past): a task counts only if `created_at <= at`; reached and notified by
 their timestamps; an ended task (`not_reached`, `not_contactable`, `cancelled`) is taken to have
 ended at its `updated_at` (the last change of an ended task; an approximation, since an ended
 task is rarely touched again). For tasks open at `at`, the slack at `at` is recomputed from the
 windows (cached per customer window and deadline) and the attempts made by `at` are counted from
-the attempt rows created by then, so at-risk in the past is the same rule, not an estimate.
+the attempt rows created by then, so the window half of at-risk in the past is the same rule,
+not an estimate. The **capacity** half is not reconstructed for a past instant: who was active,
+their shifts and calls already made that day, and the dispatcher's rate then are not stored, and
+the flag kept on a task is only the latest refresh's. So history applies the window rule alone
+(and `at_risk_by_capacity` is 0): a past instant may show fewer tasks at risk than "now" showed
+at the time, when capacity was short then.
 """
 
 from __future__ import annotations
@@ -74,6 +88,8 @@ from sqlalchemy.orm import Session
 
 from dialer.attempts import CampaignBook
 from dialer.campaigns import CampaignSpec
+from dialer.capacity import AUTOMATED_CPS
+from dialer.capacity_risk import CapacityLoad, active_staff, capacity_reason, short_tasks
 from dialer.errors import NotFoundError
 from dialer.models import (
     Attempt,
@@ -158,9 +174,11 @@ def classify(
     slack: int | None,
     attempts_made: int,
     rule: RiskRule,
+    short: bool = False,
 ) -> State | None:
     """The task's coverage state at `at` (None: it did not exist yet). `ended_at` is when an
-    ended task ended (its updated_at); the SQL in `category_case` is this function, row by row."""
+    ended task ended (its updated_at); `short` the stored capacity flag (now only); the SQL in
+    `category_case` is this function, row by row."""
     if created_at > at:
         return None
     if reached_at is not None and reached_at <= at:
@@ -174,7 +192,7 @@ def classify(
         return "breached"
     if ended:
         return "at_risk"
-    return "at_risk" if is_at_risk(slack, attempts_made, rule) else "pending"
+    return "at_risk" if short or is_at_risk(slack, attempts_made, rule) else "pending"
 
 
 # ------------------------------------------------------------------------------ the report
@@ -188,6 +206,8 @@ class CampaignCoverage:
     members: Counter[str] = field(default_factory=Counter)
     non_members: Counter[str] = field(default_factory=Counter)
     notified_only: Counter[str] = field(default_factory=Counter)  # "members" / "non_members"
+    # of the at-risk ones, those the capacity cannot reach ("members" / "non_members"; now only)
+    at_risk_capacity: Counter[str] = field(default_factory=Counter)
     member_rows_rejected: int = 0
 
     @property
@@ -209,6 +229,10 @@ class CampaignCoverage:
             "notified_only": {
                 "members": self.notified_only["members"],
                 "non_members": self.notified_only["non_members"],
+            },
+            "at_risk_by_capacity": {
+                "members": self.at_risk_capacity["members"],
+                "non_members": self.at_risk_capacity["non_members"],
             },
             "member_coverage": self.member_coverage,
             "member_coverage_goal": self.goal,
@@ -248,6 +272,7 @@ class RiskEntry:
     slack_seconds: int | None
     attempts_made: int
     reason: str
+    causes: tuple[str, ...] = ()  # "ended", "window" (slack), "capacity"
 
 
 # ------------------------------------------------------------------------------- SQL
@@ -274,7 +299,8 @@ def category_case(at: datetime, rule: RiskRule, history: bool) -> ColumnElement[
         *((t.attempts_made == a, literal(n)) for a, n in enumerate(rule.needed)),
         else_=literal(rule.fallback if rule.fallback is not None else 1 << 62),
     )
-    whens.append((and_(t.slack_seconds.is_not(None), t.slack_seconds < needed), literal("at_risk")))
+    window_short = and_(t.slack_seconds.is_not(None), t.slack_seconds < needed)
+    whens.append((or_(window_short, t.capacity_short.is_(True)), literal("at_risk")))
     return case(*whens, else_=literal("pending"))
 
 
@@ -348,6 +374,7 @@ def _now_counts(
         *((t.attempts_made == a, literal(n)) for a, n in enumerate(rule.needed)),
         else_=literal(rule.fallback if rule.fallback is not None else 1 << 62),
     )
+    short = t.capacity_short.is_(True)
     rows = session.execute(
         select(
             t.state,
@@ -359,17 +386,17 @@ def _now_counts(
                 and_(
                     unreached,
                     t.deadline >= at,
-                    t.slack_seconds.is_not(None),
-                    t.slack_seconds < needed,
+                    or_(and_(t.slack_seconds.is_not(None), t.slack_seconds < needed), short),
                 )
             ),
+            _one(and_(unreached, t.deadline >= at, short)),
             _one(and_(unreached, t.notified_at.is_not(None), t.notified_at <= at)),
             func.count(),
         )
         .where(t.campaign_id == cid, t.created_at <= at)
         .group_by(t.state, t.member)
     )
-    for state, member, in_time, late, past, risky, notified, n in rows:
+    for state, member, in_time, late, past, risky, by_capacity, notified, n in rows:
         counter = cov.members if member else cov.non_members
         counter["in_time"] += int(in_time or 0)
         counter["late"] += int(late or 0)
@@ -381,10 +408,11 @@ def _now_counts(
             counter["breached"] += int(past or 0)
             counter["at_risk"] += int(risky or 0)
             counter["pending"] += rest - int(past or 0) - int(risky or 0)
+            cov.at_risk_capacity["members" if member else "non_members"] += int(by_capacity or 0)
         else:  # ended unreached before `at`: breached past the deadline, else at risk
             counter["breached"] += int(past or 0)
             counter["at_risk"] += rest - int(past or 0)
-    for counter in (cov.members, cov.non_members, cov.notified_only):
+    for counter in (cov.members, cov.non_members, cov.notified_only, cov.at_risk_capacity):
         for key in [k for k, v in counter.items() if not v]:
             del counter[key]
 
@@ -469,6 +497,7 @@ def _task_rows(session: Session, where: Sequence[ColumnElement[bool]], after: in
                 t.slack_seconds,
                 t.attempts_made,
                 t.state,
+                t.capacity_short,
                 c.customer_key,
                 c.name,
                 c.time_zones,
@@ -530,11 +559,7 @@ def _fmt(seconds: float) -> str:
     return f"{h}h{rest // 60:02d}m"
 
 
-def _reason(rule: RiskRule, slack: int | None, tries: int, ended: str | None) -> str:
-    if ended == TaskState.NOT_REACHED:
-        return "attempts exhausted before the deadline: nothing more will be tried"
-    if ended is not None:
-        return f"task {ended} before the deadline: nothing more will be tried"
+def _window_reason(rule: RiskRule, slack: int | None, tries: int) -> str:
     needed = rule.needed_seconds(tries)
     left = _fmt(slack or 0)
     if needed is None:
@@ -542,9 +567,35 @@ def _reason(rule: RiskRule, slack: int | None, tries: int, ended: str | None) ->
     return f"{left} of open window left before the deadline, the tries still allowed need {_fmt(needed)}"
 
 
+def _why(
+    rule: RiskRule, slack: int | None, tries: int, ended: str | None, short: str | None
+) -> tuple[tuple[str, ...], str]:
+    """(causes, reason): ended unreached, or window slack short, or capacity short (`short` is
+    the capacity reason when the task is stored as short), or both of the last two."""
+    if ended == TaskState.NOT_REACHED:
+        return ("ended",), "attempts exhausted before the deadline: nothing more will be tried"
+    if ended is not None:
+        return ("ended",), f"task {ended} before the deadline: nothing more will be tried"
+    causes, parts = [], []
+    if is_at_risk(slack, tries, rule):
+        causes.append("window")
+        parts.append(_window_reason(rule, slack, tries))
+    if short is not None:
+        causes.append("capacity")
+        parts.append(short)
+    return tuple(causes), "; ".join(parts) or _window_reason(rule, slack, tries)
+
+
 def _entry(
-    r: Any, slug: str, rule: RiskRule, slack: int | None, tries: int, ended: bool
+    r: Any,
+    slug: str,
+    rule: RiskRule,
+    slack: int | None,
+    tries: int,
+    ended: bool,
+    short: str | None = None,
 ) -> RiskEntry:
+    causes, reason = _why(rule, slack, tries, r.state if ended else None, short)
     return RiskEntry(
         task_id=r.id,
         campaign=slug,
@@ -555,7 +606,8 @@ def _entry(
         deadline=r.deadline,
         slack_seconds=slack,
         attempts_made=tries,
-        reason=_reason(rule, slack, tries, r.state if ended else None),
+        reason=reason,
+        causes=causes,
     )
 
 
@@ -576,6 +628,7 @@ def at_risk(
     for cid, slug, _ in _campaigns(session, campaign):
         spec = book.spec(cid)
         rule = risk_rule(spec)
+        why_short = capacity_reason(spec)
         base = [CallbackTask.campaign_id == cid, CallbackTask.created_at <= when]
         ended_where = [*base, category_case(when, rule, history) == "at_risk"]
         if history:
@@ -591,7 +644,8 @@ def at_risk(
             after = rows[-1].id
             for r in rows:
                 ended = r.state in ENDED_UNREACHED
-                found.append(_entry(r, slug, rule, r.slack_seconds, r.attempts_made, ended))
+                short = why_short if r.capacity_short and not history else None
+                found.append(_entry(r, slug, rule, r.slack_seconds, r.attempts_made, ended, short))
     found.sort(key=lambda e: (not e.member, e.slack_seconds or 0, e.deadline, e.task_id))
     return found[:limit]
 
@@ -602,30 +656,51 @@ def at_risk(
 REFRESH_BATCH = 5000
 
 
-def refresh_slack(session: Session, book: CampaignBook, now: datetime, limit: int = 0) -> int:
-    """Recompute `slack_seconds` of open tasks as the open-window seconds in [now, deadline).
+def refresh_slack(
+    session: Session,
+    book: CampaignBook,
+    now: datetime,
+    limit: int = 0,
+    *,
+    cps: float = AUTOMATED_CPS,
+    capacity: bool = True,
+) -> int:
+    """Recompute `slack_seconds` of open tasks as the open-window seconds in [now, deadline), and
+    `capacity_short` (the campaign's capacity cannot reach the task before its deadline).
 
-    Run by the runner every few minutes, so `coverage` at "now" reads fresh slack from the rows.
-    Batches of REFRESH_BATCH by task id (bounded memory); window maths cached per (customer
-    window, deadline), as the planner does: `now` is the same for the whole pass. `limit` > 0
-    stops after that many tasks (the rest wait for the next pass). Returns the tasks updated
-    (only rows whose slack changed are written).
+    Run by the runner every few minutes, so `coverage` at "now" reads both from the rows.
+    Batches of REFRESH_BATCH by task id (bounded memory for the slack); window maths cached per
+    (customer window, deadline), as the planner does: `now` is the same for the whole pass. The
+    same pass gathers each campaign's open tasks into the capacity model's classes (a few ints
+    per task), then `dialer.capacity_risk.short_tasks` says which of them are short, with the
+    active agents and the dispatcher's `cps`. `limit` > 0 stops after that many tasks (the rest
+    wait for the next pass) and then leaves the capacity flags alone, since the model needs every
+    open task of a campaign (as does `capacity=False`: the slack alone, the benchmark's
+    baseline). Returns the tasks updated (only changed values are written).
     """
     book.refresh(session)
     t, c = CallbackTask, Customer
     policies: dict[int, WindowPolicy] = {}
     caches: dict[int, dict[tuple[Reachee, datetime], int]] = {}
+    loads: dict[int, CapacityLoad] = {}
+    flagged: set[int] = set()  # open tasks stored as short now
     after, seen, changed = 0, 0, 0
+    complete = False
     while True:
         size = REFRESH_BATCH if limit <= 0 else min(REFRESH_BATCH, limit - seen)
         if size <= 0:
-            return changed
+            break
         rows = session.execute(
             select(
                 t.id,
                 t.campaign_id,
                 t.deadline,
                 t.slack_seconds,
+                t.member,
+                t.priority,
+                t.attempts_made,
+                t.capacity_short,
+                c.language,
                 c.time_zones,
                 c.quiet_hours,
                 c.region,
@@ -637,22 +712,50 @@ def refresh_slack(session: Session, book: CampaignBook, now: datetime, limit: in
             .limit(size)
         ).all()
         if not rows:
-            return changed
+            complete = True
+            break
         after = rows[-1].id
         seen += len(rows)
         updates = []
         for r in rows:
-            policy = policies.get(r.campaign_id)
-            if policy is None:
-                policy = policies[r.campaign_id] = book.spec(r.campaign_id).window_policy()
+            load = loads.get(r.campaign_id)
+            if load is None:
+                spec = book.spec(r.campaign_id)
+                policies[r.campaign_id] = spec.window_policy()
+                load = loads[r.campaign_id] = CapacityLoad(spec)
             who = _reachee(r.time_zones, r.quiet_hours, r.region, r.marketing_consent)
             cache = caches.setdefault(r.campaign_id, {})
-            slack = _slack_at(cache, who, policy, now, r.deadline)
+            slack = _slack_at(cache, who, policies[r.campaign_id], now, r.deadline)
             if slack != r.slack_seconds:
                 updates.append({"b_id": r.id, "b_slack": slack})
+            if r.capacity_short:
+                flagged.add(r.id)
+            if capacity and r.deadline > now:
+                load.add(
+                    r.id,
+                    language=r.language,
+                    who=who,
+                    deadline=r.deadline,
+                    member=r.member,
+                    priority=r.priority or 0,
+                    attempts_made=r.attempts_made or 0,
+                )
         if updates:
             session.execute(_SET_SLACK, updates, execution_options={"synchronize_session": False})
             changed += len(updates)
+    if not complete or not capacity:
+        return changed
+    staff = (
+        active_staff(session) if any(x.spec.handled_by == "agents" for x in loads.values()) else []
+    )
+    short: set[int] = set()
+    for load in loads.values():
+        short |= short_tasks(load, staff, now, cps=cps)
+    flips = [{"b_id": i, "b_short": True} for i in sorted(short - flagged)]
+    flips += [{"b_id": i, "b_short": False} for i in sorted(flagged - short)]
+    if flips:
+        session.execute(_SET_SHORT, flips, execution_options={"synchronize_session": False})
+    return changed + len(flips)
 
 
 def _set_slack_stmt() -> Any:
@@ -665,6 +768,18 @@ def _set_slack_stmt() -> Any:
 
 
 _SET_SLACK = _set_slack_stmt()
+
+
+def _set_short_stmt() -> Any:
+    table = CallbackTask.__table__
+    return (
+        update(table)  # type: ignore[arg-type]
+        .where(table.c.id == bindparam("b_id"))
+        .values(capacity_short=bindparam("b_short"))
+    )
+
+
+_SET_SHORT = _set_short_stmt()
 
 __all__ = [
     "STATES",

@@ -1,8 +1,10 @@
 """`dialer coverage [CAMPAIGN]`: who was reached in time, who is at risk, and member coverage.
 
-Now (stored state and slack: a couple of aggregate queries) or `--at` a past instant (history).
+Now (stored state, slack and capacity flag: a couple of aggregate queries) or `--at` a past
+instant (history: the window rule only, see `dialer.coverage`).
 `--check` exits 1 when any member is breached or at risk (cron, monitoring); `--json` prints one
-object for machines; `--list at-risk` names the customers at risk and why (numbers masked).
+object for machines; `--list at-risk` names the customers at risk and why — ended, window slack
+or capacity (`causes`) — with numbers masked.
 The definitions are `dialer.coverage`'s docstring.
 """
 
@@ -73,6 +75,12 @@ def render_coverage_table(report: CoverageReport) -> None:
         table = Table("", "members", "non-members")
         for s in STATES:
             table.add_row(LABELS[s], str(c.members[s]), str(c.non_members[s]))
+            if s == "at_risk" and not report.history:
+                table.add_row(
+                    "  of which capacity short",
+                    str(c.at_risk_capacity["members"]),
+                    str(c.at_risk_capacity["non_members"]),
+                )
         table.add_row(
             "notified only (not reached)",
             str(c.notified_only["members"]),
@@ -102,6 +110,7 @@ def _list(entries: list[RiskEntry], as_json: bool) -> None:
                         "slack_seconds": e.slack_seconds,
                         "attempts_made": e.attempts_made,
                         "reason": e.reason,
+                        "causes": list(e.causes),
                     },
                     ensure_ascii=False,
                 )

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -363,6 +364,10 @@ class CallbackTask(Base):
     deadline: Mapped[datetime]
     priority: Mapped[int] = mapped_column(Integer, default=0)
     slack_seconds: Mapped[int | None] = mapped_column(BigInteger)
+    # Set by the slack refresh when the campaign's capacity (agents, calls per second), serving
+    # members first and then the earliest deadline, cannot reach this open task before its
+    # deadline (`dialer.capacity_risk`); read by `dialer coverage` as at risk.
+    capacity_short: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
     attempts_made: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
@@ -381,7 +386,7 @@ class CallbackTask(Base):
     __table_args__ = (
         UniqueConstraint("campaign_id", "customer_id", "dedupe_key"),
         # Leading (campaign, state, member) for per-campaign counts; the rest makes it covering
-        # for `dialer coverage` (an index-only pass in index order: migration 0006).
+        # for `dialer coverage` (an index-only pass in index order: migrations 0006, 0009).
         Index(
             "ix_callback_tasks_coverage",
             "campaign_id",
@@ -393,6 +398,7 @@ class CallbackTask(Base):
             "slack_seconds",
             "attempts_made",
             "created_at",
+            "capacity_short",
         ),
         Index("ix_callback_tasks_agent", "agent_id", "state"),
         Index("ix_callback_tasks_due", "state", "next_attempt_at"),

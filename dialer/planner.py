@@ -40,8 +40,6 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from dialer.agents import profile_of
-from dialer.balance import AgentInfo
 from dialer.campaigns import CampaignSpec
 from dialer.capacity import (
     ANSWER_RATE,
@@ -51,10 +49,9 @@ from dialer.capacity import (
     expected_attempts,
     plan_capacity,
 )
+from dialer.capacity_risk import active_staff
 from dialer.clock import Clock, ensure_utc
 from dialer.models import (
-    Agent,
-    AgentRole,
     CallbackTask,
     Campaign,
     Customer,
@@ -158,21 +155,7 @@ def plan_campaign(
         else:
             campaign_id = upsert_campaign(session, spec, now)
         dnc_customer, dnc_number = do_not_contact(session, spec.purpose)
-        staff = [
-            (
-                AgentInfo(
-                    id=a.id,
-                    username=a.username,
-                    languages=frozenset(a.languages or ()),
-                    daily_capacity=a.daily_capacity,
-                    skill=a.skill,
-                ),
-                profile_of(a),
-            )
-            for a in session.scalars(
-                select(Agent).where(Agent.active.is_(True), Agent.role == AgentRole.AGENT)
-            )
-        ]
+        staff = active_staff(session)
     result.campaign_id = campaign_id
 
     since: date | None = None

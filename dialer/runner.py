@@ -3,8 +3,9 @@
 APScheduler 3 (in-memory job store: its stores must not be shared between schedulers) runs
 one-line jobs that call tick functions: import new files dropped in a watched folder (the daily
 customer extract), plan new service events, dispatch (which reaps leases first), escalate tasks
-whose next try would miss the deadline, refresh open tasks' slack (read by `dialer coverage`),
-write the nightly summary report (23:30 in the campaign's zone, when it asks for one),
+whose next try would miss the deadline, refresh open tasks' slack and capacity flag (read by
+`dialer coverage`), write the nightly summary report (23:30 in the campaign's zone, when it asks
+for one),
 and fire the date/cron triggers of holiday and maintenance campaigns in their own time zones. Each trigger's firing is kept in the
 `trigger_firings` table, so a restart neither misses nor repeats one. The webhooks are served
 in the same process; without Twilio credentials a sandbox is started and dialled instead.
@@ -382,12 +383,14 @@ class Runner:
         return done
 
     def slack_tick(self) -> int:
-        """Refresh open tasks' slack, so `dialer coverage` at "now" reads it from the rows."""
+        """Refresh open tasks' slack and capacity flag (`capacity_short`, with this runner's
+        calls per second for automated campaigns), so `dialer coverage` at "now" reads both
+        from the rows."""
         now = self.clock.now()
 
         def run() -> int:
             with self.store.transaction() as session:
-                return refresh_slack(session, self._book, now)
+                return refresh_slack(session, self._book, now, cps=self.options.cps)
 
         return int(self._guard("slack", run) or 0)
 

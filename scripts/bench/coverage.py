@@ -7,7 +7,8 @@
 1. **Seed** (untimed): a fresh SQLite file with the schema from `Store.open` (same tables,
    indexes, PRAGMAs); 10,000 customers and N tasks of the shipped after-service campaign written
    by raw sqlite3 `executemany` in stored form: ~30% members; ~55% reached (90% of them in time),
-   ~30% open with a stored slack (some below what their tries need: at risk), ~5% ended
+   ~30% open with a stored slack (some below what their tries need: at risk; 5% of them
+   stored as short of capacity, `capacity_short`), ~5% ended
    not_reached, ~2% not contactable, ~8% open past their deadline; ~10% notified.
 2. **Baseline** (same run): the bare aggregate a report cannot beat,
    `SELECT member, state, count(*) FROM callback_tasks WHERE campaign_id = ? GROUP BY 1, 2`.
@@ -68,13 +69,14 @@ def seed(db: Path, n: int, rng: random.Random) -> None:
     for i in range(n):
         r = rng.random()
         deadline = rng.choice(deadlines)
-        state, reached_at, slack, made, outcome = "pending", None, None, 0, None
+        state, reached_at, slack, made, outcome, short = "pending", None, None, 0, None, False
         if r < 0.55:
             state, reached_at, outcome = "reached", rng.choice(reached), "satisfied"
             if rng.random() < 0.1:
                 deadline = stamp(NOW - timedelta(days=3))  # reached late
         elif r < 0.85:
             slack, made = rng.randrange(0, 60_000), rng.randrange(0, 3)
+            short = rng.random() < 0.05
         elif r < 0.90:
             state, outcome = "not_reached", "not_reached"
         elif r < 0.92:
@@ -84,12 +86,13 @@ def seed(db: Path, n: int, rng: random.Random) -> None:
         notified = stamp(NOW - timedelta(hours=5)) if rng.random() < 0.1 else None
         rows.append(
             (1, i % CUSTOMERS + 1, f"b{i}", i % 10 < 3, state, deadline, slack, made,
-             reached_at, notified, outcome, created, created)
+             reached_at, notified, outcome, created, created, short)
         )  # fmt: skip
     conn.executemany(
         "INSERT INTO callback_tasks (campaign_id, customer_id, dedupe_key, member, state,"
         " deadline, slack_seconds, attempts_made, reached_at, notified_at, outcome, created_at,"
-        " updated_at, priority) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+        " updated_at, capacity_short, priority)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
         rows,
     )
     conn.commit()
@@ -150,6 +153,7 @@ def main() -> int:
         (c,) = holder[0].campaigns  # type: ignore[attr-defined]
         print(f"members {dict(c.members)}; coverage {c.member_coverage:.3f}")
         print(f"non-members {dict(c.non_members)}; notified only {dict(c.notified_only)}")
+        print(f"at risk by capacity {dict(c.at_risk_capacity)}")
         cmd = [sys.executable, "-m", "dialer", "--db", f"sqlite:///{db}", "coverage", SLUG]
         cli = best(
             lambda: subprocess.run([*cmd, "--json"], check=True, capture_output=True),

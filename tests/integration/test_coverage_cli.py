@@ -130,3 +130,33 @@ def test_unknown_campaign_exit_5(tmp_path: Path) -> None:
     got = run_dialer(tmp_path, "coverage", "no-such-campaign", db=db)
     assert got.returncode == 5 and got.stderr.count("\n") == 1
     assert "no-such-campaign" in got.stderr
+
+
+def test_capacity_short_member_is_at_risk(tmp_path: Path) -> None:
+    """A pending member with plenty of window slack that the slack refresh stored as short of
+    capacity (the flag's computation is tests/store/test_coverage_capacity.py's): at risk,
+    counted apart, named with the capacity reason, and `--check` fails on it."""
+    db = build(tmp_path, risky=False)
+    store = Store.open(f"sqlite:///{db}")
+    try:
+        with store.transaction() as s:
+            s.execute(
+                update(CallbackTask)
+                .where(CallbackTask.dedupe_key == "svc:3")
+                .values(capacity_short=True)
+            )
+    finally:
+        store.close()
+    got = run_dialer(tmp_path, "coverage", SLUG, "--check", "--json", db=db)
+    assert got.returncode == 1, got.stderr
+    (c,) = json.loads(got.stdout)["campaigns"]
+    assert c["members"]["at_risk"] == 1 and c["members"]["pending"] == 1
+    assert c["at_risk_by_capacity"] == {"members": 1, "non_members": 0}
+    listed = run_dialer(tmp_path, "coverage", SLUG, "--list", "at-risk", "--json", db=db)
+    assert listed.returncode == 0, listed.stderr
+    (entry,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert entry["customer_id"] == "C3" and entry["causes"] == ["capacity"]
+    assert entry["reason"].startswith("capacity: the dispatcher's calls per second cannot reach")
+    assert entry["slack_seconds"] == 50_000
+    table = run_dialer(tmp_path, "coverage", SLUG, db=db)
+    assert table.returncode == 0 and "of which capacity short" in table.stdout

@@ -74,6 +74,8 @@ def test_classify_by_hand(spec: CampaignSpec) -> None:
     assert classify(NOW, **(base | {"slack": 18_209})) == "at_risk"
     assert classify(NOW, **(base | {"slack": 18_209, "attempts_made": 1})) == "pending"
     assert classify(NOW, **(base | {"slack": None})) == "pending"  # unknown slack
+    assert classify(NOW, **(base | {"short": True})) == "at_risk"  # capacity cannot reach it
+    assert classify(NOW, **(base | {"short": True, "deadline": NOW - H})) == "breached"
     assert classify(NOW, **(base | {"reached_at": NOW - H})) == "in_time"
     assert classify(NOW, **(base | {"reached_at": NOW - H, "deadline": NOW - 2 * H})) == "late"
     assert classify(NOW, **(base | {"deadline": NOW - H})) == "breached"
