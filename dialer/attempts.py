@@ -301,9 +301,7 @@ def schedule_due(
             session.execute(
                 update(CallbackTask)
                 .where(CallbackTask.id == t.id)
-                .values(
-                    next_attempt_at=None, state=TaskState.IN_PROGRESS, updated_at=now, **handed
-                )
+                .values(next_attempt_at=None, state=TaskState.IN_PROGRESS, updated_at=now, **handed)
             )
             report.to_agents += 1
             continue
