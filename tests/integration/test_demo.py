@@ -41,13 +41,13 @@ def test_demo_runs_and_leaves_a_database_to_explore(tmp_path: Path) -> None:
             "select count(*) from events where kind = 'sms_clarified'"
         ).fetchone()[0]
     assert tasks > 250 and reached > tasks // 2 and outcomes + clarifying >= reached
-    _agents_worked(db, report, got.stdout)
+    _agents_worked(db, report, got.stdout, got.stderr)
     # The database can be explored afterwards.
     cov = run_dialer(tmp_path, "coverage", "--at", hint.group(1), db=db)
     assert cov.returncode == 0 and "member coverage" in cov.stdout
 
 
-def _agents_worked(db: Path, report: Path, stdout: str) -> None:
+def _agents_worked(db: Path, report: Path, stdout: str, stderr: str) -> None:
     """The sample team worked the tasks handed to a person: their calls carry their ids, each
     to a customer whose language they speak, outcomes are recorded in their name, the report's
     agent table and the records show them."""
@@ -79,6 +79,8 @@ def _agents_worked(db: Path, report: Path, stdout: str) -> None:
     flat = " ".join(stdout.split())
     made = re.search(r"(\d+) calls by agents", flat)
     assert made is not None and int(made.group(1)) == len(calls)
+    progress = re.findall(r"(\d+) agent calls", stderr)  # the bar's last drawing: the end
+    assert progress and int(progress[-1]) == len(calls)
     rows = re.findall(r'<tr class="agent-row"><td>([^<]+)</td><td>(\d+)</td><td>(\d+)</td>',
                       report.read_text(encoding="utf-8"))  # fmt: skip
     assert rows and {name for name, *_ in rows} <= set(team.values())
