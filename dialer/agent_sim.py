@@ -220,7 +220,7 @@ class SimulatedAgents:
             )
             s.add(attempt)
             s.flush()
-            task.attempts_made = tried + 1
+            task.attempts_made = number_row + 1  # escalated tasks: after the automated tries
             task.state = TaskState.IN_PROGRESS
             task.updated_at = at
             if answered:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from dialer import audit
 from dialer.agents import AgentProfile, profile_of
+from dialer.attempts import HANDED_TO_AGENT
 from dialer.balance import (
     FAR_FUTURE,
     AgentInfo,
@@ -59,7 +60,7 @@ __all__ = [
 ]
 
 OPEN_STATES: Final = (TaskState.PENDING.value, TaskState.IN_PROGRESS.value)
-ESCALATED_TO_AGENT: Final = "agent"
+ESCALATED_TO_AGENT: Final = HANDED_TO_AGENT
 """`plan_action` of a task of an automated campaign that was handed to a person (escalation)."""
 DEFAULT_CAP_DAYS: Final = 3.0
 """Nobody is planned more than three days of work: the three-day rule bounds a useful backlog."""

@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 
 OPEN_TASK_STATES = (TaskState.PENDING, TaskState.IN_PROGRESS)
 ENDED_ATTEMPT_STATES = (AttemptState.COMPLETED, AttemptState.FAILED, AttemptState.CANCELLED)
+# `plan_action` of a task handed to a person (the agent channel, or the escalation): the
+# assignment (`dialer.assign`) gives such tasks of automated campaigns to agents.
+HANDED_TO_AGENT = "agent"
 SANDBOX_SENDER = "+15005550006"  # Twilio's magic test number that is valid as a From
 
 # ----------------------------------------------------------------------------- campaigns
@@ -127,16 +130,25 @@ def choose(
     channels = list(spec.channels)
     if plan_action in ("sms", "agent") and plan_action in channels:
         channels = channels[channels.index(plan_action) :]  # sent there by plan or escalation
+    customer_block = blocked.get("", frozenset())
     for channel in channels:
         if channel == "agent":
-            return "agent", None
+            # A person's call is a call: only to a number that takes calls and is not blocked
+            # for them (do-not-contact "all", "voice" or "agent"), as the planner decides.
+            if any(
+                p.takes("voice")
+                and not _blocked(customer_block | blocked.get(p.e164, frozenset()), "voice")
+                and not _blocked(customer_block | blocked.get(p.e164, frozenset()), "agent")
+                for p in phones
+            ):
+                return "agent", None
+            continue
         policy = spec.attempt_policy(channel)
         mine = [t for t in tried if t.channel == channel]
         if len(mine) >= policy.max_attempts:
             continue
         if mine and policy.give_up_after and now >= mine[0].at + policy.give_up_after:
             continue
-        customer_block = blocked.get("", frozenset())
         usable = [
             p
             for p in phones
@@ -285,10 +297,17 @@ def schedule_due(
             continue
         channel, phone = choice
         if phone is None:  # the next channel is a person: the agents' queue takes it
+            handed: dict[str, Any] = {}
+            if t.plan_action != HANDED_TO_AGENT:  # marked, so `assign` gives it to somebody
+                handed = {
+                    "plan_action": HANDED_TO_AGENT,
+                    "plan_reason": "handed to a person: the automated tries did not reach "
+                    "the customer",
+                }
             session.execute(
                 update(CallbackTask)
                 .where(CallbackTask.id == t.id)
-                .values(next_attempt_at=None, state=TaskState.IN_PROGRESS, updated_at=now)
+                .values(next_attempt_at=None, state=TaskState.IN_PROGRESS, updated_at=now, **handed)
             )
             report.to_agents += 1
             continue

@@ -8,12 +8,19 @@ clock by one step, running every call and SMS event due on the way. Deterministi
 a start instant. By default the run ends at the real now (`demo_start`), so the database it
 leaves reads as it stands; its last quarter hour takes no new work, so no call is left ringing.
 
+The work that needs a person goes to people. The shipped after-service campaign hands a task to
+an agent (its last channel, "agent") when the IVR's calls and the SMS did not reach the
+customer; the demo imports a small team (`dialer/samples/agents.csv`: Mandarin speakers in
+Taipei, Korean speakers in Seoul, English speakers in New York and Los Angeles, each with their
+own hours, days, daily capacity and skills) through the real `dialer agents import` path, and
+the simulated agents of `dialer simulate` (`dialer.agent_sim`) work it inside the same loop:
+the real assignment gives them the handed-over tasks, each on shift calls the most urgent one
+of their queue inside the customer's window at the campaign's handle time, and records the
+outcome with their id, so the records name the agent and the report's agent table has rows.
+
 What the steps cost besides the calls themselves is kept small: the file is planned once (it is
 all imported before the start), a dispatcher tick runs only when something is due
 (`dispatch_due`), and the progress totals are counted only when the display asks for them.
-
-No shipped campaign is handled by agents (all are `handled_by = "automated"`, and escalation goes
-to SMS because every one of them can text), so the demo needs no simulated agents.
 """
 
 from __future__ import annotations
@@ -23,9 +30,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 
+from dialer.agent_sim import SimulatedAgents
+from dialer.agents import import_agents, load_agents_file
 from dialer.clock import SettableClock
 from dialer.config import Settings
 from dialer.demo_data import SampleSummary, generate
@@ -53,6 +63,7 @@ DEMO_SENDERS = {"TW": "+886200000001", "KR": "+8227000001", "default": "+1500555
 # The last stretch of the run takes no new work, as `dialer run` stops on SIGTERM: calls in flight
 # finish before the end, so the clock never runs past the end (the real now, by default).
 DRAIN = timedelta(minutes=15)
+SAMPLE_AGENTS = Path(__file__).parent / "samples" / "agents.csv"
 
 
 @dataclass(frozen=True)
@@ -75,9 +86,15 @@ class DemoProgress:
     total: float
     store: Store
 
-    def counts(self) -> tuple[int, int, int]:
-        """(tasks, calls and SMS placed, tasks reached)."""
+    def counts(self) -> DemoCounts:
         return demo_counts(self.store)
+
+
+class DemoCounts(NamedTuple):
+    tasks: int
+    placed: int  # calls and SMS the dispatcher placed
+    agent_calls: int  # calls the (simulated) agents made
+    reached: int
 
 
 @dataclass
@@ -87,8 +104,10 @@ class DemoResult:
     sample: SampleSummary
     imported: ImportSummary
     campaigns: list[str]
+    agents: list[str] = field(default_factory=list)  # the team's usernames
     tasks: int = 0
     placed: int = 0
+    agent_calls: int = 0
     reached: int = 0
     reports: dict[str, Path] = field(default_factory=dict)
 
@@ -110,8 +129,8 @@ def database_is_empty(store: Store) -> bool:
     return customers == 0 and tasks == 0
 
 
-def demo_counts(store: Store) -> tuple[int, int, int]:
-    """(tasks, calls and SMS placed, tasks reached) in the whole database."""
+def demo_counts(store: Store) -> DemoCounts:
+    """Tasks, calls and SMS placed, agents' calls, tasks reached in the whole database."""
     with store.sessions() as session:
         tasks = session.scalar(select(func.count()).select_from(CallbackTask)) or 0
         reached = (
@@ -128,7 +147,21 @@ def demo_counts(store: Store) -> tuple[int, int, int]:
             )
             or 0
         )
-    return int(tasks), int(placed), int(reached)
+        by_agents = (
+            session.scalar(
+                select(func.count()).select_from(Attempt).where(Attempt.agent_id.is_not(None))
+            )
+            or 0
+        )
+    return DemoCounts(int(tasks), int(placed), int(by_agents), int(reached))
+
+
+def import_team(store: Store, clock: SettableClock, path: Path = SAMPLE_AGENTS) -> list[str]:
+    """The sample team, through the same path as `dialer agents import`; their usernames."""
+    specs = load_agents_file(path)
+    with store.transaction() as session:
+        import_agents(session, clock, specs, actor="demo")
+    return [s.username for s in specs]
 
 
 def run_demo(
@@ -152,10 +185,11 @@ def run_demo(
     )
     specs = [s for s in runner.specs if s.trigger.type == "service_event"]
     runner.specs = specs  # date and cron campaigns wait for their own day: not in the demo
+    team = import_team(store, clock)
     sandbox = Sandbox(clock, seed=options.seed, cps=options.cps, mps=10.0)
     harness = SandboxHarness(sandbox, SandboxServer(sandbox).start(), clock)
     app = create_app(store, clock, sandbox.auth_token, company=settings.company_name)
-    result = DemoResult(start, start, sample, imported, [s.slug for s in specs])
+    result = DemoResult(start, start, sample, imported, [s.slug for s in specs], team)
     try:
         with AppServer(app, name="demo-webhooks") as hooks:
             sandbox.inbound_sms_url = f"{hooks.base_url}/twilio/sms/inbound"
@@ -177,7 +211,7 @@ def run_demo(
             finally:
                 dispatcher.close()
         result.end = clock.now()
-        result.tasks, result.placed, result.reached = demo_counts(store)
+        result.tasks, result.placed, result.agent_calls, result.reached = demo_counts(store)
         for slug in result.campaigns:
             result.reports[slug] = export_report(
                 store,
@@ -208,16 +242,33 @@ def _fast_forward(
             elapsed = min(total, (clock.now() - start).total_seconds())
             on_step(DemoProgress(clock.now(), elapsed, total, runner.store))
 
+    # The people: one team for the campaigns that hand tasks to a person (one shipped campaign
+    # does; two such campaigns would each keep their own diary of the same people's time).
+    people = [
+        SimulatedAgents(runner.store, clock, spec, harness.sandbox, step=options.step)
+        for spec in runner.specs
+        if "agent" in spec.channels
+    ]
+
+    def work(now: datetime) -> None:
+        for team in people:
+            team.work(now)
+
     # Planned once (the whole file is imported before the start, nothing comes later); what is
     # due at the end itself still runs, SMS replies still to come stay out.
     cadence = Cadence(
         step=options.step, plan_every=None, slack_every=SLACK_EVERY, skip_idle_ticks=True,
         drain=DRAIN,
     )  # fmt: skip
-    fast_forward(runner, harness, end, cadence, after_step=progress, settle=0)
+    fast_forward(
+        runner, harness, end, cadence, each_step=work if people else None,
+        after_step=progress, settle=0,
+    )  # fmt: skip
 
 
 __all__ = [
+    "SAMPLE_AGENTS",
+    "DemoCounts",
     "DemoOptions",
     "DemoProgress",
     "DemoResult",
@@ -225,5 +276,6 @@ __all__ = [
     "demo_counts",
     "demo_start",
     "dispatch_due",
+    "import_team",
     "run_demo",
 ]

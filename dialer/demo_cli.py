@@ -1,4 +1,5 @@
-"""`dialer demo`: three days of the after-service campaign in about a minute, on the sandbox."""
+"""`dialer demo`: three days of the after-service campaign in about a minute, on the sandbox,
+with a sample team of simulated agents calling the customers the IVR and SMS did not reach."""
 
 from __future__ import annotations
 
@@ -53,8 +54,9 @@ def demo_command(
         ),
     ] = None,
 ) -> None:
-    """Run the after-service campaign on a generated customer file against the sandbox,
-    fast-forwarding three days in about a minute; then show coverage and write the report."""
+    """Run the after-service campaign on a generated customer file against the sandbox, with a
+    sample team of simulated agents for what needs a person, fast-forwarding three days in about
+    a minute; then show coverage and write the report."""
     c: Any = ctx.find_root().obj
     named = ctx.find_root().params.get("db")
     if named:
@@ -100,12 +102,13 @@ def demo_command(
             if c.clock.monotonic() - drawn < REDRAW and p.elapsed < p.total:
                 return
             drawn = c.clock.monotonic()
-            tasks, placed, reached = p.counts()
+            n = p.counts()
             bar.update(
                 job,
                 completed=p.elapsed,
                 description=f"{p.now.astimezone(UTC):%a %Y-%m-%d %H:%M} UTC",
-                counts=f"{tasks} tasks, {placed} calls/SMS placed, {reached} reached",
+                counts=f"{n.tasks} tasks, {n.placed} calls/SMS placed, {n.agent_calls} agent "
+                f"calls, {n.reached} reached",
             )
             bar.refresh()
 
@@ -117,7 +120,10 @@ def demo_command(
     out.print(
         f"imported {imp.imported} customers, {imp.rejected} bad rows rejected "
         f"(see `dialer imports rejects {imp.run_id}`); {result.tasks} tasks, "
-        f"{result.placed} calls/SMS placed, {result.reached} customers reached"
+        f"{result.placed} calls/SMS placed, {result.agent_calls} calls by agents, "
+        f"{result.reached} customers reached\n"
+        f"agents: {len(result.agents)} from the sample team ({', '.join(result.agents)}) worked "
+        "what the IVR and SMS did not reach; see the report's agent performance"
     )
     # Ended now: the table as `dialer coverage` shows it from now on (the real clock has moved on
     # by the run's own minute); a chosen start: as it stood at the run's end.

@@ -13,9 +13,11 @@ from dialer_process import run_dialer
 
 
 def test_demo_runs_and_leaves_a_database_to_explore(tmp_path: Path) -> None:
+    # Two days: the IVR's three calls and the SMS are used up for some customers by the second
+    # day, and the sample team calls them.
     db = tmp_path / "demo.db"
     got = run_dialer(
-        tmp_path, "demo", "--customers", "300", "--days", "1",
+        tmp_path, "demo", "--customers", "300", "--days", "2",
         "--start", "2026-11-24 10:00 Asia/Taipei", db=db,
     )  # fmt: skip
     assert got.returncode == 0, got.stderr
@@ -26,17 +28,71 @@ def test_demo_runs_and_leaves_a_database_to_explore(tmp_path: Path) -> None:
     # A chosen start ended at its own instant: the hint says which --at reads the result.
     flat = " ".join(got.stdout.split())
     hint = re.search(r"coverage\|report \.\.\. --at '([^']+)'", flat)
-    assert hint is not None and hint.group(1) == "2026-11-25 02:00:00 UTC"
+    assert hint is not None and hint.group(1) == "2026-11-26 02:00:00 UTC"
     with sqlite3.connect(db) as conn:
         tasks = conn.execute("select count(*) from callback_tasks").fetchone()[0]
         reached = conn.execute(
             "select count(*) from callback_tasks where reached_at is not null"
         ).fetchone()[0]
         outcomes = conn.execute("select count(*) from outcomes").fetchone()[0]
-    assert tasks > 250 and reached > tasks // 2 and outcomes >= reached
+        # A reply in the customer's own words reaches them before any answer (a clarifying
+        # SMS asks for the digit): reached without an outcome yet.
+        clarifying = conn.execute(
+            "select count(*) from events where kind = 'sms_clarified'"
+        ).fetchone()[0]
+    assert tasks > 250 and reached > tasks // 2 and outcomes + clarifying >= reached
+    _agents_worked(db, report, got.stdout, got.stderr)
     # The database can be explored afterwards.
     cov = run_dialer(tmp_path, "coverage", "--at", hint.group(1), db=db)
     assert cov.returncode == 0 and "member coverage" in cov.stdout
+
+
+def _agents_worked(db: Path, report: Path, stdout: str, stderr: str) -> None:
+    """The sample team worked the tasks handed to a person: their calls carry their ids, each
+    to a customer whose language they speak, outcomes are recorded in their name, the report's
+    agent table and the records show them."""
+    with sqlite3.connect(db) as conn:
+        team = dict(conn.execute("select id, display_name from agents where active").fetchall())
+        calls = conn.execute(
+            "select a.agent_id, a.task_id, g.languages, c.language from attempts a "
+            "join agents g on g.id = a.agent_id join customers c on c.id = a.customer_id "
+            "where a.channel = 'agent'"
+        ).fetchall()
+        handed = {
+            task
+            for (task,) in conn.execute("select id from callback_tasks where plan_action = 'agent'")
+        }
+        by_agents = conn.execute(
+            "select o.agent_id, o.name, t.reached_at is not null from outcomes o "
+            "join callback_tasks t on t.id = o.task_id where o.agent_id is not null"
+        ).fetchall()
+        automated = conn.execute(
+            "select count(*) from attempts where channel != 'agent' and agent_id is not null"
+        ).fetchone()[0]
+    assert len(team) >= 5 and handed
+    assert calls and all(agent in team for agent, *_ in calls)
+    assert all(language in json.loads(speaks) for _, _, speaks, language in calls)
+    assert {task for _, task, *_ in calls} <= handed  # only what the IVR and SMS did not reach
+    assert automated == 0  # the IVR's calls are nobody's
+    assert by_agents and any(reached for *_, reached in by_agents)
+    assert {agent for agent, *_ in by_agents} <= set(team)
+    flat = " ".join(stdout.split())
+    made = re.search(r"(\d+) calls by agents", flat)
+    assert made is not None and int(made.group(1)) == len(calls)
+    progress = re.findall(r"(\d+) agent calls", stderr)  # the bar's last drawing: the end
+    assert progress and int(progress[-1]) == len(calls)
+    rows = re.findall(r'<tr class="agent-row"><td>([^<]+)</td><td>(\d+)</td><td>(\d+)</td>',
+                      report.read_text(encoding="utf-8"))  # fmt: skip
+    assert rows and {name for name, *_ in rows} <= set(team.values())
+    assert sum(int(attempts) for *_, attempts in rows) == len(calls)
+    records = run_dialer(
+        db.parent, "records", "--campaign", "after-service-satisfaction", "--json", "--limit",
+        "0", db=db,
+    )  # fmt: skip
+    assert records.returncode == 0, records.stderr
+    lines = [json.loads(line) for line in records.stdout.splitlines() if line.strip()]
+    by_person = [r for r in lines if r["channel"] == "agent"]
+    assert len(by_person) == len(calls) and all(r["agent"] in team.values() for r in by_person)
 
 
 LABELS = {

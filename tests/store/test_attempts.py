@@ -173,7 +173,7 @@ def test_a_callback_before_the_placement_record_is_not_undone(
     )
 
 
-def test_voice_retries_with_backoff_then_falls_back_to_sms_then_ends(
+def test_voice_retries_with_backoff_then_falls_back_to_sms_then_to_a_person(
     store: Store, clock: SettableClock, spec: CampaignSpec
 ) -> None:
     [task_id] = seed(store, clock, spec, n=1)
@@ -205,12 +205,48 @@ def test_voice_retries_with_backoff_then_falls_back_to_sms_then_ends(
     channels = [a.channel for a in attempts_of(store, task_id)]
     assert channels == ["voice", "voice", "voice", "sms"]
     assert waits[:3] == [timedelta(hours=2), timedelta(hours=3), timedelta(0)]
-    schedule(store, clock)  # sms (max 1) used up: the task ends not reached, but notified
+    # SMS (max 1) used up: the last channel is a person; the task waits in the agents' queue,
+    # marked so the assignment gives it to one (notified, not reached, no outcome yet).
+    assert schedule(store, clock).to_agents == 1
+    with store.sessions() as s:
+        task = s.get(CallbackTask, task_id)
+        assert task is not None
+        assert (task.state, task.outcome, task.next_attempt_at) == (
+            TaskState.IN_PROGRESS,
+            None,
+            None,
+        )
+        assert task.plan_action == books.HANDED_TO_AGENT and "person" in (task.plan_reason or "")
+        assert task.notified_at is not None
+    assert schedule(store, clock).to_agents == 0  # handed over once: nothing more to schedule
+
+
+def test_without_a_person_in_the_channels_the_used_up_task_ends_not_reached(
+    store: Store, clock: SettableClock, spec: CampaignSpec
+) -> None:
+    tries = {k: v for k, v in spec.attempts.items() if k != "agent"}
+    automated = spec.model_copy(update={"channels": ["voice", "sms"], "attempts": tries})
+    [task_id] = seed(store, clock, automated, n=1)
+    with store.transaction() as s:
+        customer_id = s.scalar(select(CallbackTask.customer_id).where(CallbackTask.id == task_id))
+        for n, channel in enumerate(("voice", "voice", "voice", "sms"), 1):
+            s.add(
+                Attempt(
+                    task_id=task_id,
+                    customer_id=customer_id,
+                    number=n,
+                    channel=channel,
+                    state=AttemptState.COMPLETED,
+                    due_at=clock.now(),
+                    created_at=clock.now(),
+                )
+            )
+    report = schedule(store, clock)
+    assert (report.exhausted, report.to_agents) == (1, 0)
     with store.sessions() as s:
         task = s.get(CallbackTask, task_id)
         assert task is not None
         assert (task.state, task.outcome) == (TaskState.NOT_REACHED, "not_reached")
-        assert task.notified_at is not None
 
 
 def test_choice_rotates_numbers_and_skips_blocked_ones(
@@ -225,7 +261,12 @@ def test_choice_rotates_numbers_and_skips_blocked_ones(
     assert books.choose(spec, tried, [a, b], {b.e164: frozenset({"all"})}, now) == ("voice", a)
     three = tried * 3
     assert books.choose(spec, three, [a, b], {}, now) == ("sms", a)  # landline takes no SMS
-    assert books.choose(spec, three, [b], {}, now) is None
+    # The landline takes no SMS: the person is next (it takes calls), unless calls are blocked.
+    assert books.choose(spec, three, [b], {}, now) == ("agent", None)
+    assert books.choose(spec, three, [b], {"": frozenset({"voice"})}, now) is None
+    assert books.choose(spec, three, [b], {b.e164: frozenset({"agent"})}, now) is None
+    no_person = spec.model_copy(update={"channels": ["voice", "sms"]})
+    assert books.choose(no_person, three, [b], {}, now) is None
     late = now + timedelta(days=2)
     assert books.choose(spec, tried, [a], {}, late) == ("sms", a)  # give_up_after 2d
     assert books.choose(spec, [], [a], {}, now, plan_action="sms") == ("sms", a)

@@ -220,7 +220,7 @@ def test_not_contactable_members_kept_and_do_not_contact(
     assert t["C5"].state == TaskState.PENDING  # marketing opt-out does not stop service callbacks
     assert result.skipped == {"no_valid_number": 1, "opted_out": 1}
     assert {n.customer_key: n.not_contactable for n in result.not_contactable} == {
-        "C1": "no number usable for voice or sms",
+        "C1": "no number usable for voice or sms or agent",
         "C3": "on the do-not-contact list",
     }
 

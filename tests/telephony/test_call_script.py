@@ -136,17 +136,26 @@ def test_an_agreed_callback_that_does_not_get_through_is_tried_again(rig: Rig) -
     assert task.outcome == "callback_requested"
     assert task.state in (TaskState.PENDING, TaskState.IN_PROGRESS)
     assert task.next_attempt_at is not None and task.next_attempt_at > appointment
-    # Every try used up: the task ends reached (the customer took part), never not_reached.
+    # Every automated try used up: a person keeps the agreement (the campaign's last channel);
+    # the task waits in the agents' queue, the customer still counted as reached, never
+    # not_reached.
     for _ in range(12):
         nxt = rig.task(task_id)
-        if nxt.state not in (TaskState.PENDING, TaskState.IN_PROGRESS):
+        if nxt.state not in (TaskState.PENDING, TaskState.IN_PROGRESS) or (
+            nxt.plan_action == "agent" and nxt.next_attempt_at is None
+        ):
             break
         rig.clock.set(max(rig.clock.now(), nxt.next_attempt_at or rig.clock.now()))
         d.tick()
         rig.sandbox.advance(600)
         rig.clock.advance(timedelta(hours=3))
     final = rig.task(task_id)
-    assert final.state == TaskState.REACHED and final.outcome == "callback_requested"
+    assert (final.state, final.outcome, final.plan_action) == (
+        TaskState.IN_PROGRESS,
+        "callback_requested",
+        "agent",
+    )
+    assert final.reached_at is not None and final.next_attempt_at is None
     assert len(sb.contacts(to=phone)) >= 3
 
 

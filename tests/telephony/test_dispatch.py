@@ -199,7 +199,14 @@ def test_an_sms_opt_out_from_the_carrier_goes_on_the_do_not_contact_list(rig: Ri
         dnc = s.scalars(select(DoNotContact.e164)).all()
     assert dnc == ["+15005550004"]
     d.tick()
-    assert rig.task(tid).state == TaskState.NOT_REACHED  # no other channel or number left
+    # No other number takes an SMS: the campaign's last channel, a person, gets the task (the
+    # number still takes calls).
+    task = rig.task(tid)
+    assert (task.state, task.plan_action, task.next_attempt_at) == (
+        TaskState.IN_PROGRESS,
+        "agent",
+        None,
+    )
     d.close()
 
 

@@ -70,7 +70,9 @@ def test_after_service_follows_the_domain_rules() -> None:
         "service_event",
         3,
     )
-    assert spec.channels == ["voice", "sms"]
+    # The IVR, then an SMS, then a person for the customers neither reached.
+    assert spec.channels == ["voice", "sms", "agent"]
+    assert spec.attempt_policy("agent").max_attempts == 2
     assert spec.planning.member_coverage_goal == 100
     assert spec.window.skip_holidays is True
     assert set(spec.scripts) == {"zh-TW", "en", "ko"}
@@ -140,7 +142,7 @@ MISTAKES = [
     ("consent", LUNAR, "require_consent = true", "require_consent = false", "audience.require_consent", "marketing campaign"),
     ("purpose", LUNAR, 'purpose = "marketing"', 'purpose = "service"', "purpose", 'purpose "marketing"'),
     ("kind", AFTER, 'kind = "after_service"', 'kind = "aftersales"', "kind", "'after_service', 'holiday_greeting'"),
-    ("channel", AFTER, 'channels = ["voice", "sms"]', 'channels = ["voice", "fax"]', "channels[1]", "'voice', 'sms' or 'agent'"),
+    ("channel", AFTER, 'channels = ["voice", "sms", "agent"]', 'channels = ["voice", "fax", "agent"]', "channels[1]", "'voice', 'sms' or 'agent'"),
     ("weekdays", AFTER, 'weekdays = "mon-sat"', 'weekdays = "mon-sta"', "window.weekdays", "day names"),
     ("duration", AFTER, 'spacing = "2h"', 'spacing = "2 hours"', "attempts.voice.spacing", "90s, 15m, 2h or 3d"),
     ("deadline kind", AFTER, "days_after_service = 3", 'after_trigger = "3d"', "deadline.days_after_service", "days_after_service = 3"),
