@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from dialer.agents import AgentProfile, profile_of
 from dialer.assign import assign_open_tasks
-from dialer.attempts import Phone
+from dialer.attempts import phones_of
 from dialer.campaigns import CampaignSpec
 from dialer.capacity import working_spans
 from dialer.clock import SettableClock
@@ -40,7 +40,6 @@ from dialer.models import (
     CallbackTask,
     Campaign,
     Customer,
-    CustomerPhone,
     OutcomeName,
     TaskState,
 )
@@ -161,20 +160,7 @@ class SimulatedAgents:
             if task is None:
                 return False
             phones = [
-                Phone(*row)
-                for row in s.execute(
-                    select(
-                        CustomerPhone.e164,
-                        CustomerPhone.phone_type,
-                        CustomerPhone.region,
-                        CustomerPhone.voice_ok,
-                        CustomerPhone.sms_ok,
-                        CustomerPhone.unusable_reason,
-                    )
-                    .where(CustomerPhone.customer_id == task.customer_id)
-                    .order_by(CustomerPhone.rank)
-                )
-                if Phone(*row).takes("voice")
+                p for p in phones_of(s, [task.customer_id])[task.customer_id] if p.takes("voice")
             ]
             tried = (
                 s.scalar(
