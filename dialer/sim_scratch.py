@@ -14,6 +14,7 @@ within the campaign's tries: the ceiling no order of calls can beat.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -107,7 +108,7 @@ def build_template(source: Store, spec: CampaignSpec, path: Path, start: datetim
                     )
                     .values(next_attempt_at=start)
                 )
-                if spec.handled_by != "agents":
+                if not needs_agents(spec):
                     dst.execute(update(tasks).values(agent_id=None))
             dst.execute(  # a campaign paused or stopped for real is simulated as running
                 update(campaigns).values(status=CampaignStatus.ACTIVE)
@@ -129,6 +130,12 @@ def build_template(source: Store, spec: CampaignSpec, path: Path, start: datetim
         )
     finally:
         scratch.close()
+
+
+def needs_agents(spec: CampaignSpec) -> bool:
+    """Whether people work some of the campaign's tasks: handled by agents, or a person is one
+    of its channels (the after-service campaign's last resort), so a simulation needs them."""
+    return spec.handled_by == "agents" or "agent" in spec.channels
 
 
 def reachable_members(
@@ -165,7 +172,12 @@ def reachable_members(
 def answerable(
     spec: CampaignSpec, phones: Sequence[Phone], behaviour: Behaviour, seed: int
 ) -> bool:
-    """Whether the seeded population answers one of the campaign's tries to these numbers."""
+    """Whether the seeded population answers one of the campaign's tries to these numbers.
+
+    Counted per number as the sandbox counts contacts: a person's call to a number the IVR
+    already rang three times is that number's fourth call (a fresh draw), not its first again.
+    """
+    contacts: Counter[tuple[str, str]] = Counter()
     for channel in spec.channels:
         kind = "sms" if channel == "sms" else "voice"
         usable = [p for p in phones if p.takes(kind)]
@@ -174,7 +186,8 @@ def answerable(
         tries = spec.attempt_policy(channel).max_attempts
         for k in range(tries):
             number = usable[k % len(usable)].e164
-            nth = k // len(usable)
+            nth = contacts[(kind, number)]
+            contacts[(kind, number)] += 1
             if kind == "sms":
                 if draw_sms_person(behaviour, seed, number, nth).sms_reply is not None:
                     return True
@@ -192,4 +205,11 @@ def horizon(template: Template, days: float | None) -> datetime:
     return min(template.last_deadline, template.start + timedelta(days=45)) + timedelta(minutes=1)
 
 
-__all__ = ["Template", "answerable", "build_template", "horizon", "reachable_members"]
+__all__ = [
+    "Template",
+    "answerable",
+    "build_template",
+    "horizon",
+    "needs_agents",
+    "reachable_members",
+]

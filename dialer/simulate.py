@@ -42,7 +42,7 @@ from dialer.models import Attempt
 from dialer.runner import Runner, RunOptions
 from dialer.serving import AppServer
 from dialer.sim_capacity import model_cps, open_load
-from dialer.sim_scratch import Template, build_template, horizon, reachable_members
+from dialer.sim_scratch import Template, build_template, horizon, needs_agents, reachable_members
 from dialer.store import Store
 from dialer.telephony.client import Telephony
 from dialer.telephony.sandbox import Sandbox, SandboxServer
@@ -212,7 +212,7 @@ def run_once(
     harness = SandboxHarness(sandbox, SandboxServer(sandbox).start(), clock)
     people = (
         SimulatedAgents(store, clock, spec, sandbox, count=agents, step=cadence.step, order=order)
-        if spec.handled_by == "agents"
+        if needs_agents(spec)
         else None
     )
     try:

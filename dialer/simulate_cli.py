@@ -122,11 +122,11 @@ def render(p: Prediction, options: SimOptions) -> None:
         f"{p.start.astimezone(UTC):%Y-%m-%d %H:%M} to {p.end.astimezone(UTC):%Y-%m-%d %H:%M} UTC; "
         f"{t.open_tasks} open task(s), {t.open_members} for members"
     )
-    capacity = (
-        f"{p.runs[0].agents} simulated agent(s)"
-        if p.handled_by == "agents" and p.runs
-        else f"{options.cps:g} call(s)/s"
-    )
+    people = p.runs[0].agents if p.runs else 0
+    capacity = " and ".join(
+        [*([] if p.handled_by == "agents" else [f"{options.cps:g} call(s)/s"]),
+         *([f"{people} simulated agent(s)"] if people or p.handled_by == "agents" else [])]
+    )  # fmt: skip
     b = options.behaviour
     out.print(
         f"capacity: {capacity}; customers: {b.human:.0%} answer a call, {b.sms_reply:.0%} reply "
@@ -270,7 +270,11 @@ def simulate_command(
     def progress(kind: str, r: RunResult) -> None:
         if not as_json:
             cov = "—" if r.member_coverage is None else f"{r.member_coverage:.1%}"
-            capacity = f"{r.agents} agents" if spec.handled_by == "agents" else f"{r.cps:g} cps"
+            capacity = (
+                f"{r.agents} agents"
+                if spec.handled_by == "agents"
+                else f"{r.cps:g} cps" + (f", {r.agents} agents" if r.agents else "")
+            )
             err.print(
                 f"  {kind} run, seed {r.seed}, {capacity}: member coverage {cov}, "
                 f"{r.members_in_time}/{r.members_reachable} reachable members "

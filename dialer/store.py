@@ -29,14 +29,20 @@ T = TypeVar("T")
 
 def normalise_url(url: str) -> str:
     """Accept the URLs people paste (postgres://, postgresql://) and pick psycopg 3 for them;
-    a bare file path (`--db demo.db`) is a SQLite file."""
-    if "://" not in url and not url.startswith("sqlite:") and url.strip():
+    a bare file path (`--db demo.db`: a name ending .db, .sqlite or .sqlite3, or a file that
+    exists) is a SQLite file."""
+    if "://" not in url and not url.startswith("sqlite:") and _sqlite_path(url):
         return f"sqlite:///{Path(url).expanduser()}"
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
+
+
+def _sqlite_path(text: str) -> bool:
+    path = Path(text).expanduser()
+    return path.suffix.lower() in (".db", ".sqlite", ".sqlite3") or path.is_file()
 
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a SQLite writer waits for the write lock
@@ -60,7 +66,10 @@ def make_engine(
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise StoreError(f"the database URL {url!r} is not a valid SQLAlchemy URL") from exc
+        raise StoreError(
+            f"the database URL {url!r} is not a valid SQLAlchemy URL (a SQLite file path ends "
+            "in .db, .sqlite or .sqlite3)"
+        ) from exc
     backend = parsed.get_backend_name()
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
     if backend == "sqlite":

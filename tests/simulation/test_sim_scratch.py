@@ -66,3 +66,26 @@ def test_the_template_copies_the_campaign_and_starts_open_tasks_afresh(
     with store.sessions() as s:
         after = [tuple(r) for r in s.execute(select(CallbackTask.id, CallbackTask.state))]
     assert after == before
+
+
+def test_a_persons_call_counts_as_that_numbers_next_contact_as_the_sandbox_counts() -> None:
+    """The after-service campaign's last resort is a person: a number the IVR rang three times
+    unanswered may pick up the person's call (the sandbox's fourth draw for it), so the
+    customer is reachable; without the person's channel the same customer is not."""
+    from dialer.attempts import Phone
+    from dialer.sim_scratch import answerable
+    from dialer.telephony.sandbox.behaviour import Behaviour, draw_call_person
+
+    spec = load_campaign(SHIPPED / "after-service-satisfaction.toml")
+    assert spec.channels == ["voice", "sms", "agent"]
+    behaviour, seed = Behaviour(), 3
+    number = next(  # three unanswered draws, then a person
+        n
+        for n in (f"+88622{k:07d}" for k in range(100_000))
+        if [draw_call_person(behaviour, seed, n, i).kind == "human" for i in range(4)]
+        == [False, False, False, True]
+    )
+    landline = [Phone(number, "fixed_line", "TW", True, False, None)]  # takes no SMS
+    assert answerable(spec, landline, behaviour, seed)
+    automated_only = spec.model_copy(update={"channels": ["voice", "sms"]})
+    assert not answerable(automated_only, landline, behaviour, seed)
