@@ -139,7 +139,13 @@ def needs_agents(spec: CampaignSpec) -> bool:
 
 
 def reachable_members(
-    store: Store, spec: CampaignSpec, behaviour: Behaviour, seed: int, start: datetime
+    store: Store,
+    spec: CampaignSpec,
+    behaviour: Behaviour,
+    seed: int,
+    start: datetime,
+    *,
+    people: bool = True,
 ) -> int:
     """Members reached before the start plus open member tasks the population would answer.
 
@@ -165,20 +171,30 @@ def reachable_members(
         ).all()
         phones = phones_of(s, {r.customer_id for r in open_rows})
     return int(done or 0) + sum(
-        1 for r in open_rows if answerable(spec, phones[r.customer_id], behaviour, seed)
+        1
+        for r in open_rows
+        if answerable(spec, phones[r.customer_id], behaviour, seed, people=people)
     )
 
 
 def answerable(
-    spec: CampaignSpec, phones: Sequence[Phone], behaviour: Behaviour, seed: int
+    spec: CampaignSpec,
+    phones: Sequence[Phone],
+    behaviour: Behaviour,
+    seed: int,
+    *,
+    people: bool = True,
 ) -> bool:
     """Whether the seeded population answers one of the campaign's tries to these numbers.
 
     Counted per number as the sandbox counts contacts: a person's call to a number the IVR
     already rang three times is that number's fourth call (a fresh draw), not its first again.
+    Without `people` (a simulation with no agents) the person's channel makes no calls.
     """
     contacts: Counter[tuple[str, str]] = Counter()
     for channel in spec.channels:
+        if channel == "agent" and not people:
+            continue
         kind = "sms" if channel == "sms" else "voice"
         usable = [p for p in phones if p.takes(kind)]
         if not usable:

@@ -216,7 +216,10 @@ def run_once(
         else None
     )
     try:
-        reachable = reachable_members(store, spec, behaviour, seed, template.start)
+        reachable = reachable_members(
+            store, spec, behaviour, seed, template.start,
+            people=people is not None and people.count > 0,
+        )  # fmt: skip
         app = create_app(store, clock, sandbox.auth_token, company=settings.company_name)
         with AppServer(app, name="simulate-webhooks") as hooks:
             sandbox.inbound_sms_url = f"{hooks.base_url}/twilio/sms/inbound"

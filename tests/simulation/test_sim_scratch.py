@@ -89,3 +89,4 @@ def test_a_persons_call_counts_as_that_numbers_next_contact_as_the_sandbox_count
     assert answerable(spec, landline, behaviour, seed)
     automated_only = spec.model_copy(update={"channels": ["voice", "sms"]})
     assert not answerable(automated_only, landline, behaviour, seed)
+    assert not answerable(spec, landline, behaviour, seed, people=False)  # nobody to call
