@@ -455,18 +455,21 @@ def claim(
     returned = (
         (Attempt.id, *(due.c[f"k{i}"] for i in range(len(keys)))) if postgres else (Attempt.id,)
     )
-    rows = session.execute(
-        update(Attempt)
-        .where(Attempt.id == due.c.id, Attempt.state == AttemptState.SCHEDULED)
-        .values(
-            state=AttemptState.CLAIMED,
-            claimed_by=worker,
-            claimed_at=now,
-            lease_expires_at=now + lease,
+    rows = (
+        session.connection()
+        .execute(  # Core: no ORM bulk-update bookkeeping per claim
+            update(Attempt)
+            .where(Attempt.id == due.c.id, Attempt.state == AttemptState.SCHEDULED)
+            .values(
+                state=AttemptState.CLAIMED,
+                claimed_by=worker,
+                claimed_at=now,
+                lease_expires_at=now + lease,
+            )
+            .returning(*returned)
         )
-        .returning(*returned)
-        .execution_options(synchronize_session=False)
-    ).all()
+        .all()
+    )
     if len(rows) < 2:
         return [r[0] for r in rows]
     if postgres:  # RETURNING keeps no order: sort by the keys it returned
@@ -533,9 +536,10 @@ def mark_placed_many(
         {"b_id": aid, "b_sid": sid, "b_status": status, "b_now": now, "b_lease": now + lease}
         for aid, sid, status in placed
     ]
-    moved = session.execute(_PLACED, rows).rowcount  # type: ignore[attr-defined]
+    connection = session.connection()  # Core: the ORM adds nothing to a bulk update by id
+    moved = connection.execute(_PLACED, rows).rowcount
     if moved != len(rows):  # some callbacks came first (or the driver cannot count)
-        session.execute(_PLACED_LATE, rows)
+        connection.execute(_PLACED_LATE, rows)
 
 
 _attempts = cast(Table, Attempt.__table__)
