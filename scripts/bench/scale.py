@@ -307,7 +307,7 @@ def end_to_end(url: str, n: int, workers: int, cps: float) -> dict[str, Any]:
         fleet.start_sandbox()
         fleet.start_web()
         sandbox, web = fleet.procs[0], fleet.procs[1]
-        pg_before = postgres_cpu()
+        pg_before, busy, began = postgres_cpu(), machine_busy(), time.monotonic()
         dispatchers = [fleet.start_dispatcher() for _ in range(workers)]
         deadline = time.monotonic() + max(900.0, 4 * n / min(cps, 1000.0))  # a loaded machine
         while time.monotonic() < deadline:
@@ -320,7 +320,8 @@ def end_to_end(url: str, n: int, workers: int, cps: float) -> dict[str, Any]:
         cpu = {f"dispatcher {i + 1}": cpu_seconds(d.pid) for i, d in enumerate(dispatchers)}
         cpu["sandbox"] = cpu_seconds(sandbox.pid)
         cpu["web"] = cpu_seconds(web.pid)
-        cpu["postgres"] = postgres_cpu() - pg_before
+        cpu["postgres (all its backends, other sessions' too)"] = postgres_cpu() - pg_before
+        busy, elapsed = machine_busy() - busy, time.monotonic() - began
         arrivals = fleet.call_arrivals()
         contacts = Counter(c["to"] for c in fleet.sandbox_log()["contacts"])
     finally:
@@ -335,6 +336,8 @@ def end_to_end(url: str, n: int, workers: int, cps: float) -> dict[str, Any]:
         "busiest": busiest_second([float(a) for a in arrivals]),
         "twice": sum(1 for v in contacts.values() if v > 1),
         "cpu": cpu,
+        "machine": busy / elapsed,  # cores busy, ours and everyone else's
+        "others": max(0.0, busy - sum(cpu.values())) / elapsed,
     }
 
 
@@ -465,6 +468,12 @@ def main() -> int:
                 f"   {w} dispatcher(s): {r['calls']} calls at {r['rate']:,.0f}/s "
                 f"(dialled twice: {r['twice']}); CPU over {r['span']:.1f} s: "
                 f"{cpu_line(r['cpu'], r['span'])}"
+            )
+            top = max(r["cpu"], key=lambda k: r["cpu"][k])
+            print(
+                f"     the machine was {r['machine']:.1f} of 2 cores busy ({r['others']:.1f} by "
+                f"other processes than these); the busiest: {top} at "
+                f"{r['cpu'][top] / r['span'] * 100:.0f}% of a core"
             )
     if 3 in parts:
         plan, good = explain_claim(args.db, args.pending)
