@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import ARRAY, Integer, Table, any_, bindparam, func, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -364,6 +365,20 @@ def _end_task(
     )
 
 
+def still(state: Any, expected: AttemptState) -> Any:
+    """The guard `state = expected` of an update that finds its row by primary key.
+
+    Written `(state = expected) IS TRUE` (the same for a NOT NULL column) so that PostgreSQL can
+    only find the row through its primary key: with a plain `state = 'claimed'` and statistics
+    taken while nothing was in flight (a nightly ANALYZE before the morning's drain), the
+    planner costs the in-flight partial index (`uq_attempts_one_in_flight`) or
+    `ix_attempts_lease` as nearly empty and scans it, filtering on the id: every placement then
+    reads every attempt in flight and every one not yet vacuumed, and a drain slows
+    quadratically (170 placements/s instead of 15,000 in scripts/bench/scale.py).
+    """
+    return (state == expected).is_(True)
+
+
 # ----------------------------------------------------------------------------- claiming
 
 
@@ -392,6 +407,24 @@ def claim_order_by(order: ClaimOrder) -> tuple[Any, ...]:
     )
 
 
+def _claim_keys(order: ClaimOrder) -> tuple[Any, ...]:
+    """`claim_order_by`'s columns as plain values, to sort the claimed rows in Python."""
+    if order == "fifo":
+        return (Attempt.due_at, Attempt.task_id, Attempt.id)
+    return (
+        CallbackTask.member,
+        func.coalesce(CallbackTask.slack_seconds, NO_SLACK),
+        Attempt.due_at,
+        Attempt.id,
+    )
+
+
+def _claim_sort_key(order: ClaimOrder) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    if order == "fifo":
+        return lambda k: (k[0], k[1], k[2])
+    return lambda k: (not k[0], k[1], k[2], k[3])
+
+
 def claim(
     session: Session,
     worker: str,
@@ -410,42 +443,68 @@ def claim(
     (`CANDIDATES_PER_CLAIM` times the batch): the sort stays that small however many attempts
     wait, and since `schedule_due` creates attempts in priority order the earliest-due ones are
     also the most urgent when a window opens on a backlog.
+
+    On PostgreSQL the window's ids reach the locking query as one array (`id = ANY((SELECT
+    array_agg(id) FROM window))`), which the planner can only serve by primary-key lookups:
+    written as `id IN (window)` it chose a hash join over a sequential scan of every scheduled
+    attempt (and of every task) for each claim, work that grew with the backlog and was most of
+    what a claim cost. The sort keys come back with the claimed ids (RETURNING) where
+    the database allows it (SQLite's RETURNING sees only the updated table: it reads them back).
     """
-    candidates = (
+    postgres = session.get_bind().dialect.name == "postgresql"
+    window = (
         select(Attempt.id)
         .where(Attempt.state == AttemptState.SCHEDULED, Attempt.due_at <= now)
         .order_by(Attempt.due_at, Attempt.id)
         .limit(max(CANDIDATES_MIN, limit * CANDIDATES_PER_CLAIM))
+        .cte("claim_window")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
+    in_window = (
+        Attempt.id
+        == any_(sql_cast(select(func.array_agg(window.c.id)).scalar_subquery(), ARRAY(Integer)))
+        if postgres
+        else Attempt.id.in_(select(window.c.id))
+    )
+    keys = _claim_keys(order)
     due = (
-        select(Attempt.id)
+        select(Attempt.id, *(k.label(f"k{i}") for i, k in enumerate(keys)))
         .join(CallbackTask, CallbackTask.id == Attempt.task_id)
-        .where(Attempt.id.in_(candidates), Attempt.state == AttemptState.SCHEDULED)
+        .where(in_window, Attempt.state == AttemptState.SCHEDULED)
         .order_by(*claim_order_by(order))
         .limit(limit)
         .with_for_update(skip_locked=True, of=Attempt)
         .cte("due")
         .prefix_with("MATERIALIZED", dialect="postgresql")
     )
-    rows = session.execute(
-        update(Attempt)
-        .where(Attempt.id == due.c.id, Attempt.state == AttemptState.SCHEDULED)
-        .values(
-            state=AttemptState.CLAIMED,
-            claimed_by=worker,
-            claimed_at=now,
-            lease_expires_at=now + lease,
+    returned = (
+        (Attempt.id, *(due.c[f"k{i}"] for i in range(len(keys)))) if postgres else (Attempt.id,)
+    )
+    rows = (
+        session.connection()
+        .execute(  # Core: no ORM bulk-update bookkeeping per claim
+            update(Attempt)
+            .where(Attempt.id == due.c.id, Attempt.state == AttemptState.SCHEDULED)
+            .values(
+                state=AttemptState.CLAIMED,
+                claimed_by=worker,
+                claimed_at=now,
+                lease_expires_at=now + lease,
+            )
+            .returning(*returned)
         )
-        .returning(Attempt.id)
-        .execution_options(synchronize_session=False)
-    ).all()
+        .all()
+    )
     if len(rows) < 2:
-        return [r.id for r in rows]
-    return list(  # RETURNING keeps no order: read it back (a primary-key lookup of few rows)
+        return [r[0] for r in rows]
+    if postgres:  # RETURNING keeps no order: sort by the keys it returned
+        by = _claim_sort_key(order)
+        return [r[0] for r in sorted(rows, key=lambda r: by(r[1:]))]
+    return list(  # a primary-key lookup of few rows
         session.scalars(
             select(Attempt.id)
             .join(CallbackTask, CallbackTask.id == Attempt.task_id)
-            .where(Attempt.id.in_([r.id for r in rows]))
+            .where(Attempt.id.in_([r[0] for r in rows]))
             .order_by(*claim_order_by(order))
         )
     )
@@ -455,7 +514,7 @@ def release(session: Session, attempt_id: int, due_at: datetime, note: str | Non
     """Give a claimed attempt back (gate said not now, or a transient error): not a contact."""
     session.execute(
         update(Attempt)
-        .where(Attempt.id == attempt_id, Attempt.state == AttemptState.CLAIMED)
+        .where(Attempt.id == attempt_id, still(Attempt.state, AttemptState.CLAIMED))
         .values(
             state=AttemptState.SCHEDULED,
             claimed_by=None,
@@ -471,7 +530,7 @@ def keep_claim(session: Session, attempt_id: int, until: datetime, note: str) ->
     """An ambiguous failure: the claim stays until `until`, when the reaper reconciles it."""
     session.execute(
         update(Attempt)
-        .where(Attempt.id == attempt_id, Attempt.state == AttemptState.CLAIMED)
+        .where(Attempt.id == attempt_id, still(Attempt.state, AttemptState.CLAIMED))
         .values(lease_expires_at=until, error_message=note)
     )
 
@@ -502,16 +561,17 @@ def mark_placed_many(
         {"b_id": aid, "b_sid": sid, "b_status": status, "b_now": now, "b_lease": now + lease}
         for aid, sid, status in placed
     ]
-    moved = session.execute(_PLACED, rows).rowcount  # type: ignore[attr-defined]
+    connection = session.connection()  # Core: the ORM adds nothing to a bulk update by id
+    moved = connection.execute(_PLACED, rows).rowcount
     if moved != len(rows):  # some callbacks came first (or the driver cannot count)
-        session.execute(_PLACED_LATE, rows)
+        connection.execute(_PLACED_LATE, rows)
 
 
 _attempts = cast(Table, Attempt.__table__)
 _tasks = cast(Table, CallbackTask.__table__)
 _PLACED = (
     update(_attempts)
-    .where(_attempts.c.id == bindparam("b_id"), _attempts.c.state == AttemptState.CLAIMED)
+    .where(_attempts.c.id == bindparam("b_id"), still(_attempts.c.state, AttemptState.CLAIMED))
     .values(
         state=AttemptState.PLACED,
         provider_sid=bindparam("b_sid"),
