@@ -758,28 +758,14 @@ def refresh_slack(
     return changed + len(flips)
 
 
-def _set_slack_stmt() -> Any:
+def _task_update(**values: Any) -> Any:
+    """An executemany UPDATE of one task row by `b_id` (no ORM: the tick writes thousands)."""
     table = CallbackTask.__table__
-    return (
-        update(table)  # type: ignore[arg-type]
-        .where(table.c.id == bindparam("b_id"))
-        .values(slack_seconds=bindparam("b_slack"))
-    )
+    return update(table).where(table.c.id == bindparam("b_id")).values(**values)  # type: ignore[arg-type]
 
 
-_SET_SLACK = _set_slack_stmt()
-
-
-def _set_short_stmt() -> Any:
-    table = CallbackTask.__table__
-    return (
-        update(table)  # type: ignore[arg-type]
-        .where(table.c.id == bindparam("b_id"))
-        .values(capacity_short=bindparam("b_short"))
-    )
-
-
-_SET_SHORT = _set_short_stmt()
+_SET_SLACK = _task_update(slack_seconds=bindparam("b_slack"))
+_SET_SHORT = _task_update(capacity_short=bindparam("b_short"))
 
 __all__ = [
     "STATES",
