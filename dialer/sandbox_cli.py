@@ -89,21 +89,25 @@ def sandbox_command(
         flush=True,
     )
     stop = threading.Event()
+    interrupted = False
 
-    def on_term(signum: int, frame: FrameType | None) -> None:
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        # Both signals only set the event: no KeyboardInterrupt lands at a random point of the
+        # main thread (inside a lock's wait, say), so stopping is the same path every time.
+        nonlocal interrupted
+        interrupted = interrupted or signum == signal.SIGINT
         stop.set()
 
-    previous = signal.signal(signal.SIGTERM, on_term)
-    code = 0
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         while not stop.wait(0.5):
             pass
-    except KeyboardInterrupt:
-        code = EXIT_INTERRUPTED
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         server.stop()
         sb.close()
+    code = EXIT_INTERRUPTED if interrupted else 0
     print("sandbox stopped", flush=True)
     if code:
         raise typer.Exit(code)
