@@ -472,9 +472,12 @@ def close_forgotten_calls(
             f"closed without an outcome: still open {limit.total_seconds() / 3600:g} h after it "
             "started"
         )
-        session.execute(
-            update(CallbackTask).where(CallbackTask.id == attempt.task_id).values(updated_at=now)
-        )
         audit.record(session, clock, "runner", "call_close_forgotten", "task", attempt.task_id,
                      attempt=attempt.id, agent=attempt.agent_id)  # fmt: skip
+    if forgotten:
+        session.execute(
+            update(CallbackTask)
+            .where(CallbackTask.id.in_({a.task_id for a in forgotten}))
+            .values(updated_at=now)
+        )
     return len(forgotten)
