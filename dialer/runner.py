@@ -264,7 +264,7 @@ class Runner:
         if self.webhooks is not None:
             self.webhooks.stop()
         if self.sandbox is not None:
-            self.sandbox.stop_background()
+            self.sandbox.close()
             self._sandbox_server.stop()
 
     def _telephony(self) -> tuple[Telephony, str]:

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-import requests
 from twilio.request_validator import RequestValidator
 
 from dialer.clock import Clock
@@ -30,6 +29,7 @@ from dialer.telephony.sandbox.behaviour import (
     draw_call_person,
     draw_sms_person,
 )
+from dialer.telephony.sandbox.http_out import Answer, Client, HttpError
 
 log = logging.getLogger("dialer.sandbox")
 Event = Callable[[], None]
@@ -74,21 +74,20 @@ class Webhooks:
         self.validator = RequestValidator(auth_token)
         self.faults = faults
         self.timeout = timeout
-        self.session = requests.Session()
-        self.session.trust_env = False
+        self.http = Client(timeout)
         self._held: dict[str, list[tuple[str, str, dict[str, str]]]] = {}
         self._lock = threading.Lock()
 
-    def request(self, url: str, method: str, params: dict[str, str]) -> requests.Response:
+    def request(self, url: str, method: str, params: dict[str, str]) -> Answer:
         """One signed request; raises WebhookError unless the answer is 2xx."""
         method = method.upper()
         if method == "GET":
             sep = "&" if "?" in url else "?"
             url = f"{url}{sep}{urlencode(params)}" if params else url
-            body: dict[str, str] | None = None
+            body: bytes | None = None
             signature = self.validator.compute_signature(url, {})
         else:
-            method, body = "POST", params
+            method, body = "POST", urlencode(params).encode()
             signature = self.validator.compute_signature(url, params)
         token = hashlib.sha256(repr((url, sorted(params.items()))).encode()).hexdigest()[:32]
         headers = {
@@ -97,15 +96,15 @@ class Webhooks:
             "User-Agent": "TwilioProxy/1.1",
             "Accept": "*/*",
         }
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
         try:
-            response = self.session.request(
-                method, url, data=body, headers=headers, timeout=self.timeout
-            )
-        except requests.RequestException as exc:
-            raise WebhookError(f"{method} {url} failed: {type(exc).__name__}") from exc
-        if not 200 <= response.status_code < 300:
-            raise WebhookError(f"{method} {url} answered HTTP {response.status_code}")
-        return response
+            answer = self.http.request(method, url, body, headers)
+        except HttpError as exc:
+            raise WebhookError(f"{method} {url} failed: {exc}") from exc
+        if not 200 <= answer.status < 300:
+            raise WebhookError(f"{method} {url} answered HTTP {answer.status}")
+        return answer
 
     def fetch_twiml(self, url: str, method: str, params: dict[str, str]) -> str:
         return self.request(url, method, params).text
@@ -145,7 +144,7 @@ class Webhooks:
             log.warning("sandbox: status callback not delivered: %s", exc)
 
     def close(self) -> None:
-        self.session.close()
+        self.http.close()
 
 
 class World:
