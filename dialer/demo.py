@@ -188,7 +188,9 @@ def run_demo(
     team = import_team(store, clock)
     sandbox = Sandbox(clock, seed=options.seed, cps=options.cps, mps=10.0)
     harness = SandboxHarness(sandbox, SandboxServer(sandbox).start(), clock)
-    app = create_app(store, clock, sandbox.auth_token, company=settings.company_name)
+    app = create_app(
+        store, clock, sandbox.auth_token, company=settings.company_name, one_caller=True
+    )
     result = DemoResult(start, start, sample, imported, [s.slug for s in specs], team)
     try:
         with AppServer(app, name="demo-webhooks") as hooks:

@@ -18,10 +18,9 @@ from datetime import datetime
 from typing import Literal
 from xml.sax.saxutils import escape, quoteattr
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
-from dialer import cases
 from dialer.appointments import appointment_slot, at_hour, customer_reachee, customer_zone
 from dialer.attempts import CampaignBook
 from dialer.campaign_model import Branch, Script
@@ -32,6 +31,7 @@ from dialer.models import (
     CallbackTask,
     Customer,
     DoNotContact,
+    FollowUpCase,
     Outcome,
     OutcomeName,
     ServiceEvent,
@@ -64,23 +64,26 @@ class CallContext:
 
 
 def load(session: Session, book: CampaignBook, attempt_id: int, company: str) -> CallContext | None:
-    """The call behind `attempt_id`, or None when there is no such voice attempt."""
+    """The call behind `attempt_id`, or None when there is no such voice attempt.
+
+    One query reads the attempt, its task, customer and service visit, and whether the task is
+    a resolved complaint's follow-up: every TwiML step of every call asks for this."""
+    after = exists().where(FollowUpCase.follow_up_task_id == CallbackTask.id)
     row = session.execute(
-        select(Attempt, CallbackTask, Customer)
+        select(Attempt, CallbackTask, Customer, ServiceEvent, after)
         .join(CallbackTask, CallbackTask.id == Attempt.task_id)
         .join(Customer, Customer.id == CallbackTask.customer_id)
+        .outerjoin(ServiceEvent, ServiceEvent.id == CallbackTask.service_event_id)
         .where(Attempt.id == attempt_id)
     ).first()
     if row is None:
         return None
-    attempt, task, cust = row
+    attempt, task, cust, event, follow_up = row
     book.refresh(session)
-    event = session.get(ServiceEvent, task.service_event_id) if task.service_event_id else None
     spec = book.spec(task.campaign_id)
     language, script = spec.script_for(cust.language)
     values = script_values(company, cust, event)
-    after = cases.case_for_follow_up(session, task.id) is not None
-    return CallContext(attempt, task, cust, spec, language, script, values, after)
+    return CallContext(attempt, task, cust, spec, language, script, values, bool(follow_up))
 
 
 @dataclass

@@ -220,7 +220,9 @@ def run_once(
             store, spec, behaviour, seed, template.start,
             people=people is not None and people.count > 0,
         )  # fmt: skip
-        app = create_app(store, clock, sandbox.auth_token, company=settings.company_name)
+        app = create_app(
+            store, clock, sandbox.auth_token, company=settings.company_name, one_caller=True
+        )
         with AppServer(app, name="simulate-webhooks") as hooks:
             sandbox.inbound_sms_url = f"{hooks.base_url}/twilio/sms/inbound"
             config = DispatchConfig(

@@ -190,8 +190,16 @@ def create_app(
     auth_token: str,
     public_base_url: str | None = None,
     company: str = "",
+    *,
+    one_caller: bool = False,
 ) -> FastAPI:
-    """The webhook app; `app.state.webhooks` is the `WebhookApp` behind it."""
+    """The webhook app; `app.state.webhooks` is the `WebhookApp` behind it.
+
+    `one_caller`: the only client is a fast-forward sandbox that waits for each answer before
+    its next request (`dialer demo`, `dialer simulate`), so nothing else could use the event
+    loop while a handler works: handlers run on it, sparing two thread hand-overs a request.
+    A served app (many concurrent callbacks) keeps them off the loop.
+    """
     hooks = WebhookApp(store, clock, auth_token, public_base_url, company)
     app = FastAPI(title="dialer webhooks", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.webhooks = hooks
@@ -201,6 +209,8 @@ def create_app(
         form = await hooks.form(request)
         if isinstance(form, Response):
             return form
+        if one_caller:
+            return handle(form)
         return await run_in_threadpool(handle, form)
 
     @app.post("/twilio/status/call/{attempt_id}")
