@@ -54,6 +54,7 @@ __all__ = [
     "capacity_check",
     "expected_attempts",
     "plan_capacity",
+    "shared_hours",
     "shortfall",
     "working_spans",
 ]
@@ -173,6 +174,26 @@ def _fractions(intervals: Iterable[Interval], now: datetime, slots: int) -> dict
                 out[i] += (hi - lo) / _SLOT_S
             i += 1
     return out
+
+
+def shared_hours(
+    a: Iterable[Interval], b: Iterable[Interval], now: datetime, end: datetime
+) -> tuple[float, datetime | None]:
+    """Hours in [now, end) when both `a` and `b` are open, counted in the model's 15-minute slots
+    (the smaller open fraction of each slot, as `shortfall` lets a class use a server), and the
+    start of the first slot they share (None when they never do): assignment's reach test."""
+    if end <= now:
+        return 0.0, None
+    slots = max(1, math.ceil((end - now) / SLOT))
+    fa, fb = _fractions(a, now, slots), _fractions(b, now, slots)
+    total, first = 0.0, None
+    for i in sorted(fa):
+        both = min(fa[i], fb.get(i, 0.0))
+        if both > _EPS:
+            total += both
+            if first is None:
+                first = now + SLOT * i
+    return total * _SLOT_S / 3600, first
 
 
 def shortfall(
