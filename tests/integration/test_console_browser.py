@@ -192,4 +192,10 @@ def test_an_overdue_task_is_shown_after_the_tasks_still_in_time(
     assert "已逾期 1 d 0 h" in overdue.inner_text()
     assert alice.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     _shot(alice, "my-calls-overdue")
+    sue = _page(browser, late_console, viewport={"width": 1200, "height": 900}, locale="en-US")
+    _sign_in(sue, late_console, "sue")
+    sue.goto(f"{late_console.url}/supervisor")
+    alice_row = sue.locator("#loads tbody tr", has_text="alice")
+    assert alice_row.locator(".overdue").inner_text() == "1 past the deadline"
+    assert sue.locator("#loads tbody tr", has_text="bob").locator(".overdue").count() == 0
     assert not late_console.foreign

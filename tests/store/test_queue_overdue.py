@@ -13,7 +13,7 @@ import pytest
 from console_seeding import Seeded, seed_console
 from sqlalchemy import select
 
-from dialer import agent_queue
+from dialer import agent_queue, supervision
 from dialer import agent_work as work
 from dialer.attempts import CampaignBook
 from dialer.clock import SettableClock
@@ -107,3 +107,18 @@ def test_an_overdue_task_is_still_called_and_reached_late(
     # DOMAIN.md: breached while open past the deadline, "late" once reached after it.
     assert getattr(after, side)["breached"] == getattr(before, side)["breached"] - 1
     assert getattr(after, side)["late"] == getattr(before, side)["late"] + 1
+
+
+def test_the_supervisor_sees_how_many_overdue_tasks_each_agent_holds(
+    store: Store, clock: SettableClock, seeded: Seeded
+) -> None:
+    _late_queue(store, clock, seeded)  # alice: five open tasks, three past the deadline
+    sue = work.Actor(seeded.ids["sue"], "sue", True)
+    with store.sessions() as s:
+        loads = {a.username: a for a in supervision.loads(s, sue, clock.now())}
+    assert (loads["alice"].open_tasks, loads["alice"].overdue) == (5, 3)
+    assert (loads["bob"].open_tasks, loads["bob"].overdue) == (0, 0)
+    clock.set(clock.now() + timedelta(days=1, seconds=1))  # a1's deadline is 3 days out: no
+    with store.sessions() as s:
+        loads = {a.username: a for a in supervision.loads(s, sue, clock.now())}
+    assert loads["alice"].overdue == 4  # b1's deadline (one day) has passed too
