@@ -180,10 +180,13 @@ class Balancer:
         group = self._group(task, reach)
         chosen = _pop(group, self.load)
         if chosen is None:
-            if not self.eligible[((task.language or "").lower(), task.kind)]:
+            key = ((task.language or "").lower(), task.kind)
+            if not self.eligible[key]:
                 return None, _why(task, self.pool)
             if not group.denom and reach is not None:
                 return None, _out_of_hours(task, reach)
+            if reach is not None and len(group.denom) < self.eligible[key]:
+                return None, f"{_full(task)} among those whose shift meets the customer's window"
             return None, _full(task)
         load = self.load
         load[chosen] += 1

@@ -130,13 +130,14 @@ def agent(
     zone: str,
     languages: list[str],
     hours: tuple[str, str] = ("09:00", "18:00"),
+    capacity: int = 60,
 ) -> int:
     with store.transaction() as s:
         a = Agent(
             username=name,
             display_name=name,
             languages=languages,
-            daily_capacity=60,
+            daily_capacity=capacity,
             work_start=hours[0],
             work_end=hours[1],
             work_days=WEEK,
@@ -187,6 +188,26 @@ def test_task_no_shift_can_reach_in_time_stays_unassigned_and_is_reported(
     assert result.as_json()["out_of_hours"] == 4
     assert owners(store, american) == {None: 4}
     assert owners(store, taiwanese) == {tpe: 3}
+
+
+def test_the_agents_who_can_reach_are_full_the_others_do_not_help(
+    store: Store, clock: SettableClock
+) -> None:
+    """nyc shares 7.94 h of each 9 h day with the 09:00-17:00 window (Monday to Wednesday before
+    the deadline): 0.88, rounded up to 1. At 2 a day and the 3-day cap nyc holds 6; tpe, free,
+    cannot call New York at all, so the other two stay unassigned, and the reason says why."""
+    cid = campaign(store)
+    american = us(store, cid, 8)
+    agent(store, "tpe", "Asia/Taipei", ["zh-TW", "en"])
+    nyc = agent(store, "nyc", "America/New_York", ["en"], capacity=2)
+    result = assign_open_tasks(store, clock, max_days=3)
+    assert (result.assigned, result.unassigned, result.out_of_hours) == (6, 2, 0)
+    assert result.reasons == {
+        "every agent speaking en with the skill after_service is at capacity among those whose "
+        "shift meets the customer's window": 2
+    }
+    assert owners(store, american[:6]) == {nyc: 6}
+    assert owners(store, american[6:]) == {None: 2}  # the two latest deadlines wait
 
 
 def test_a_late_task_goes_to_whoever_can_call_the_customer_soon(
