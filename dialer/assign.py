@@ -144,7 +144,7 @@ class AssignResult:
 class _Row:
     info: TaskInfo
     agent_id: int | None
-    appointment: bool
+    appointment: datetime | None
     campaign_id: int
     who: Reachee
 
@@ -185,7 +185,7 @@ def _task_query(
             CallbackTask.member,
             CallbackTask.priority,
             CallbackTask.deadline,
-            CallbackTask.appointment_at.is_not(None),
+            CallbackTask.appointment_at,
             Customer.language,
             Customer.time_zones,
             Customer.quiet_hours,
@@ -219,7 +219,7 @@ def _rows(rows: Iterable[Any], kinds: Mapping[int, str]) -> Iterator[_Row]:
                 deadline=deadline,
             ),
             agent_id,
-            bool(appt),
+            appt,
             cid,
             reachee(as_zones(zones), quiet, region, consent),
         )
@@ -288,7 +288,9 @@ def _sqlite_stream(conn: Connection, query: Select[*tuple[Any, ...]]) -> Iterato
         cursor.execute(str(compiled), values)
         while chunk := cursor.fetchmany(10_000):
             for tid, cid, agent_id, member, prio, deadline, *rest in chunk:
-                yield tid, cid, agent_id, member, prio, _stored_utc(deadline), *rest
+                appt, *more = rest
+                at = _stored_utc(appt) if appt is not None else None
+                yield tid, cid, agent_id, member, prio, _stored_utc(deadline), at, *more
     finally:
         cursor.close()
 
@@ -377,9 +379,10 @@ def _run(
         )
 
         def reach_of(row: _Row) -> Reach | None:
-            """Appointments keep their agreed time: no working-hours test for them."""
-            if row.appointment:
-                return None
+            """An appointment still ahead needs an agent at work at its agreed time; other tasks
+            (and appointments whose time has passed) an agent whose shift meets the window."""
+            if row.appointment is not None and row.appointment > now:
+                return reach.at(row.appointment)
             return reach.of(row.campaign_id, row.who, row.info.deadline)
 
         held = _held_tasks(session, kinds, active, escalated)
@@ -388,6 +391,8 @@ def _run(
         unreachable: set[int] = set()  # held by an agent whose shift never meets the customer
         if behind_days is not None:  # rebalance: such tasks leave their agent
             for row in held:
+                if row.appointment is not None:
+                    continue  # an agent's own appointment stays with them (the customer agreed)
                 r = reach_of(row)
                 if r is not None and row.agent_id not in r.share:
                     shed.append(row)

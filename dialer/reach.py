@@ -15,6 +15,8 @@ whom.
   tasks with nearly equal windows share one balancing group.
 - A task whose deadline has passed is still workable (a late reach is "reached late",
   DOMAIN.md): it is judged on the customer's window in the next `LATE_HORIZON` instead.
+- An appointment still ahead needs an agent at work at its agreed time (the customer chose it);
+  one whose time has passed is judged as any task. An agent's own appointments never leave them.
 - A campaign definition that is not a whole campaign file (hand-made rows) has no calling window
   to read: the customer is taken as always callable, so only the shift and the deadline count.
 """
@@ -62,17 +64,22 @@ class Reach:
     """Which agents can call one task class, and how well (see the module docstring)."""
 
     group: int
-    """Equal for classes whose agents and rounded shares are equal: the balancing group."""
+    """Equal for classes whose agents, rounded shares and order of first shared slots are equal:
+    the balancing group."""
     share: Mapping[int, float]
     """agent id -> rounded share, only for agents who can reach (share > 0)."""
     first: Mapping[int, float]
     """agent id -> POSIX seconds of the first shared slot (sooner is preferred on a tie)."""
     late: bool
     """The deadline had passed: judged on the next LATE_HORIZON."""
+    agreed: bool = False
+    """An appointment: judged at its agreed time."""
 
     @property
     def when(self) -> str:
         """The span judged, for the reason a task stays unassigned."""
+        if self.agreed:
+            return "at the agreed appointment time"
         if self.late:
             return f"in the next {LATE_HORIZON.days} days (deadline passed)"
         return "before the deadline"
@@ -93,7 +100,7 @@ class ReachBook:
         for aid, profile in agents:
             self.by_shift.setdefault(shift_of(profile), []).append(aid)
         self._classes: dict[tuple[int, Reachee, datetime], Reach] = {}
-        self._groups: dict[tuple[tuple[int, int], ...], int] = {}
+        self._groups: dict[tuple[tuple[int, int, int], ...], int] = {}
         self._spans: dict[tuple[Shift, datetime], list[Interval]] = {}
 
     def of(self, campaign_id: int, who: Reachee, deadline: datetime) -> Reach:
@@ -102,6 +109,33 @@ class ReachBook:
         if found is None:
             found = self._classes[key] = self._compute(campaign_id, who, deadline)
         return found
+
+    def at(self, when: datetime) -> Reach:
+        """The agents at work at an appointment's agreed time, all alike (share 1)."""
+        key = (-1, Reachee(()), when)
+        found = self._classes.get(key)
+        if found is None:
+            instant = when + timedelta(microseconds=1)
+            on_shift = [
+                aid
+                for shift, aids in self.by_shift.items()
+                if working_spans(shift[0], shift[1], shift[2], when, instant)
+                for aid in aids
+            ]
+            share = dict.fromkeys(on_shift, 1.0)
+            first = dict.fromkeys(on_shift, when.timestamp())
+            group = self._group(share, first)
+            found = self._classes[key] = Reach(group, share, first, False, agreed=True)
+        return found
+
+    def _group(self, share: Mapping[int, float], first: Mapping[int, float]) -> int:
+        """One balancing group per (agents, rounded shares, order of their first shared slot):
+        tasks in one group are balanced alike, ties broken alike."""
+        rank = {at: i for i, at in enumerate(sorted(set(first.values())))}
+        signature = tuple(
+            sorted((aid, round(s * STEPS), rank[first[aid]]) for aid, s in share.items())
+        )
+        return self._groups.setdefault(signature, len(self._groups))
 
     def _shift_spans(self, shift: Shift, end: datetime) -> list[Interval]:
         key = (shift, end)
@@ -127,6 +161,4 @@ class ReachBook:
             for aid in ids:
                 share[aid] = rounded
                 first[aid] = at.timestamp()
-        signature = tuple(sorted((aid, round(s * STEPS)) for aid, s in share.items()))
-        group = self._groups.setdefault(signature, len(self._groups))
-        return Reach(group, share, first, late)
+        return Reach(self._group(share, first), share, first, late)

@@ -331,3 +331,29 @@ def test_balancer_prefers_the_sooner_overlap_on_equal_load() -> None:
     assert chosen is None and why == "no active agent speaks ko"
     chosen, why = balancer.offer(TaskInfo(id=4, kind="after_service"), nobody)
     assert chosen is None and why is not None and why.startswith("out of hours: ")
+
+
+def test_an_away_agents_appointment_goes_to_an_agent_at_work_at_its_time(
+    store: Store, clock: SettableClock
+) -> None:
+    """Tuesday 15:00 New York is 20:00 UTC: nyc (14:00-23:00 UTC) is at work, tpe (01:00-10:00
+    UTC) is not, though tpe holds nothing and nyc five tasks. 07:00 New York (12:00 UTC): nobody."""
+    cid = campaign(store)
+    lon = agent(store, "lon", "Europe/London", ["en"])
+    tpe = agent(store, "tpe", "Asia/Taipei", ["zh-TW", "en"])
+    nyc = agent(store, "nyc", "America/New_York", ["en"])
+    us(store, cid, 5, agent_id=nyc)
+    booked, early = us(store, cid, 2, agent_id=lon, deadline=NOW + timedelta(days=2))
+    with store.transaction() as s:
+        s.get_one(CallbackTask, booked).appointment_at = datetime(2026, 11, 24, 20, tzinfo=UTC)
+        s.get_one(CallbackTask, early).appointment_at = datetime(2026, 11, 24, 12, tzinfo=UTC)
+        s.get_one(Agent, lon).active = False
+    result = rebalance(store, clock)
+    assert (result.moved, result.unassigned, result.out_of_hours) == (1, 1, 1)
+    assert result.reasons == {
+        "out of hours: no active agent speaking en with the skill after_service works while the "
+        "customer can be called at the agreed appointment time": 1
+    }
+    assert owners(store, [booked]) == {nyc: 1}
+    assert owners(store, [early]) == {lon: 1}  # stays with the away agent, reported
+    assert tpe not in owners(store, [booked, early])
