@@ -3,6 +3,15 @@
 Each line says how long is left before the deadline, whether the customer's calling window is open
 now (in the customer's own zone) and when it opens otherwise. Used by the console's "My calls"
 and `dialer assignments`; only a supervisor may ask for another agent's queue.
+
+A task past its deadline stays in the queue: it is breached (DOMAIN.md) until reached, and a
+reach now still counts, as reached late, so it remains workable. But it can no longer count
+towards coverage in time, so it comes **after** every task that still can: the order is due
+appointments, tasks still in time (planner's urgency), overdue tasks (members first, then the
+most recently overdue: the service is freshest in the customer's mind, a week-old miss is the
+least worth a call), appointments still ahead. Each line says whether it is overdue and by how
+much; the queue's limit is filled with in-time tasks first, so a pile of old misses never hides a
+task that can still be saved.
 """
 
 from __future__ import annotations
@@ -44,6 +53,15 @@ class QueueItem:
     state: str
     outcome: str | None
 
+    @property
+    def overdue(self) -> bool:
+        """Past the deadline and still open: breached until reached (then reached late)."""
+        return self.time_left <= timedelta(0)
+
+    @property
+    def overdue_by(self) -> timedelta:
+        return max(-self.time_left, timedelta(0))
+
 
 def queue(
     session: Session, book: CampaignBook, actor: Actor, now: datetime, *, agent: str | None = None
@@ -57,23 +75,35 @@ def queue(
             raise NotFoundError(f"there is no agent {agent!r}")
         owner = actor_named(session, agent)
     book.refresh(session)
-    rows = session.execute(
+    mine = (
         select(CallbackTask, Customer)
         .join(Customer, Customer.id == CallbackTask.customer_id)
         .where(CallbackTask.agent_id == owner.agent_id, CallbackTask.state.in_(OPEN_STATES))
-        .order_by(
-            CallbackTask.priority,
-            CallbackTask.member.desc(),
-            CallbackTask.deadline,
-            CallbackTask.id,
+    )
+    rows = list(
+        session.execute(
+            mine.where(CallbackTask.deadline > now)
+            .order_by(
+                CallbackTask.priority,
+                CallbackTask.member.desc(),
+                CallbackTask.deadline,
+                CallbackTask.id,
+            )
+            .limit(QUEUE_LIMIT)
         )
-        .limit(QUEUE_LIMIT)
-    ).all()
+    )
+    if len(rows) < QUEUE_LIMIT:
+        rows += session.execute(
+            mine.where(CallbackTask.deadline <= now)
+            .order_by(CallbackTask.member.desc(), CallbackTask.deadline.desc(), CallbackTask.id)
+            .limit(QUEUE_LIMIT - len(rows))
+        ).all()
     items = [_item(book, task, cust, now) for task, cust in rows]
     due_appts = sorted((i for i in items if i.appointment_at and i.due), key=_appt_key)
     later = sorted((i for i in items if i.appointment_at and not i.due), key=_appt_key)
-    ordinary = [i for i in items if not i.appointment_at]
-    return [*due_appts, *ordinary, *later]
+    in_time = [i for i in items if not i.appointment_at and not i.overdue]
+    overdue = [i for i in items if not i.appointment_at and i.overdue]
+    return [*due_appts, *in_time, *overdue, *later]
 
 
 def _appt_key(item: QueueItem) -> datetime:

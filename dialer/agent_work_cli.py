@@ -40,12 +40,17 @@ def _who(c: Any, agent: str | None) -> str:
     return agent if agent is not None else str(c.settings.operator)
 
 
-def _left(td: timedelta) -> str:
+def _span(td: timedelta) -> str:
     minutes = int(td.total_seconds() // 60)
-    if minutes <= 0:
-        return "overdue"
     days, rest = divmod(minutes, 1440)
     return f"{days}d {rest // 60}h" if days else f"{rest // 60}h {rest % 60:02d}m"
+
+
+def _left(td: timedelta) -> str:
+    """'2d 5h' left, or 'overdue 1d 3h': a late call still counts (as reached late)."""
+    if td <= timedelta(0):
+        return f"overdue {_span(-td)}"
+    return _span(td)
 
 
 def assignments_command(
@@ -62,7 +67,7 @@ def assignments_command(
             print(json.dumps({
                 "task": i.task_id, "customer": i.customer_name, "member": i.member,
                 "campaign": i.campaign, "deadline": i.deadline.isoformat(),
-                "seconds_left": int(i.time_left.total_seconds()),
+                "seconds_left": int(i.time_left.total_seconds()), "overdue": i.overdue,
                 "appointment": i.appointment_at.isoformat() if i.appointment_at else None,
                 "due": i.due, "window_open": i.window_open, "time_zone": i.zone,
                 "local_time": i.local_now.isoformat(timespec="minutes"),
@@ -71,7 +76,9 @@ def assignments_command(
     if not items:
         out.print(f"no open tasks for {agent}")
         return
-    table = Table(title=f"{agent}: {len(items)} open task(s)")
+    late = sum(1 for i in items if i.overdue)
+    overdue = f", {late} past the deadline (still worth a call: reached late)" if late else ""
+    table = Table(title=f"{agent}: {len(items)} open task(s){overdue}")
     for col in ("task", "customer", "member", "time left", "appointment", "window", "local time"):
         table.add_column(col)
     for i in items:

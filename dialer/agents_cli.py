@@ -239,6 +239,10 @@ def _report(result: AssignResult, as_json: bool) -> None:
     out.print(table)
     for reason, n in result.reasons.items():
         out.print(f"[yellow]{n} task(s) unassigned[/]: {reason}")
+    if result.out_of_hours_tasks:
+        shown = ", ".join(str(t) for t in result.out_of_hours_tasks[:20])
+        more = f" and {result.out_of_hours - 20} more" if result.out_of_hours > 20 else ""
+        out.print(f"out-of-hours task(s), most urgent first: {shown}{more}")
 
 
 CampaignOption = Annotated[

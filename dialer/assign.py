@@ -3,8 +3,13 @@
 The pure core is `dialer.balance` (who gets which task) and `dialer.capacity` (is there enough
 agent time); their public names are re-exported here so existing imports keep working.
 
+Only an agent whose shift meets the customer's calling window before the deadline can take a
+task (`dialer.reach`: the capacity model's 15-minute slots); one who shares part of it takes a
+matching part of the load. A task no shift reaches stays unassigned, reported `out of hours`.
+
 `assign_open_tasks` (unassigned tasks and tasks of inactive agents) and `rebalance`
-(also sheds the least urgent tasks of agents who fell behind) read tasks and agents in one query
+(also sheds the least urgent tasks of agents who fell behind, and the tasks an agent's shift can
+never reach in time) read tasks and agents in one query
 each, then write with one executemany UPDATE.
 """
 
@@ -27,6 +32,7 @@ from dialer.agents import AgentProfile, profile_of
 from dialer.attempts import HANDED_TO_AGENT
 from dialer.balance import (
     FAR_FUTURE,
+    OUT_OF_HOURS,
     AgentInfo,
     Balancer,
     BalanceResult,
@@ -39,7 +45,11 @@ from dialer.balance import (
 from dialer.capacity import CapacityCheck, capacity_check
 from dialer.clock import Clock
 from dialer.models import Agent, AgentRole, CallbackTask, Campaign, Customer, TaskState
+from dialer.plan_model import reachee
+from dialer.plan_store import as_zones
+from dialer.reach import Reach, ReachBook, policy_of
 from dialer.store import Store
+from dialer.windows import Reachee
 
 __all__ = [
     "FAR_FUTURE",
@@ -66,6 +76,7 @@ DEFAULT_CAP_DAYS: Final = 3.0
 """Nobody is planned more than three days of work: the three-day rule bounds a useful backlog."""
 DEFAULT_BEHIND_DAYS: Final = 2.0
 """An agent holding more than two days of capacity has fallen behind and sheds tasks."""
+LIST_LIMIT: Final = 100
 
 
 # --- the shell -----------------------------------------------------------------------------
@@ -109,6 +120,11 @@ class AssignResult:
     unassigned: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     loads: list[AgentLoad] = field(default_factory=list)
+    out_of_hours: int = 0
+    """Unassigned because no agent who could take them works while the customer can be called
+    before the deadline (counted in `unassigned` too)."""
+    out_of_hours_tasks: list[int] = field(default_factory=list)
+    """Their task ids, the most urgent first (at most LIST_LIMIT)."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -118,6 +134,8 @@ class AssignResult:
             "kept": self.kept,
             "unassigned": self.unassigned,
             "reasons": self.reasons,
+            "out_of_hours": self.out_of_hours,
+            "out_of_hours_tasks": self.out_of_hours_tasks,
             "agents": [a.as_json() for a in self.loads],
         }
 
@@ -126,7 +144,9 @@ class AssignResult:
 class _Row:
     info: TaskInfo
     agent_id: int | None
-    appointment: bool
+    appointment: datetime | None
+    campaign_id: int
+    who: Reachee
 
 
 def _load_agents(session: Session) -> tuple[list[Agent], dict[int, AgentProfile]]:
@@ -165,8 +185,12 @@ def _task_query(
             CallbackTask.member,
             CallbackTask.priority,
             CallbackTask.deadline,
-            CallbackTask.appointment_at.is_not(None),
+            CallbackTask.appointment_at,
             Customer.language,
+            Customer.time_zones,
+            Customer.quiet_hours,
+            Customer.region,
+            Customer.marketing_consent,
         )
         .join(Customer, Customer.id == CallbackTask.customer_id)
         .where(
@@ -183,7 +207,8 @@ def _task_query(
 
 
 def _rows(rows: Iterable[Any], kinds: Mapping[int, str]) -> Iterator[_Row]:
-    for tid, cid, agent_id, member, prio, deadline, appt, lang in rows:
+    for tid, cid, agent_id, member, prio, deadline, appt, lang, zones, quiet, region, ok in rows:
+        consent = None if ok is None else bool(ok)
         yield _Row(
             TaskInfo(
                 id=tid,
@@ -194,7 +219,9 @@ def _rows(rows: Iterable[Any], kinds: Mapping[int, str]) -> Iterator[_Row]:
                 deadline=deadline,
             ),
             agent_id,
-            bool(appt),
+            appt,
+            cid,
+            reachee(as_zones(zones), quiet, region, consent),
         )
 
 
@@ -260,8 +287,10 @@ def _sqlite_stream(conn: Connection, query: Select[*tuple[Any, ...]]) -> Iterato
     try:
         cursor.execute(str(compiled), values)
         while chunk := cursor.fetchmany(10_000):
-            for tid, cid, agent_id, member, prio, deadline, appt, lang in chunk:
-                yield tid, cid, agent_id, member, prio, _stored_utc(deadline), appt, lang
+            for tid, cid, agent_id, member, prio, deadline, *rest in chunk:
+                appt, *more = rest
+                at = _stored_utc(appt) if appt is not None else None
+                yield tid, cid, agent_id, member, prio, _stored_utc(deadline), at, *more
     finally:
         cursor.close()
 
@@ -282,7 +311,7 @@ def _backlog(session: Session) -> dict[int, int]:
     return {int(aid): int(n) for aid, n in rows if aid is not None}
 
 
-def _write(session: Session, now: datetime, moves: Mapping[int, int]) -> None:
+def _write(session: Session, now: datetime, moves: Mapping[int, int | None]) -> None:
     """One executemany UPDATE; a task that closed meanwhile is left alone."""
     if not moves:
         return
@@ -342,9 +371,36 @@ def _run(
         infos = {a.id: a for a in _agent_infos(agents, profiles, backlog)}
         active = {aid for aid, a in infos.items() if a.active}
 
+        now = clock.now()
+        reach = ReachBook(
+            now,
+            [(aid, profiles[aid]) for aid in sorted(active)],
+            {c.id: policy_of(c.definition) for c in chosen if c.id in kinds},
+        )
+
+        def reach_of(row: _Row) -> Reach | None:
+            """An appointment still ahead needs an agent at work at its agreed time; other tasks
+            (and appointments whose time has passed) an agent whose shift meets the window."""
+            if row.appointment is not None and row.appointment > now:
+                return reach.at(row.appointment)
+            return reach.of(row.campaign_id, row.who, row.info.deadline)
+
         held = _held_tasks(session, kinds, active, escalated)
         kept = len(held)
         shed: list[_Row] = []
+        unreachable: set[int] = set()  # held by an agent whose shift never meets the customer
+        if behind_days is not None:  # rebalance: such tasks leave their agent
+            for row in held:
+                if row.appointment is not None:
+                    continue  # an agent's own appointment stays with them (the customer agreed)
+                r = reach_of(row)
+                if r is not None and row.agent_id not in r.share:
+                    shed.append(row)
+                    unreachable.add(row.info.id)
+                    if row.agent_id is not None:
+                        backlog[row.agent_id] -= 1
+                    kept -= 1
+            held = [row for row in held if row.info.id not in unreachable]
         # Agents who fell behind shed their least urgent tasks, never their own appointments.
         if behind_days is not None:
             mine_by_agent: dict[int, list[_Row]] = defaultdict(list)
@@ -369,7 +425,7 @@ def _run(
             AgentInfo(**{**_fields(a), "backlog": backlog.get(a.id, 0)}) for a in infos.values()
         ]
         balancer = Balancer(pool, max_days=max_days)
-        moves: dict[int, int] = {}
+        moves: dict[int, int | None] = {}
         stayed: Counter[int] = Counter()  # fell-behind agents keep what nobody has room for
         reasons: Counter[str] = Counter()
         result = AssignResult(considered=len(held), kept=kept)
@@ -382,14 +438,21 @@ def _run(
                 result.considered += 1
                 if src is not None:
                     backlog[src] -= 1
-            dst, why = balancer.offer(row.info)
+            r = reach_of(row)
+            dst, why = balancer.offer(row.info, r)
             if dst is None:
-                if src is not None and src in active:
+                if src is not None and src in active and row.info.id not in unreachable:
                     result.kept += 1
                     stayed[src] += 1
-                else:
-                    result.unassigned += 1
-                    reasons[why or ""] += 1
+                    continue
+                result.unassigned += 1
+                reasons[why or ""] += 1
+                if r is not None and why is not None and why.startswith(OUT_OF_HOURS):
+                    result.out_of_hours += 1
+                    if len(result.out_of_hours_tasks) < LIST_LIMIT:
+                        result.out_of_hours_tasks.append(row.info.id)
+                if row.info.id in unreachable:
+                    moves[row.info.id] = None  # nobody can call it in time: shown unassigned
                 continue
             if dst == src:
                 result.kept += 1
@@ -403,7 +466,7 @@ def _run(
         loads = dict(balancer.load)
         for aid, n in stayed.items():
             loads[aid] = loads.get(aid, 0) + n
-        _write(session, clock.now(), moves)
+        _write(session, now, moves)
         result.loads = [
             AgentLoad(
                 agent_id=a.id,
@@ -429,7 +492,8 @@ def _run(
                 moved=result.moved,
                 unassigned=result.unassigned,
                 reasons=result.reasons,
-                per_agent=dict(Counter(infos[a].username for a in moves.values())),
+                out_of_hours=result.out_of_hours,
+                per_agent=dict(Counter(infos[a].username for a in moves.values() if a is not None)),
             )
     return result
 

@@ -16,10 +16,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from dialer.reach import Reach
 
 __all__ = [
     "FAR_FUTURE",
+    "OUT_OF_HOURS",
     "AgentInfo",
     "BalanceResult",
     "Balancer",
@@ -31,6 +35,8 @@ __all__ = [
 ]
 
 FAR_FUTURE: Final = datetime.max.replace(tzinfo=UTC)
+OUT_OF_HOURS: Final = "out of hours:"
+"""How the reason for a task no agent's shift can reach in time begins."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +103,26 @@ def task_order(t: TaskInfo) -> tuple[int, bool, datetime, int]:
     return (t.priority, not t.member, t.deadline, t.id)
 
 
+@dataclass
+class _Group:
+    """One balancing group: a heap of (ratio, first shared slot, load, username, id), with the
+    capacity each agent brings to this group's tasks (scaled by reach) and its cap."""
+
+    heap: list[tuple[float, float, int, str, int]]
+    denom: dict[int, float]
+    limit: dict[int, float]
+    first: dict[int, float]
+
+
 class Balancer:
     """Hands out tasks one at a time, most urgent first (the caller's order): `balance`'s engine.
 
     Offering tasks as they stream in keeps memory bounded by the agents, not by the tasks, so a
     million open tasks can be assigned from a cursor sorted by the database.
+
+    `offer(task, reach)` may restrict the task to the agents who can reach its customer in time
+    (`dialer.reach`): only they are eligible, each with capacity × share, and on equal load
+    ratios the one whose shift meets the customer's window sooner is preferred.
     """
 
     def __init__(
@@ -114,36 +135,65 @@ class Balancer:
         self.pool = [a for a in agents if a.active and a.daily_capacity > 0]
         self.load = {a.id: a.backlog for a in self.pool}
         self.denom = {a.id: a.daily_capacity * weight(a.skill) for a in self.pool}
-        self.limit = {
-            a.id: (max_days * self.denom[a.id] if max_days is not None else float("inf"))
-            for a in self.pool
-        }
+        self.max_days = max_days
         self.names = {a.id: a.username for a in self.pool}
-        self.groups: dict[tuple[str, str], list[tuple[float, int, str, int]]] = {}
+        self.groups: dict[tuple[str, str, int | None], _Group] = {}
         self.eligible: dict[tuple[str, str], int] = {}
 
-    def offer(self, task: TaskInfo) -> tuple[int | None, str | None]:
-        """(agent id, None) for the agent who takes `task`, or (None, why nobody can)."""
-        key = ((task.language or "").lower(), task.kind)
-        heap = self.groups.get(key)
-        load, denom = self.load, self.denom
-        if heap is None:
-            heap = [
-                ((load[a.id] + 1) / denom[a.id], load[a.id], a.username, a.id)
-                for a in self.pool
-                if language_matches(task.language, a.languages)
-                and (a.skills is None or task.kind in a.skills)
-            ]
-            heapq.heapify(heap)
-            self.groups[key] = heap
-            self.eligible[key] = len(heap)
-        chosen = _pop(heap, load, denom, self.limit)
+    def _group(self, task: TaskInfo, reach: Reach | None) -> _Group:
+        lang = (task.language or "").lower()
+        key = (lang, task.kind, reach.group if reach is not None else None)
+        group = self.groups.get(key)
+        if group is not None:
+            return group
+        load = self.load
+        speakers = [
+            a
+            for a in self.pool
+            if language_matches(task.language, a.languages)
+            and (a.skills is None or task.kind in a.skills)
+        ]
+        self.eligible[(lang, task.kind)] = len(speakers)
+        if reach is not None:
+            speakers = [a for a in speakers if a.id in reach.share]
+        denom = {
+            a.id: self.denom[a.id] * (reach.share[a.id] if reach is not None else 1.0)
+            for a in speakers
+        }
+        first = {a.id: reach.first[a.id] if reach is not None else 0.0 for a in speakers}
+        limit = {
+            aid: self.max_days * d if self.max_days is not None else float("inf")
+            for aid, d in denom.items()
+        }
+        heap = [
+            ((load[a.id] + 1) / denom[a.id], first[a.id], load[a.id], a.username, a.id)
+            for a in speakers
+        ]
+        heapq.heapify(heap)
+        group = self.groups[key] = _Group(heap, denom, limit, first)
+        return group
+
+    def offer(self, task: TaskInfo, reach: Reach | None = None) -> tuple[int | None, str | None]:
+        """(agent id, None) for the agent who takes `task`, or (None, why nobody can).
+
+        `reach` (None: no working-hours test) names the agents who can call the task in time."""
+        group = self._group(task, reach)
+        chosen = _pop(group, self.load)
         if chosen is None:
-            return None, _full(task) if self.eligible[key] else _why(task, self.pool)
+            key = ((task.language or "").lower(), task.kind)
+            if not self.eligible[key]:
+                return None, _why(task, self.pool)
+            if not group.denom and reach is not None:
+                return None, _out_of_hours(task, reach)
+            if reach is not None and len(group.denom) < self.eligible[key]:
+                return None, f"{_full(task)} among those whose shift meets the customer's window"
+            return None, _full(task)
+        load = self.load
         load[chosen] += 1
-        if load[chosen] + 1 <= self.limit[chosen]:
-            ratio = (load[chosen] + 1) / denom[chosen]
-            heapq.heappush(heap, (ratio, load[chosen], self.names[chosen], chosen))
+        if load[chosen] + 1 <= group.limit[chosen]:
+            ratio = (load[chosen] + 1) / group.denom[chosen]
+            entry = (ratio, group.first[chosen], load[chosen], self.names[chosen], chosen)
+            heapq.heappush(group.heap, entry)
         return chosen, None
 
 
@@ -171,20 +221,17 @@ def balance(
     return result
 
 
-def _pop(
-    heap: list[tuple[float, int, str, int]],
-    load: Mapping[int, int],
-    denom: Mapping[int, float],
-    limit: Mapping[int, float],
-) -> int | None:
+def _pop(group: _Group, load: Mapping[int, int]) -> int | None:
     """The agent with the truly lowest key: entries whose load moved (other groups) are refreshed."""
+    heap = group.heap
     while heap:
-        _, seen, username, agent_id = heapq.heappop(heap)
+        _, first, seen, username, agent_id = heapq.heappop(heap)
         current = load[agent_id]
-        if current + 1 > limit[agent_id]:
+        if current + 1 > group.limit[agent_id]:
             continue  # full: drops out of this group for good (loads only grow)
         if current != seen:
-            heapq.heappush(heap, ((current + 1) / denom[agent_id], current, username, agent_id))
+            ratio = (current + 1) / group.denom[agent_id]
+            heapq.heappush(heap, (ratio, first, current, username, agent_id))
             continue
         return agent_id
     return None
@@ -202,3 +249,11 @@ def _why(task: TaskInfo, pool: Sequence[AgentInfo]) -> str:
 def _full(task: TaskInfo) -> str:
     lang = f" speaking {task.language}" if task.language else ""
     return f"every agent{lang} with the skill {task.kind} is at capacity"
+
+
+def _out_of_hours(task: TaskInfo, reach: Reach) -> str:
+    lang = f" speaking {task.language}" if task.language else ""
+    return (
+        f"{OUT_OF_HOURS} no active agent{lang} with the skill {task.kind} works while the customer can be "
+        f"called {reach.when}"
+    )

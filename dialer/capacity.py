@@ -7,6 +7,9 @@ only.
 - **Demand** is tasks grouped into classes: (language, the customer's calling window, deadline,
   member). A class's work is tasks × expected attempts × handle time (agents), or tasks ×
   expected attempts ÷ calls per second (the automated dispatcher).
+- An automated campaign whose channels end with "agent" also needs agents for the share of its
+  tasks expected to miss every channel before them (`fallback_share`): that work is judged on
+  the agents as an agent campaign's is, and counted in the verdict's agent-hour fields.
 - **Supply** is servers: groups of identical agents (their working hours and days in their own
   zone, each capped per local day at daily_capacity × handle time, with their languages and
   skills), or the dispatcher, always on.
@@ -42,6 +45,7 @@ __all__ = [
     "ANSWER_RATE",
     "AUTOMATED_CPS",
     "SLOT",
+    "SMS_REPLY_RATE",
     "CapacityCheck",
     "CapacityVerdict",
     "Demand",
@@ -53,13 +57,16 @@ __all__ = [
     "campaign_supply",
     "capacity_check",
     "expected_attempts",
+    "fallback_share",
     "plan_capacity",
+    "shared_hours",
     "shortfall",
     "working_spans",
 ]
 
-# DOMAIN.md's sandbox behaviour: 65% of calls are answered by a person.
+# DOMAIN.md's sandbox behaviour: 65% of calls are answered by a person, 40% of SMS get a reply.
 ANSWER_RATE = 0.65
+SMS_REPLY_RATE = 0.40
 AUTOMATED_CPS = 1.0  # Twilio's default calls per second for an account
 
 SLOT = timedelta(minutes=15)
@@ -116,6 +123,9 @@ class CapacityVerdict:
     shortfall_by_language: dict[str, float] = field(default_factory=dict)
     binding_deadline: datetime | None = None
     dispatch: dict[str, float] | None = None  # automated campaigns: dispatcher hours
+    fallback: dict[str, Any] | None = None
+    """Automated campaigns whose channels end with "agent": the agents' part (the agent-hour
+    fields above then count it)."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -134,6 +144,7 @@ class CapacityVerdict:
             "dispatch": {k: round(v, 2) for k, v in self.dispatch.items()}
             if self.dispatch is not None
             else None,
+            "agent_fallback": self.fallback,
             "basis": self.basis,
         }
 
@@ -173,6 +184,26 @@ def _fractions(intervals: Iterable[Interval], now: datetime, slots: int) -> dict
                 out[i] += (hi - lo) / _SLOT_S
             i += 1
     return out
+
+
+def shared_hours(
+    a: Iterable[Interval], b: Iterable[Interval], now: datetime, end: datetime
+) -> tuple[float, datetime | None]:
+    """Hours in [now, end) when both `a` and `b` are open, counted in the model's 15-minute slots
+    (the smaller open fraction of each slot, as `shortfall` lets a class use a server), and the
+    start of the first slot they share (None when they never do): assignment's reach test."""
+    if end <= now:
+        return 0.0, None
+    slots = max(1, math.ceil((end - now) / SLOT))
+    fa, fb = _fractions(a, now, slots), _fractions(b, now, slots)
+    total, first = 0.0, None
+    for i in sorted(fa):
+        both = min(fa[i], fb.get(i, 0.0))
+        if both > _EPS:
+            total += both
+            if first is None:
+                first = now + SLOT * i
+    return total * _SLOT_S / 3600, first
 
 
 def shortfall(
@@ -297,14 +328,14 @@ def shortfall(
     return result
 
 
-def describe(short: Shortfall, unit: str) -> str:
+def describe(short: Shortfall, unit: str, digits: int = 1) -> str:
     """'sufficient', or 'short by 12.5 agent-hours (members 3.0; ko 10.0, zh-TW 2.5)'."""
     if short.unmet <= 0.005:
         return "sufficient"
-    parts = [f"members {short.unmet_members:.1f}"]
+    parts = [f"members {short.unmet_members:.{digits}f}"]
     if len(short.by_language) > 1 or set(short.by_language) - {"any"}:
-        parts.append(", ".join(f"{k} {v:.1f}" for k, v in sorted(short.by_language.items())))
-    return f"short by {short.unmet:.1f} {unit} ({'; '.join(parts)})"
+        parts.append(", ".join(f"{k} {v:.{digits}f}" for k, v in sorted(short.by_language.items())))
+    return f"short by {short.unmet:.{digits}f} {unit} ({'; '.join(parts)})"
 
 
 def verdict_for(
@@ -479,7 +510,98 @@ def plan_capacity(
         for (lang, who, deadline, member), n in load.counts.items()
     ]
     short = shortfall(demand, supply.servers, now, supply.window)
-    return verdict_for(short, agents=supply.agents, basis=basis, extra={"cps": cps})
+    share = fallback_share(spec)
+    if supply.agents or share <= 0:
+        return verdict_for(short, agents=supply.agents, basis=basis, extra={"cps": cps})
+    return _with_fallback(spec, load, agents, now, short, share, basis, cps)
+
+
+def fallback_share(spec: CampaignSpec) -> float:
+    """The share of an automated campaign's tasks expected to reach its "agent" channel: every
+    try of every channel before it misses (calls answered ANSWER_RATE, SMS replied
+    SMS_REPLY_RATE, DOMAIN.md's defaults). 0 without an agent channel or when agents come first.
+
+    The shipped after-service campaign: 3 calls then 1 SMS, 0.35^3 x 0.6 = 2.57%.
+    """
+    channels = list(spec.channels)
+    if "agent" not in channels or channels[0] == "agent":
+        return 0.0
+    share = 1.0
+    for channel in channels[: channels.index("agent")]:
+        rate = SMS_REPLY_RATE if channel == "sms" else ANSWER_RATE
+        share *= (1 - rate) ** spec.attempt_policy(channel).max_attempts
+    return share
+
+
+def _with_fallback(
+    spec: CampaignSpec,
+    load: PlanLoad,
+    agents: Sequence[tuple[AgentInfo, AgentProfile]],
+    now: datetime,
+    short: Shortfall,
+    share: float,
+    basis: str,
+    cps: float,
+) -> CapacityVerdict:
+    """The dispatcher's verdict plus the agents' part: `share` of the tasks, each needing the
+    agent channel's expected calls x handle time, on the skilled agents' shifts inside the
+    customers' windows before the deadlines (the same model as an agent campaign's)."""
+    handle_h = spec.handle_time / timedelta(hours=1)
+    calls = expected_attempts(spec.attempt_policy("agent").max_attempts)
+    servers = _agent_servers(agents, spec.kind, handle_h)
+    policy = spec.window_policy()
+
+    def window(who: Any, s: datetime, e: datetime) -> Sequence[Interval]:
+        return open_intervals(who, policy, s, e)
+
+    demand = [
+        Demand(lang, who, deadline, member, n * share * calls * handle_h)
+        for (lang, who, deadline, member), n in load.counts.items()
+    ]
+    fb = shortfall(demand, servers, now, window)
+    staffed = sum(sv.count for sv in servers)
+    words = describe(fb, "agent-hours", digits=2)  # a few percent of the tasks: small numbers
+    dispatch = describe(short, "dispatch hours")
+    if words == "sufficient":
+        verdict = dispatch
+    elif dispatch == "sufficient":
+        verdict = f"agent fallback {words}"
+    else:
+        verdict = f"{dispatch}; agent fallback {words}"
+    basis = basis.replace(
+        "; agent hours not needed",
+        f"; agents are the fallback (channel 'agent' after "
+        f"{', '.join(spec.channels[: list(spec.channels).index('agent')])}): "
+        f"{share:.2%} of tasks expected to fall through ({ANSWER_RATE:.0%} of calls answered, "
+        f"{SMS_REPLY_RATE:.0%} of SMS replied), each {calls:.2f} expected agent calls x "
+        f"{handle_h * 60:.0f} min, on {staffed} active agent(s) with the skill {spec.kind}, "
+        "their hours and days, in the customer's window before the deadline",
+    )
+    fallback = {
+        "share": round(share, 6),
+        "tasks": round(len(load) * share, 2),
+        "agents": staffed,
+        "verdict": words,
+        "sufficient": words == "sufficient",
+        "required_agent_hours": round(fb.required, 2),
+        "available_agent_hours": round(fb.available, 2),
+        "shortfall_agent_hours": round(fb.unmet, 2),
+        "members_shortfall_agent_hours": round(fb.unmet_members, 2),
+        "shortfall_by_language": {k: round(v, 2) for k, v in sorted(fb.by_language.items())},
+    }
+    result = verdict_for(short, agents=False, basis=basis, extra={"cps": cps})
+    result.verdict = verdict
+    result.required_agent_hours = fb.required
+    result.available_agent_hours = fb.available
+    result.shortfall_agent_hours = fb.unmet
+    result.members_shortfall_agent_hours = fb.unmet_members
+    result.shortfall_by_language = dict(fb.by_language)
+    result.fallback = fallback
+    if fb.binding_deadline is not None and (
+        result.binding_deadline is None or fb.binding_deadline < result.binding_deadline
+    ):
+        result.binding_deadline = fb.binding_deadline
+    return result
 
 
 @dataclass(frozen=True, slots=True)

@@ -176,6 +176,18 @@ def report(result: PlanResult, spec: CampaignSpec, limit: int) -> None:
                 f"  dispatch hours: {d['required_hours']:.2f} needed, "
                 f"{d['available_hours']:.1f} open before the deadlines"
             )
+            if c.fallback is not None:
+                f = c.fallback
+                out.print(
+                    f"  agent fallback: {f['share']:.2%} of tasks (about {f['tasks']:g}) expected "
+                    f"to reach the agents; {f['required_agent_hours']:.2f} agent-hours needed, "
+                    f"{f['available_agent_hours']:.1f} available on {f['agents']} agent(s) in "
+                    f"the customers' windows before the deadlines; "
+                    f"{f['shortfall_agent_hours']:.2f} more needed",
+                    soft_wrap=True,
+                )
+                for lang, hours in sorted(f["shortfall_by_language"].items()):
+                    out.print(f"  {lang}: {hours:.2f} more agent-hours of agents speaking {lang}")
         else:
             out.print(
                 f"  agent-hours: {c.required_agent_hours:.1f} needed, "

@@ -36,6 +36,7 @@ class AgentLoad:
     open_tasks: int
     members: int
     done_today: int  # outcomes the agent recorded since midnight in the agent's own zone
+    overdue: int = 0  # open tasks past their deadline: breached until reached (then late)
 
     @property
     def load(self) -> float:
@@ -46,12 +47,13 @@ class AgentLoad:
 def loads(session: Session, actor: Actor, now: datetime) -> list[AgentLoad]:
     require_supervisor(actor, "such page")
     open_counts = {
-        aid: (int(n), int(m or 0))
-        for aid, n, m in session.execute(
+        aid: (int(n), int(m or 0), int(late or 0))
+        for aid, n, m, late in session.execute(
             select(
                 CallbackTask.agent_id,
                 func.count(),
                 func.sum(case((CallbackTask.member.is_(True), 1), else_=0)),
+                func.sum(case((CallbackTask.deadline <= now, 1), else_=0)),
             )
             .where(CallbackTask.state.in_(OPEN_STATES), CallbackTask.agent_id.is_not(None))
             .group_by(CallbackTask.agent_id)
@@ -66,7 +68,7 @@ def loads(session: Session, actor: Actor, now: datetime) -> list[AgentLoad]:
                 Outcome.agent_id == agent.id, Outcome.recorded_at >= midnight
             )
         )
-        n, m = open_counts.get(agent.id, (0, 0))
+        n, m, late = open_counts.get(agent.id, (0, 0, 0))
         out.append(
             AgentLoad(
                 agent.username,
@@ -77,6 +79,7 @@ def loads(session: Session, actor: Actor, now: datetime) -> list[AgentLoad]:
                 n,
                 m,
                 int(done or 0),
+                late,
             )
         )
     return out

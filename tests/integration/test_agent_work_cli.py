@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from dialer.agent_work_cli import (
 from dialer.audit_cli import audit_command
 from dialer.clock import SettableClock
 from dialer.errors import NotFoundError, UsageError
-from dialer.models import Agent, Outcome
+from dialer.models import Agent, CallbackTask, Outcome
 from dialer.store import Store
 
 
@@ -131,3 +132,24 @@ def test_the_real_command_line(tmp_path: Path) -> None:
     audit = run_dialer(tmp_path, "audit", "--json", db=db)
     actions = [json.loads(line)["action"] for line in audit.stdout.splitlines()]
     assert actions == ["agent_password", "agent_add"]
+
+
+def test_the_terminal_queue_shows_overdue_tasks_last_and_by_how_much(
+    app: typer.Typer, store: Store, clock: SettableClock, seeded: Seeded
+) -> None:
+    late, first, second = seeded.alice
+    with store.transaction() as s:
+        task = s.get_one(CallbackTask, late)
+        task.deadline = clock.now() - timedelta(days=1, hours=3)
+        task.member = False
+    listed = run(app, "assignments", "--agent", "alice", "--json")
+    assert listed.exit_code == 0, listed.output
+    rows = [json.loads(line) for line in listed.output.splitlines()]
+    assert [r["task"] for r in rows] == [first, second, late]
+    assert [r["overdue"] for r in rows] == [False, False, True]
+    assert rows[2]["seconds_left"] == -(27 * 3600)
+    table = run(app, "assignments", "--agent", "alice")
+    assert table.exit_code == 0, table.output
+    text = " ".join(table.output.split())
+    assert "3 open task(s), 1 past the deadline (still worth a call: reached late)" in text
+    assert "overdue 1d 3h" in text

@@ -122,3 +122,57 @@ def test_import_bad_file_and_unknown_campaign(tmp_path: Path) -> None:
     assert good.returncode == 0 and json.loads(good.stdout) == {"added": ["ok"], "updated": []}
     missing = run(tmp_path, "agents", "assign", "--campaign", "nope")
     assert missing.returncode == 5 and "no campaign 'nope'" in missing.stderr
+
+
+def test_assign_names_the_tasks_no_shift_can_reach(tmp_path: Path) -> None:
+    """A Taipei day shift (New York 20:00-05:00, or 21:00-06:00 in summer) never meets New York
+    customers called 09:00-17:00, whatever today is: the tasks stay unassigned and are listed."""
+    from dialer.campaign_files import load_campaign
+    from dialer.clock import SystemClock
+
+    d = load_campaign(
+        Path(__file__).parents[2] / "campaigns" / "after-service-satisfaction.toml"
+    ).as_definition()
+    d |= {"channels": ["agent", "sms"], "handled_by": "agents"}
+    d["attempts"]["agent"] = d["attempts"].pop("voice")
+    d["window"] |= {"hours": ["09:00-17:00"], "rest": []}
+    now = SystemClock().now()  # the dialer process runs on the system clock too
+    store = Store.open(f"sqlite:///{tmp_path / 'd.db'}")
+    ids = []
+    try:
+        with store.transaction() as s:
+            camp = Campaign(
+                slug="after-service", name="After service", kind="after_service",
+                purpose="service", definition=d, created_at=now, updated_at=now,
+            )  # fmt: skip
+            s.add(camp)
+            s.flush()
+            for i in range(3):
+                cust = Customer(
+                    customer_key=f"US{i}", name=f"c{i}", language="en", region="US",
+                    time_zones=["America/New_York"], created_at=now, updated_at=now,
+                )  # fmt: skip
+                s.add(cust)
+                s.flush()
+                task = CallbackTask(
+                    campaign_id=camp.id, customer_id=cust.id, dedupe_key=f"k{i}",
+                    deadline=now + timedelta(days=3, seconds=i), created_at=now, updated_at=now,
+                )  # fmt: skip
+                s.add(task)
+                s.flush()
+                ids.append(task.id)
+    finally:
+        store.close()
+    added = run(
+        tmp_path, "agents", "add", "tpe", "--name", "TPE", "--languages", "zh-TW,en",
+        "--hours", "09:00-18:00", "--days", "mon-fri", "--time-zone", "Asia/Taipei",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    data = json.loads(run(tmp_path, "agents", "assign", "--json").stdout)
+    assert (data["assigned"], data["unassigned"], data["out_of_hours"]) == (0, 3, 3)
+    assert data["out_of_hours_tasks"] == ids
+    table = run(tmp_path, "agents", "assign")
+    assert table.returncode == 0, table.stderr
+    text = " ".join(table.stdout.split())
+    assert "3 task(s) unassigned: out of hours: no active agent speaking en" in text
+    assert f"out-of-hours task(s), most urgent first: {ids[0]}, {ids[1]}, {ids[2]}" in text

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from fastapi import FastAPI
 
 from dialer.clock import SettableClock
 from dialer.console_web import mount_console
+from dialer.models import CallbackTask
 from dialer.serving import AppServer
 from dialer.store import Store
 
@@ -148,3 +149,53 @@ def test_an_agent_works_her_queue_and_the_supervisor_sees_it(
     response = bob.goto(f"{console.url}/tasks/{first}")
     assert response.status == 404 and "찾을 수 없습니다" in bob.content()
     assert console.foreign == []
+
+
+@pytest.fixture
+def late_console(tmp_path: Path) -> Iterator[Console]:
+    """alice's first task is one day past its deadline (a non-member)."""
+    store = Store.open(f"sqlite:///{tmp_path / 'dialer.db'}")
+    clock = SettableClock(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))  # Monday 10:00 in Taipei
+    seeded = seed_console(store, clock, passwords=True)
+    with store.transaction() as s:
+        task = s.get_one(CallbackTask, seeded.alice[0])
+        task.deadline = clock.now() - timedelta(days=1)
+        task.member = False
+    parent = FastAPI()
+    mount_console(parent, store, clock, company="測試汽車")
+    with AppServer(parent) as server:
+        yield Console(f"{server.base_url}/console", seeded, [])
+    store.close()
+
+
+@pytest.mark.slow
+def test_an_overdue_task_is_shown_after_the_tasks_still_in_time(
+    browser: Any, late_console: Console
+) -> None:
+    late, first, second = late_console.seeded.alice
+    alice = _page(browser, late_console, viewport=PHONE, locale="zh-TW", is_mobile=True)
+    _sign_in(alice, late_console, "alice")
+    tasks = alice.locator("#queue tbody tr[data-task]")
+    assert [tasks.nth(i).get_attribute("data-task") for i in range(3)] == [
+        str(first),
+        str(second),
+        str(late),
+    ]
+    assert "1 筆已過期限" in alice.locator("#overdue-count").inner_text()
+    divider = alice.locator("#past-deadline")
+    assert "計為逾期回訪" in divider.inner_text()
+    # The divider stands right before the overdue task, which says by how much it is late.
+    rows = alice.locator("#queue tbody tr")
+    assert rows.nth(2).get_attribute("id") == "past-deadline"
+    overdue = alice.locator(f'tr[data-task="{late}"]')
+    assert overdue.get_attribute("class") == "overdue"
+    assert "已逾期 1 d 0 h" in overdue.inner_text()
+    assert alice.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    _shot(alice, "my-calls-overdue")
+    sue = _page(browser, late_console, viewport={"width": 1200, "height": 900}, locale="en-US")
+    _sign_in(sue, late_console, "sue")
+    sue.goto(f"{late_console.url}/supervisor")
+    alice_row = sue.locator("#loads tbody tr", has_text="alice")
+    assert alice_row.locator(".overdue").inner_text() == "1 past the deadline"
+    assert sue.locator("#loads tbody tr", has_text="bob").locator(".overdue").count() == 0
+    assert not late_console.foreign

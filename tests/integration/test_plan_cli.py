@@ -186,3 +186,8 @@ def test_capacity_in_words_for_automated(
     assert words.exit_code == 0, words.output
     assert "capacity: sufficient" in words.stdout
     assert "dispatch hours:" in words.stdout and "open before the deadlines" in words.stdout
+    # Two tasks x 2.57% falling through to the agents: 0.0035 agent-hours, within rounding.
+    flat = " ".join(words.stdout.split())
+    assert "agents are the fallback (channel 'agent' after voice, sms)" in flat
+    assert "agent fallback: 2.57% of tasks (about 0.05) expected to reach the agents" in flat
+    assert "0.00 agent-hours needed, 0.0 available on 0 agent(s)" in flat

@@ -86,10 +86,52 @@ def test_automated_campaign_counts_dispatch_hours() -> None:
     deadline = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
     for _ in range(10):
         load.add(None, Reachee(("Asia/Taipei",)), deadline, True)
-    verdict = plan_capacity(spec, load, [], NOW)
+    verdict = plan_capacity(spec, load, staff(("zh-TW", 60, "Asia/Taipei")), NOW)
     assert verdict.verdict == "sufficient" and verdict.dispatch is not None
     assert verdict.dispatch["cps"] == 1.0 and verdict.dispatch["available_hours"] > 5
-    assert verdict.as_json()["required_agent_hours"] == 0
+
+
+def test_automated_campaign_counts_agents_for_the_share_that_falls_through() -> None:
+    """The shipped campaign: 3 calls (65% answered), 1 SMS (40% replied), then a person.
+
+    Falls through: 0.35^3 x 0.6 = 0.025725 of the tasks; each takes 1 + 0.35 = 1.35 agent calls
+    (2 tries) of 3 min: 10 tasks need 10 x 0.025725 x 1.35 x 0.05 h = 0.017364375 agent-hours.
+    1000 tasks need 1.7364375, more than one agent can give before 18:00 Taipei on Monday: the
+    window (10:00-11:56:30, 13:30-18:00: 6.44 h) is capped by 20 calls x 3 min = 1.0 h a day.
+    """
+    spec = load_campaign(CAMPAIGNS / "after-service-satisfaction.toml")
+    deadline = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # Monday 18:00 Taipei
+    few, many = PlanLoad(), PlanLoad()
+    for _ in range(10):
+        few.add(None, Reachee(("Asia/Taipei",)), deadline, True)
+    for _ in range(1000):
+        many.add(None, Reachee(("Asia/Taipei",)), deadline, True)
+    nobody = plan_capacity(spec, few, [], NOW)
+    assert nobody.required_agent_hours == pytest.approx(0.017364375)
+    assert nobody.available_agent_hours == 0
+    assert nobody.verdict == "agent fallback short by 0.02 agent-hours (members 0.02)"
+    assert nobody.as_json()["sufficient"] is False
+    fb = nobody.as_json()["agent_fallback"]
+    assert fb["share"] == 0.025725 and fb["tasks"] == 0.26 and fb["agents"] == 0
+    assert "2.57% of tasks expected to fall through" in nobody.basis
+    assert "agent hours not needed" not in nobody.basis
+
+    one = staff(("zh-TW", 20, "Asia/Taipei"))
+    helped = plan_capacity(spec, few, one, NOW)
+    assert helped.verdict == "sufficient" and helped.as_json()["agent_fallback"]["sufficient"]
+    assert helped.available_agent_hours == pytest.approx(1.0)
+    assert helped.shortfall_agent_hours == 0
+
+    busy = plan_capacity(spec, many, one, NOW)
+    assert busy.required_agent_hours == pytest.approx(1.7364375)
+    assert busy.shortfall_agent_hours == pytest.approx(0.7364375)
+    assert busy.verdict == "agent fallback short by 0.74 agent-hours (members 0.74)"
+    assert busy.dispatch is not None and busy.dispatch["shortfall_hours"] == 0
+    # A campaign without an agent channel has no fallback to count.
+    sms_only = spec.model_copy(update={"channels": ["voice", "sms"]})
+    plain = plan_capacity(sms_only, few, [], NOW)
+    assert plain.fallback is None and plain.verdict == "sufficient"
+    assert plain.required_agent_hours == 0 and "agent hours not needed" in plain.basis
 
 
 def test_plan_says_which_language_is_short(
