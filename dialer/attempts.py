@@ -74,6 +74,15 @@ class CampaignBook:
     def spec(self, campaign_id: int) -> CampaignSpec:
         return self._specs[campaign_id][1]
 
+    def spec_of(self, session: Session, campaign_id: int, sha256: str | None) -> CampaignSpec:
+        """The campaign's spec for a caller that read its `definition_sha256` in its own query
+        (every TwiML step does): the whole book is read again only when that definition is not
+        the one parsed, not on every request."""
+        cached = self._specs.get(campaign_id)
+        if cached is None or cached[0] != sha256:
+            self.refresh(session)
+        return self.spec(campaign_id)
+
     def dispatchable(self) -> list[int]:
         """Campaigns whose tasks the dispatcher places (not agent-handled, not stopped)."""
         return [

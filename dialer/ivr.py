@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Literal
 from xml.sax.saxutils import escape, quoteattr
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from dialer.appointments import appointment_slot, at_hour, customer_reachee, customer_zone
@@ -29,6 +29,7 @@ from dialer.models import (
     Attempt,
     AttemptState,
     CallbackTask,
+    Campaign,
     Customer,
     DoNotContact,
     FollowUpCase,
@@ -66,24 +67,34 @@ class CallContext:
 def load(session: Session, book: CampaignBook, attempt_id: int, company: str) -> CallContext | None:
     """The call behind `attempt_id`, or None when there is no such voice attempt.
 
-    One query reads the attempt, its task, customer and service visit, and whether the task is
-    a resolved complaint's follow-up: every TwiML step of every call asks for this."""
-    after = exists().where(FollowUpCase.follow_up_task_id == CallbackTask.id)
-    row = session.execute(
-        select(Attempt, CallbackTask, Customer, ServiceEvent, after)
-        .join(CallbackTask, CallbackTask.id == Attempt.task_id)
-        .join(Customer, Customer.id == CallbackTask.customer_id)
-        .outerjoin(ServiceEvent, ServiceEvent.id == CallbackTask.service_event_id)
-        .where(Attempt.id == attempt_id)
-    ).first()
+    Every TwiML step of every call asks for this, so it is one prebuilt query: the attempt, its
+    task, customer and service visit, the campaign definition's hash (the book parses it again
+    only when it changed) and whether the task is a resolved complaint's follow-up."""
+    row = session.execute(_CONTEXT, {"attempt_id": attempt_id}).first()
     if row is None:
         return None
-    attempt, task, cust, event, follow_up = row
-    book.refresh(session)
-    spec = book.spec(task.campaign_id)
+    attempt, task, cust, event, sha256, follow_up = row
+    spec = book.spec_of(session, task.campaign_id, sha256)
     language, script = spec.script_for(cust.language)
     values = script_values(company, cust, event)
     return CallContext(attempt, task, cust, spec, language, script, values, bool(follow_up))
+
+
+_CONTEXT = (
+    select(
+        Attempt,
+        CallbackTask,
+        Customer,
+        ServiceEvent,
+        Campaign.definition_sha256,
+        exists().where(FollowUpCase.follow_up_task_id == CallbackTask.id),
+    )
+    .join(CallbackTask, CallbackTask.id == Attempt.task_id)
+    .join(Customer, Customer.id == CallbackTask.customer_id)
+    .join(Campaign, Campaign.id == CallbackTask.campaign_id)
+    .outerjoin(ServiceEvent, ServiceEvent.id == CallbackTask.service_event_id)
+    .where(Attempt.id == bindparam("attempt_id"))
+)
 
 
 @dataclass

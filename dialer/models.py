@@ -530,6 +530,8 @@ class FollowUpCase(Base):
     __table_args__ = (
         Index("ix_follow_up_cases_state", "state"),
         Index("ix_follow_up_cases_follow_up_task", "follow_up_task_id"),
+        Index("ix_follow_up_cases_outcome", "outcome_id"),
+        Index("ix_follow_up_cases_customer", "customer_id"),
     )
 
 
