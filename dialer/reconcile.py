@@ -104,8 +104,8 @@ class Reconciler:
                 update(Attempt)
                 .where(
                     Attempt.id == attempt_id,
-                    Attempt.state == state,
-                    Attempt.lease_expires_at < now,
+                    books.still(Attempt.state, AttemptState(state)),  # by primary key only
+                    (Attempt.lease_expires_at < now).is_(True),
                 )
                 .values(lease_expires_at=now + HOLD)
             ).rowcount  # type: ignore[attr-defined]
