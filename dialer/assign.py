@@ -44,7 +44,16 @@ from dialer.balance import (
 )
 from dialer.capacity import CapacityCheck, capacity_check
 from dialer.clock import Clock
-from dialer.models import Agent, AgentRole, CallbackTask, Campaign, Customer, TaskState
+from dialer.models import (
+    Agent,
+    AgentRole,
+    Attempt,
+    AttemptState,
+    CallbackTask,
+    Campaign,
+    Customer,
+    TaskState,
+)
 from dialer.plan_model import reachee
 from dialer.plan_store import as_zones
 from dialer.reach import Reach, ReachBook, policy_of
@@ -311,6 +320,18 @@ def _backlog(session: Session) -> dict[int, int]:
     return {int(aid): int(n) for aid, n in rows if aid is not None}
 
 
+def _in_agent_call(session: Session) -> set[int]:
+    """Tasks an agent is on the phone about right now: they stay with that agent (moving one
+    would leave the agent unable to record the outcome). Few rows, read by `ix_attempts_due`."""
+    return set(
+        session.scalars(
+            select(Attempt.task_id).where(
+                Attempt.state == AttemptState.PLACED, Attempt.channel == "agent"
+            )
+        )
+    )
+
+
 def _write(session: Session, now: datetime, moves: Mapping[int, int | None]) -> None:
     """One executemany UPDATE; a task that closed meanwhile is left alone."""
     if not moves:
@@ -353,6 +374,7 @@ def _run(
     behind_days: float | None,
     actor: str,
     action: str,
+    audit_unchanged: bool = True,
 ) -> AssignResult:
     with store.transaction() as session:
         chosen = [c for c in session.scalars(select(Campaign)) if campaign_id in (None, c.id)]
@@ -386,12 +408,13 @@ def _run(
             return reach.of(row.campaign_id, row.who, row.info.deadline)
 
         held = _held_tasks(session, kinds, active, escalated)
+        busy = _in_agent_call(session)
         kept = len(held)
         shed: list[_Row] = []
         unreachable: set[int] = set()  # held by an agent whose shift never meets the customer
         if behind_days is not None:  # rebalance: such tasks leave their agent
             for row in held:
-                if row.appointment is not None:
+                if row.appointment is not None or row.info.id in busy:
                     continue  # an agent's own appointment stays with them (the customer agreed)
                 r = reach_of(row)
                 if r is not None and row.agent_id not in r.share:
@@ -405,7 +428,7 @@ def _run(
         if behind_days is not None:
             mine_by_agent: dict[int, list[_Row]] = defaultdict(list)
             for row in held:
-                if row.agent_id is not None and not row.appointment:
+                if row.agent_id is not None and not row.appointment and row.info.id not in busy:
                     mine_by_agent[row.agent_id].append(row)
             for aid, mine in mine_by_agent.items():
                 a = infos[aid]
@@ -434,6 +457,10 @@ def _run(
         ordered = heapq.merge(shed, free, key=lambda r: task_order(r.info)) if shed else free
         for row in ordered:
             src = row.agent_id
+            if src is not None and src not in active and row.info.id in busy:
+                result.considered += 1  # an away agent still on the call: it moves afterwards
+                result.kept += 1
+                continue
             if src is None or src not in active:
                 result.considered += 1
                 if src is not None:
@@ -480,7 +507,7 @@ def _run(
             )
             for a in sorted(infos.values(), key=lambda x: x.username)
         ]
-        if moves or result.unassigned:
+        if moves or (result.unassigned and audit_unchanged):
             audit.record(
                 session,
                 clock,
@@ -533,9 +560,14 @@ def rebalance(
     behind_days: float = DEFAULT_BEHIND_DAYS,
     max_days: float | None = DEFAULT_CAP_DAYS,
     actor: str = "system",
+    audit_unchanged: bool = True,
 ) -> AssignResult:
     """assign_open_tasks, plus: agents holding more than `behind_days` of capacity shed their
-    least urgent tasks (never their appointments) to agents with room."""
+    least urgent tasks (never their appointments) to agents with room.
+
+    A task an agent is on a call about never moves. With `audit_unchanged` False (the runner's
+    periodic job) a run that moved nothing writes no audit entry, even with tasks left
+    unassigned: the same out-of-hours tasks are not re-audited every few minutes."""
     return _run(
         store,
         clock,
@@ -545,4 +577,5 @@ def rebalance(
         behind_days=behind_days,
         actor=actor,
         action="tasks_rebalance",
+        audit_unchanged=audit_unchanged,
     )
