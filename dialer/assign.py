@@ -54,8 +54,7 @@ from dialer.models import (
     Customer,
     TaskState,
 )
-from dialer.plan_model import reachee
-from dialer.plan_store import as_zones
+from dialer.plan_model import REACHEE_COLUMNS, reachee_of
 from dialer.reach import Reach, ReachBook, policy_of
 from dialer.store import Store
 from dialer.windows import Reachee
@@ -196,10 +195,7 @@ def _task_query(
             CallbackTask.deadline,
             CallbackTask.appointment_at,
             Customer.language,
-            Customer.time_zones,
-            Customer.quiet_hours,
-            Customer.region,
-            Customer.marketing_consent,
+            *REACHEE_COLUMNS,
         )
         .join(Customer, Customer.id == CallbackTask.customer_id)
         .where(
@@ -216,8 +212,7 @@ def _task_query(
 
 
 def _rows(rows: Iterable[Any], kinds: Mapping[int, str]) -> Iterator[_Row]:
-    for tid, cid, agent_id, member, prio, deadline, appt, lang, zones, quiet, region, ok in rows:
-        consent = None if ok is None else bool(ok)
+    for tid, cid, agent_id, member, prio, deadline, appt, lang, *window in rows:
         yield _Row(
             TaskInfo(
                 id=tid,
@@ -230,7 +225,7 @@ def _rows(rows: Iterable[Any], kinds: Mapping[int, str]) -> Iterator[_Row]:
             agent_id,
             appt,
             cid,
-            reachee(as_zones(zones), quiet, region, consent),
+            reachee_of(*window),
         )
 
 
