@@ -57,6 +57,11 @@ class WebhookApp:
         self.status_writer = StatusWriter(store, clock, self.book)
         self.rejected = 0  # requests refused for a bad signature (for tests and health)
 
+    def close(self) -> None:
+        """Release the status writer's thread and never-waiting connection: the server that
+        served this app has stopped (`AppServer.stop` calls it)."""
+        self.status_writer.close()
+
     def public_url(self, request: Request) -> str:
         """The URL Twilio signed: the configured public base plus the path and query."""
         if self.public_base_url is None:
