@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from runner_jobs import planner_factory, run_job
 from sqlalchemy import select, update
 
 from dialer.campaign_files import load_campaign
 from dialer.clock import SettableClock
-from dialer.config import Settings
 from dialer.models import Agent, Attempt, AttemptState, AuditEntry, CallbackTask, Campaign, Customer
-from dialer.runner import Runner, RunOptions
+from dialer.runner import Runner
 from dialer.store import Store
 
 CAMPAIGNS = Path(__file__).parents[2] / "campaigns"
@@ -42,28 +42,11 @@ def clock() -> SettableClock:
 
 @pytest.fixture
 def planners(store: Store, clock: SettableClock, tmp_path: Path) -> Iterator[Callable[[], Runner]]:
-    """Runners of role planner over an empty campaigns folder: only the jobs, no campaign of
-    their own to plan (the test writes its campaign to the database)."""
-    made: list[Runner] = []
+    """Planners over an empty campaigns folder: only the jobs, no campaign of their own to plan
+    (the test writes its campaign to the database)."""
     (tmp_path / "campaigns").mkdir()
-
-    def make() -> Runner:
-        settings = Settings(database_url="sqlite://", _env_file=None)  # type: ignore[call-arg]
-        options = RunOptions(campaigns_dir=tmp_path / "campaigns", role="planner")
-        r = Runner(settings, store, clock, options)
-        r.start(schedule=False)
-        made.append(r)
-        return r
-
-    yield make
-    for r in made:
-        r.stop()
-
-
-def run_job(runner: Runner, job_id: str) -> None:
-    job = runner.scheduler.get_job(job_id)
-    assert job is not None
-    job.func(*job.args)
+    with planner_factory(store, clock, tmp_path / "campaigns") as make:
+        yield make
 
 
 def campaign(store: Store) -> int:
