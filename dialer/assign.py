@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Final, cast
 
-from sqlalchemy import Select, Table, and_, bindparam, false, func, or_, select, update
+from sqlalchemy import Select, Table, and_, bindparam, exists, false, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -328,7 +328,8 @@ def _in_agent_call(session: Session) -> set[int]:
 
 
 def _write(session: Session, now: datetime, moves: Mapping[int, int | None]) -> None:
-    """One executemany UPDATE; a task that closed meanwhile is left alone."""
+    """One executemany UPDATE; a task that closed meanwhile, or whose agent started a call on it
+    since it was read, is left alone (the counts reported may then be off by those few)."""
     if not moves:
         return
     conn = session.connection()
@@ -343,6 +344,11 @@ def _write(session: Session, now: datetime, moves: Mapping[int, int | None]) -> 
             table.c.id == bindparam("b_id"),
             # not IN (...): expanding parameters cannot be used with executemany
             or_(*(table.c.state == state for state in OPEN_STATES)),
+            ~exists().where(
+                Attempt.task_id == table.c.id,
+                Attempt.state == AttemptState.PLACED,
+                Attempt.channel == "agent",
+            ),
         )
         .values(agent_id=bindparam("b_agent"), updated_at=bindparam("b_now"))
     )
@@ -355,7 +361,8 @@ def _write(session: Session, now: datetime, moves: Mapping[int, int | None]) -> 
 _SQLITE_MOVE = (
     "UPDATE callback_tasks SET agent_id = ?, updated_at = ? WHERE id = ? AND state IN ("  # noqa: S608
     + ", ".join(f"'{s}'" for s in OPEN_STATES)
-    + ")"
+    + ") AND NOT EXISTS (SELECT 1 FROM attempts WHERE attempts.task_id = callback_tasks.id"
+    + f" AND attempts.state = '{AttemptState.PLACED.value}' AND attempts.channel = 'agent')"
 )
 
 

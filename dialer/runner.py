@@ -38,7 +38,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 
 from dialer.agent_work import close_forgotten_calls
-from dialer.assign import AssignResult, rebalance
+from dialer.assign import DEFAULT_CAP_DAYS, AssignResult, rebalance
 from dialer.attempts import CampaignBook
 from dialer.campaign_files import campaign_folder
 from dialer.campaigns import CampaignSpec, load_campaigns
@@ -437,14 +437,16 @@ class Runner:
         return int(self._guard("forgotten calls", run) or 0)
 
     def assign_tick(self) -> AssignResult | None:
-        """Give tasks that need a person to agents, as `dialer agents rebalance` does: new and
-        escalated tasks, tasks of agents gone inactive, the least urgent of agents who fell
-        behind, and those an agent's shift can no longer reach in time. Appointments stay with
-        their agent (unless the agent is away), and so does a task an agent is on a call about.
-        Audited as "runner" when a task changed hands; one log line of counts."""
+        """Give tasks that need a person to agents, as `dialer agents assign` does (new and
+        escalated tasks, tasks of agents gone inactive; at most `DEFAULT_CAP_DAYS` of work
+        each), and rebalance: an agent holding more than that (their capacity was lowered) sheds
+        the least urgent, and a task an agent's shift can no longer reach in time moves.
+        Appointments stay with their agent (unless the agent is away), and so does a task an
+        agent is on a call about. Audited as "runner" when a task changed hands; one log line of
+        counts (no customer data)."""
         result: AssignResult | None = self._guard(
             "assign", lambda: rebalance(self.store, self.clock, actor="runner",
-                                        audit_unchanged=False)
+                                        behind_days=DEFAULT_CAP_DAYS, audit_unchanged=False)
         )  # fmt: skip
         if result is not None:
             self.stats.assigned += result.assigned + result.moved

@@ -21,6 +21,7 @@ import pytest
 from runner_jobs import planner_factory, run_job
 from sqlalchemy import select, update
 
+from dialer.assign import _write
 from dialer.campaign_files import load_campaign
 from dialer.clock import SettableClock
 from dialer.models import Agent, Attempt, AttemptState, AuditEntry, CallbackTask, Campaign, Customer
@@ -159,18 +160,19 @@ def test_the_lease_holder_assigns_and_out_of_hours_tasks_stay_unassigned(
 def test_the_job_rebalances_but_keeps_appointments_and_calls_in_progress(
     planners: Callable[[], Runner], store: Store, clock: SettableClock
 ) -> None:
-    """lee (1 task a day, skill 1) may hold 2 x 1 = 2 days of work; holding 3 they shed 1, the
-    least urgent that is not an appointment: the appointment has the latest deadline but stays,
-    so `p2` goes. `away` is inactive: `w` moves, `c` (a call going on) stays until it ends. mei
-    (60 a day) has room for both; lee, at 2 days, for neither."""
+    """The job caps an agent at 3 days of work, as `dialer agents assign` does: lee (1 task a
+    day, skill 1) may hold 3 x 1 = 3 tasks; holding 4 they shed 1, the least urgent that is not
+    an appointment: the appointment has the latest deadline but stays, so `p3` goes. `away` is
+    inactive: `w` moves, `c` (a call going on) stays until it ends. mei (60 a day) has room for
+    both; lee, at 3 days, for neither."""
     runner = planners()
     cid = campaign(store)
     lee = agent(store, "lee", capacity=1)
     away = agent(store, "away", active=False)
     mei = agent(store, "mei")
-    p1, p2 = tasks(store, cid, ["p1", "p2"], agent_id=lee)
+    p1, p2, p3 = tasks(store, cid, ["p1", "p2", "p3"], agent_id=lee)
     [appt] = tasks(store, cid, ["appt"], agent_id=lee, appointment=NOW + timedelta(hours=1))
-    with store.transaction() as s:  # the appointment is the least urgent of lee's three
+    with store.transaction() as s:  # the appointment is the least urgent of lee's four
         s.execute(update(CallbackTask).where(CallbackTask.id == appt)
                   .values(deadline=NOW + timedelta(days=3, minutes=5)))  # fmt: skip
     w, c = tasks(store, cid, ["w", "c"], agent_id=away)
@@ -181,8 +183,8 @@ def test_the_job_rebalances_but_keeps_appointments_and_calls_in_progress(
     result = runner.assign_tick()
     assert result is not None
     assert (result.assigned, result.moved, result.unassigned) == (0, 2, 0)
-    assert owners(store, [p1, appt]) == {lee: 2}
-    assert owners(store, [p2, w]) == {mei: 2}
+    assert owners(store, [p1, p2, appt]) == {lee: 3}
+    assert owners(store, [p3, w]) == {mei: 2}
     assert owners(store, [c]) == {away: 1}
     assert runner.stats.assigned == 2
     [entry] = runner_audits(store)
@@ -194,3 +196,20 @@ def test_the_job_rebalances_but_keeps_appointments_and_calls_in_progress(
     again = runner.assign_tick()
     assert again is not None and again.moved == 1
     assert owners(store, [c]) == {mei: 1}
+
+
+def test_a_call_started_after_the_job_read_its_tasks_keeps_the_task(
+    store: Store, clock: SettableClock
+) -> None:
+    """The write itself checks for a call going on (the agent may start one while the job
+    reads): of two moves written, the one whose task is in a call is left alone."""
+    cid = campaign(store)
+    lee, mei = agent(store, "lee"), agent(store, "mei")
+    calling, idle = tasks(store, cid, ["calling", "idle"], agent_id=lee)
+    with store.transaction() as s:
+        s.add(Attempt(task_id=calling, number=1, channel="agent", state=AttemptState.PLACED,
+                      due_at=NOW, placed_at=NOW, agent_id=lee, created_at=NOW))  # fmt: skip
+    with store.transaction() as s:
+        _write(s, NOW, {calling: mei, idle: mei})
+    assert owners(store, [calling]) == {lee: 1}
+    assert owners(store, [idle]) == {mei: 1}
