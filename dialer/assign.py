@@ -10,7 +10,8 @@ matching part of the load. A task no shift reaches stays unassigned, reported `o
 `assign_open_tasks` (unassigned tasks and tasks of inactive agents) and `rebalance`
 (also sheds the least urgent tasks of agents who fell behind, and the tasks an agent's shift can
 never reach in time) read tasks and agents in one query
-each, then write with one executemany UPDATE.
+each, then write with one executemany UPDATE. A task an agent is on a call about never moves
+(checked when read and again in the UPDATE). `dialer run` rebalances every few minutes.
 """
 
 from __future__ import annotations

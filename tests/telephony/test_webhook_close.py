@@ -121,3 +121,32 @@ def test_stopping_the_runner_closes_its_webhook_app(
         runner.stop()
     assert_closed(writer, raw, thread)
     assert writer.applied == 2
+
+
+def test_a_server_running_the_lifespan_closes_the_app_as_it_stops(
+    store: Store, clock: SettableClock
+) -> None:
+    """`dialer serve --workers` runs the app's lifespan (AppServer runs none): its shutdown
+    closes the writer, here after one callback went through the never-waiting path (SQLite) or
+    the writer thread (PostgreSQL). The lifespan is entered as uvicorn enters it; the request
+    goes through httpx's ASGI transport on the same loop."""
+    app = create_app(store, clock, TOKEN, PUBLIC)
+    writer = app.state.webhooks.status_writer
+    path = "/twilio/status/call/0"
+    form = {"CallSid": "CA" + "1" * 32, "CallStatus": "ringing", "SequenceNumber": "0"}
+    signature = RequestValidator(TOKEN).compute_signature(f"{PUBLIC}{path}", form)
+    seen: dict[str, Any] = {}
+
+    async def serve() -> None:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as client:
+                got = await client.post(path, data=form, headers={"X-Twilio-Signature": signature})
+            assert got.status_code == 204, got.text
+            seen["raw"] = driver_connection(writer) if store.dialect == "sqlite" else None
+            seen["thread"] = writer._thread
+            assert not writer.closed
+
+    asyncio.run(serve())
+    assert_closed(writer, seen["raw"], seen["thread"])
+    assert writer.applied == 1 and events(store) == 1
