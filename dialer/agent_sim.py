@@ -44,8 +44,7 @@ from dialer.models import (
     TaskState,
 )
 from dialer.outcomes import record_outcome
-from dialer.plan_model import reachee
-from dialer.plan_store import as_zones
+from dialer.plan_model import REACHEE_COLUMNS, reachee_of
 from dialer.store import Store
 from dialer.telephony.sandbox import Sandbox
 from dialer.windows import is_open
@@ -274,10 +273,7 @@ class SimulatedAgents:
         rows = s.execute(
             select(
                 t,
-                Customer.time_zones,
-                Customer.quiet_hours,
-                Customer.region,
-                Customer.marketing_consent,
+                *REACHEE_COLUMNS,
             )
             .join(Customer, Customer.id == t.customer_id)
             .where(
@@ -290,9 +286,7 @@ class SimulatedAgents:
             .limit(50)
         ).all()
         for task, zones, quiet, region, consent in rows:
-            who = reachee(
-                as_zones(zones), quiet, region, None if consent is None else bool(consent)
-            )
+            who = reachee_of(zones, quiet, region, consent)
             if is_open(who, self.policy, at):
                 return task
         return None

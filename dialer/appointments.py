@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from dialer.campaigns import CampaignSpec
 from dialer.models import Customer
-from dialer.plan_model import reachee
+from dialer.plan_model import reachee_of
 from dialer.windows import Reachee, appointment_ok, next_open
 
 LATER_DELAY = timedelta(hours=2)  # "later" without a time: not before this much later
@@ -21,11 +21,8 @@ LATER_DELAY = timedelta(hours=2)  # "later" without a time: not before this much
 
 def customer_reachee(customer: Customer) -> Reachee:
     """What the calling window needs of one stored customer."""
-    return reachee(
-        tuple(customer.time_zones or ()),
-        customer.quiet_hours,
-        customer.region,
-        customer.marketing_consent,
+    return reachee_of(
+        customer.time_zones, customer.quiet_hours, customer.region, customer.marketing_consent
     )
 
 

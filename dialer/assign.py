@@ -10,7 +10,8 @@ matching part of the load. A task no shift reaches stays unassigned, reported `o
 `assign_open_tasks` (unassigned tasks and tasks of inactive agents) and `rebalance`
 (also sheds the least urgent tasks of agents who fell behind, and the tasks an agent's shift can
 never reach in time) read tasks and agents in one query
-each, then write with one executemany UPDATE.
+each, then write with one executemany UPDATE. A task an agent is on a call about never moves
+(checked when read and again in the UPDATE). `dialer run` rebalances every few minutes.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Final, cast
 
-from sqlalchemy import Select, Table, and_, bindparam, false, func, or_, select, update
+from sqlalchemy import Select, Table, and_, bindparam, exists, false, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -44,9 +45,17 @@ from dialer.balance import (
 )
 from dialer.capacity import CapacityCheck, capacity_check
 from dialer.clock import Clock
-from dialer.models import Agent, AgentRole, CallbackTask, Campaign, Customer, TaskState
-from dialer.plan_model import reachee
-from dialer.plan_store import as_zones
+from dialer.models import (
+    Agent,
+    AgentRole,
+    Attempt,
+    AttemptState,
+    CallbackTask,
+    Campaign,
+    Customer,
+    TaskState,
+)
+from dialer.plan_model import REACHEE_COLUMNS, reachee_of
 from dialer.reach import Reach, ReachBook, policy_of
 from dialer.store import Store
 from dialer.windows import Reachee
@@ -187,10 +196,7 @@ def _task_query(
             CallbackTask.deadline,
             CallbackTask.appointment_at,
             Customer.language,
-            Customer.time_zones,
-            Customer.quiet_hours,
-            Customer.region,
-            Customer.marketing_consent,
+            *REACHEE_COLUMNS,
         )
         .join(Customer, Customer.id == CallbackTask.customer_id)
         .where(
@@ -207,8 +213,7 @@ def _task_query(
 
 
 def _rows(rows: Iterable[Any], kinds: Mapping[int, str]) -> Iterator[_Row]:
-    for tid, cid, agent_id, member, prio, deadline, appt, lang, zones, quiet, region, ok in rows:
-        consent = None if ok is None else bool(ok)
+    for tid, cid, agent_id, member, prio, deadline, appt, lang, *window in rows:
         yield _Row(
             TaskInfo(
                 id=tid,
@@ -221,7 +226,7 @@ def _rows(rows: Iterable[Any], kinds: Mapping[int, str]) -> Iterator[_Row]:
             agent_id,
             appt,
             cid,
-            reachee(as_zones(zones), quiet, region, consent),
+            reachee_of(*window),
         )
 
 
@@ -311,8 +316,21 @@ def _backlog(session: Session) -> dict[int, int]:
     return {int(aid): int(n) for aid, n in rows if aid is not None}
 
 
+def _in_agent_call(session: Session) -> set[int]:
+    """Tasks an agent is on the phone about right now: they stay with that agent (moving one
+    would leave the agent unable to record the outcome). Few rows, read by `ix_attempts_due`."""
+    return set(
+        session.scalars(
+            select(Attempt.task_id).where(
+                Attempt.state == AttemptState.PLACED, Attempt.channel == "agent"
+            )
+        )
+    )
+
+
 def _write(session: Session, now: datetime, moves: Mapping[int, int | None]) -> None:
-    """One executemany UPDATE; a task that closed meanwhile is left alone."""
+    """One executemany UPDATE; a task that closed meanwhile, or whose agent started a call on it
+    since it was read, is left alone (the counts reported may then be off by those few)."""
     if not moves:
         return
     conn = session.connection()
@@ -327,6 +345,11 @@ def _write(session: Session, now: datetime, moves: Mapping[int, int | None]) -> 
             table.c.id == bindparam("b_id"),
             # not IN (...): expanding parameters cannot be used with executemany
             or_(*(table.c.state == state for state in OPEN_STATES)),
+            ~exists().where(
+                Attempt.task_id == table.c.id,
+                Attempt.state == AttemptState.PLACED,
+                Attempt.channel == "agent",
+            ),
         )
         .values(agent_id=bindparam("b_agent"), updated_at=bindparam("b_now"))
     )
@@ -339,7 +362,8 @@ def _write(session: Session, now: datetime, moves: Mapping[int, int | None]) -> 
 _SQLITE_MOVE = (
     "UPDATE callback_tasks SET agent_id = ?, updated_at = ? WHERE id = ? AND state IN ("  # noqa: S608
     + ", ".join(f"'{s}'" for s in OPEN_STATES)
-    + ")"
+    + ") AND NOT EXISTS (SELECT 1 FROM attempts WHERE attempts.task_id = callback_tasks.id"
+    + f" AND attempts.state = '{AttemptState.PLACED.value}' AND attempts.channel = 'agent')"
 )
 
 
@@ -353,6 +377,7 @@ def _run(
     behind_days: float | None,
     actor: str,
     action: str,
+    audit_unchanged: bool = True,
 ) -> AssignResult:
     with store.transaction() as session:
         chosen = [c for c in session.scalars(select(Campaign)) if campaign_id in (None, c.id)]
@@ -386,12 +411,13 @@ def _run(
             return reach.of(row.campaign_id, row.who, row.info.deadline)
 
         held = _held_tasks(session, kinds, active, escalated)
+        busy = _in_agent_call(session)
         kept = len(held)
         shed: list[_Row] = []
         unreachable: set[int] = set()  # held by an agent whose shift never meets the customer
         if behind_days is not None:  # rebalance: such tasks leave their agent
             for row in held:
-                if row.appointment is not None:
+                if row.appointment is not None or row.info.id in busy:
                     continue  # an agent's own appointment stays with them (the customer agreed)
                 r = reach_of(row)
                 if r is not None and row.agent_id not in r.share:
@@ -405,7 +431,7 @@ def _run(
         if behind_days is not None:
             mine_by_agent: dict[int, list[_Row]] = defaultdict(list)
             for row in held:
-                if row.agent_id is not None and not row.appointment:
+                if row.agent_id is not None and not row.appointment and row.info.id not in busy:
                     mine_by_agent[row.agent_id].append(row)
             for aid, mine in mine_by_agent.items():
                 a = infos[aid]
@@ -434,6 +460,10 @@ def _run(
         ordered = heapq.merge(shed, free, key=lambda r: task_order(r.info)) if shed else free
         for row in ordered:
             src = row.agent_id
+            if src is not None and src not in active and row.info.id in busy:
+                result.considered += 1  # an away agent still on the call: it moves afterwards
+                result.kept += 1
+                continue
             if src is None or src not in active:
                 result.considered += 1
                 if src is not None:
@@ -480,7 +510,7 @@ def _run(
             )
             for a in sorted(infos.values(), key=lambda x: x.username)
         ]
-        if moves or result.unassigned:
+        if moves or (result.unassigned and audit_unchanged):
             audit.record(
                 session,
                 clock,
@@ -533,9 +563,14 @@ def rebalance(
     behind_days: float = DEFAULT_BEHIND_DAYS,
     max_days: float | None = DEFAULT_CAP_DAYS,
     actor: str = "system",
+    audit_unchanged: bool = True,
 ) -> AssignResult:
     """assign_open_tasks, plus: agents holding more than `behind_days` of capacity shed their
-    least urgent tasks (never their appointments) to agents with room."""
+    least urgent tasks (never their appointments) to agents with room.
+
+    A task an agent is on a call about never moves. With `audit_unchanged` False (the runner's
+    periodic job) a run that moved nothing writes no audit entry, even with tasks left
+    unassigned: the same out-of-hours tasks are not re-audited every few minutes."""
     return _run(
         store,
         clock,
@@ -545,4 +580,5 @@ def rebalance(
         behind_days=behind_days,
         actor=actor,
         action="tasks_rebalance",
+        audit_unchanged=audit_unchanged,
     )

@@ -101,8 +101,7 @@ from dialer.models import (
     ImportRun,
     TaskState,
 )
-from dialer.plan_model import reachee
-from dialer.plan_store import as_zones
+from dialer.plan_model import REACHEE_COLUMNS, reachee_of
 from dialer.windows import Reachee, WindowPolicy, open_seconds
 
 State = Literal["in_time", "late", "pending", "at_risk", "breached", "not_contactable"]
@@ -458,10 +457,6 @@ def _history_counts(
 _OPEN_BATCH = 5000
 
 
-def _reachee(zones: Any, quiet: str | None, region: str | None, consent: bool | None) -> Reachee:
-    return reachee(as_zones(zones), quiet, region, None if consent is None else bool(consent))
-
-
 def _slack_at(
     cache: dict[tuple[Reachee, datetime], int],
     who: Reachee,
@@ -500,10 +495,7 @@ def _task_rows(session: Session, where: Sequence[ColumnElement[bool]], after: in
                 t.capacity_short,
                 c.customer_key,
                 c.name,
-                c.time_zones,
-                c.quiet_hours,
-                c.region,
-                c.marketing_consent,
+                *REACHEE_COLUMNS,
                 phone.label("phone"),
             )
             .join(c, c.id == t.customer_id)
@@ -546,7 +538,7 @@ def _open_at(
         after = rows[-1].id
         made = _attempts_by(session, [r.id for r in rows], at)
         for r in rows:
-            who = _reachee(r.time_zones, r.quiet_hours, r.region, r.marketing_consent)
+            who = reachee_of(r.time_zones, r.quiet_hours, r.region, r.marketing_consent)
             slack = _slack_at(cache, who, policy, at, r.deadline)
             tries = made.get(r.id, 0)
             entry = _entry(r, slug, rule, slack, tries, ended=False)
@@ -701,10 +693,7 @@ def refresh_slack(
                 t.attempts_made,
                 t.capacity_short,
                 c.language,
-                c.time_zones,
-                c.quiet_hours,
-                c.region,
-                c.marketing_consent,
+                *REACHEE_COLUMNS,
             )
             .join(c, c.id == t.customer_id)
             .where(t.state.in_(OPEN_STATES), t.id > after)
@@ -723,7 +712,7 @@ def refresh_slack(
                 spec = book.spec(r.campaign_id)
                 policies[r.campaign_id] = spec.window_policy()
                 load = loads[r.campaign_id] = CapacityLoad(spec)
-            who = _reachee(r.time_zones, r.quiet_hours, r.region, r.marketing_consent)
+            who = reachee_of(r.time_zones, r.quiet_hours, r.region, r.marketing_consent)
             cache = caches.setdefault(r.campaign_id, {})
             slack = _slack_at(cache, who, policies[r.campaign_id], now, r.deadline)
             if slack != r.slack_seconds:

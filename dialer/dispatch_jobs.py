@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dialer import attempts as books
+from dialer.appointments import customer_reachee
 from dialer.campaigns import CampaignSpec
 from dialer.dispatch_config import DispatchConfig
 from dialer.gate import GateInput
@@ -24,7 +25,6 @@ from dialer.models import (
     FollowUpCase,
     ServiceEvent,
 )
-from dialer.plan_model import reachee
 from dialer.script_text import script_values
 from dialer.windows import WindowPolicy
 
@@ -124,9 +124,7 @@ def load_jobs(
             (None, (attempt.phone_e164 or "") + "|" + spec.purpose), set()
         )
         n, last = contacts.get(cust.id, (0, None))
-        who = reachee(
-            tuple(cust.time_zones or ()), cust.quiet_hours, cust.region, cust.marketing_consent
-        )
+        who = customer_reachee(cust)
         policy = window_for(spec, attempt.channel, config)
         event = events.get(task.service_event_id or -1)
         jobs.append(

@@ -1,7 +1,7 @@
 """One runner of the periodic jobs across a fleet: a lease row, taken over when its holder dies.
 
-Several `dialer run` processes may share one database; planning, escalation, the slack refresh,
-the triggers and the nightly report must run once across them. The first process to write the
+Several `dialer run` processes may share one database; planning, escalation, assignment to
+agents, the slack refresh, the triggers and the nightly report must run once across them. The first process to write the
 `leases` row named "periodic" holds it for `ttl` and renews it while it lives; once the row has
 expired (the holder was killed or cut off), the next process that asks takes it over. A row, not
 a PostgreSQL advisory lock, so it works on SQLite too and expiry follows the injected clock.
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from dialer.models import Lease
 
-PERIODIC = "periodic"  # the lease of planning, escalation, slack, triggers and reports
+PERIODIC = "periodic"  # the lease of planning, escalation, assignment, slack, triggers, reports
 TTL = timedelta(seconds=30)  # a dead holder is replaced at most this long after its last renewal
 
 

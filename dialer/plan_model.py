@@ -6,19 +6,21 @@ Plain dataclasses shared by the pure core (`dialer.plan_decide`), the store shel
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from dialer.campaigns import CampaignSpec
 from dialer.capacity import (
     CapacityVerdict,
 )
 from dialer.models import (
+    Customer,
     TaskState,
 )
 from dialer.windows import Reachee, WindowPolicy
@@ -261,3 +263,31 @@ def reachee(
 
 
 _reachee = reachee
+
+REACHEE_COLUMNS: Final = (
+    Customer.time_zones,
+    Customer.quiet_hours,
+    Customer.region,
+    Customer.marketing_consent,
+)
+"""The customer's columns the calling window needs, in `reachee`'s argument order: every query
+that judges a customer's window selects `*REACHEE_COLUMNS` and reads them with `reachee_of`, so a
+column the window comes to need is added once, here."""
+
+
+@lru_cache(maxsize=4096)
+def _zones_text(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text) or ())
+
+
+def as_zones(value: Any) -> tuple[str, ...]:
+    """Stored time zones as a tuple: a list from SQLAlchemy, JSON text from SQLite's own cursor."""
+    if isinstance(value, str):
+        return _zones_text(value)
+    return tuple(value or ())
+
+
+def reachee_of(zones: Any, quiet: str | None, region: str | None, consent: Any) -> Reachee:
+    """`reachee` from the values of `REACHEE_COLUMNS` as a driver returns them (zones as a list
+    or JSON text, consent as a bool or 0/1)."""
+    return reachee(as_zones(zones), quiet, region, None if consent is None else bool(consent))

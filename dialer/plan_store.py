@@ -243,17 +243,6 @@ def _compiled(dialect: Any, stmt: Select[*tuple[Any, ...]]) -> Any:
 
 
 @lru_cache(maxsize=4096)
-def _zones_text(text: str) -> tuple[str, ...]:
-    return tuple(json.loads(text) or ())
-
-
-def as_zones(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return _zones_text(value)
-    return tuple(value or ())
-
-
-@lru_cache(maxsize=4096)
 def _date_text(text: str) -> date:
     return date.fromisoformat(text[:10])
 

@@ -70,6 +70,7 @@ from dialer.plan_model import (  # noqa: F401
     LIST_LIMIT,
     NEXT_OPEN_HORIZON,
     PRIORITY_SPAN,
+    REACHEE_COLUMNS,
     CustomerFacts,
     EventFacts,
     Infeasible,
@@ -82,13 +83,13 @@ from dialer.plan_model import (  # noqa: F401
     SkipReason,
     _quiet_spans,
     _reachee,
+    reachee_of,
 )
 from dialer.plan_store import (
     BATCH_IDS,
     NO_BLOCKS,
     as_date,
     as_utc,
-    as_zones,
     core_rows,
     do_not_contact,
     id_batches,
@@ -202,11 +203,8 @@ def _plan_batch(
             Customer.customer_key,
             Customer.name,
             Customer.member,
-            Customer.marketing_consent,
             Customer.language,
-            Customer.region,
-            Customer.time_zones,
-            Customer.quiet_hours,
+            *REACHEE_COLUMNS,
         ).where(Customer.id.in_(BATCH_IDS)),
         ids,
     )
@@ -268,21 +266,22 @@ def _plan_batch(
     tasks: list[PlannedTask] = []
     people: dict[int, tuple[str | None, Reachee]] = {}
     blocked_customers = dnc[0]
-    for cid, key, name, member, consent, language, region, zones, quiet in customers:
+    for cid, key, name, member, language, zones, quiet, region, consent in customers:
+        who = reachee_of(zones, quiet, region, consent)
         facts = CustomerFacts(
             cid,
             key,
             name,
             bool(member),
-            None if consent is None else bool(consent),
+            who.marketing_consent,
             language,
             region,
-            as_zones(zones),
+            who.time_zones,
             quiet,
             tuple(phones.get(cid, ())),
             frozenset(blocked_customers[cid]) if cid in blocked_customers else NO_BLOCKS,
         )
-        people[cid] = (language, facts.reachee())
+        people[cid] = (language, who)
 
         for d in decide(ctx, facts, events.get(cid, ()), existing.get(cid, ())):
             if isinstance(d, Skip):

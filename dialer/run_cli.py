@@ -41,8 +41,8 @@ def run_command(
         str,
         typer.Option(
             help="What this process of a fleet does: all, dispatcher (claims and dials; many may "
-            "share one PostgreSQL), planner (planning, escalation, triggers, reports: run once "
-            "across the fleet by the lease holder) or web (the webhooks, as `dialer serve`)."
+            "share one PostgreSQL), planner (planning, escalation, assignment, triggers, "
+            "reports: run once across the fleet by the lease holder) or web (the webhooks, as `dialer serve`)."
         ),
     ] = "all",
     lease: Annotated[

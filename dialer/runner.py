@@ -3,7 +3,8 @@
 APScheduler 3 (in-memory job store: its stores must not be shared between schedulers) runs
 one-line jobs that call tick functions: import new files dropped in a watched folder (the daily
 customer extract), plan new service events, dispatch (which reaps leases first), escalate tasks
-whose next try would miss the deadline, refresh open tasks' slack and capacity flag (read by
+whose next try would miss the deadline, hand the agents' queue out to agents (assign and
+rebalance, as `dialer agents rebalance`), refresh open tasks' slack and capacity flag (read by
 `dialer coverage`), write the nightly summary report (23:30 in the campaign's zone, when it asks
 for one),
 and fire the date/cron triggers of holiday and maintenance campaigns in their own time zones. Each trigger's firing is kept in the
@@ -37,6 +38,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 
 from dialer.agent_work import close_forgotten_calls
+from dialer.assign import DEFAULT_CAP_DAYS, AssignResult, rebalance
 from dialer.attempts import CampaignBook
 from dialer.campaign_files import campaign_folder
 from dialer.campaigns import CampaignSpec, load_campaigns
@@ -82,6 +84,7 @@ class RunOptions:
     watch: Path | None = None
     tick_seconds: float = 1.0
     plan_minutes: float = 5.0
+    assign_minutes: float = 5.0  # how often tasks that need a person are given to agents
     speed: float = 1.0  # the sandbox's speed, when one is started
     cps: float = 1.0
     reports_dir: Path = Path("reports")  # nightly summary reports: <slug>-<local date>.html
@@ -97,6 +100,7 @@ class RunStats:
     plans: int = 0
     triggers_fired: list[str] = field(default_factory=list)
     escalated: int = 0
+    assigned: int = 0  # tasks given to an agent or moved to another by the assign job
     errors: int = 0
 
 
@@ -195,11 +199,14 @@ class Runner:
         )
 
     def _schedule_periodic(self) -> None:
-        """Planning, escalation, slack, triggers, imports and reports: run by the lease holder."""
+        """Planning, escalation, assignment, slack, triggers, imports and reports: run by the
+        lease holder."""
         s, once = self.scheduler, self._if_leading
         s.add_job(self.lead, "interval", seconds=TTL.total_seconds() / 3, id="lead")
         s.add_job(once(self.plan_tick), "interval", minutes=self.options.plan_minutes, id="plan")
         s.add_job(once(self.escalate_tick), "interval", minutes=1, id="escalate")
+        s.add_job(once(self.assign_tick), "interval", minutes=self.options.assign_minutes,
+                  id="assign")  # fmt: skip
         s.add_job(once(self.fire_due_triggers), "interval", minutes=1, id="triggers")
         s.add_job(once(self.slack_tick), "interval", minutes=SLACK_MINUTES, id="slack")
         s.add_job(once(self.forgotten_calls_tick), "interval", minutes=5, id="forgotten-calls")
@@ -428,6 +435,27 @@ class Runner:
                 return close_forgotten_calls(session, self.clock)
 
         return int(self._guard("forgotten calls", run) or 0)
+
+    def assign_tick(self) -> AssignResult | None:
+        """Give tasks that need a person to agents, as `dialer agents assign` does (new and
+        escalated tasks, tasks of agents gone inactive; at most `DEFAULT_CAP_DAYS` of work
+        each), and rebalance: an agent holding more than that (their capacity was lowered) sheds
+        the least urgent, and a task an agent's shift can no longer reach in time moves.
+        Appointments stay with their agent (unless the agent is away), and so does a task an
+        agent is on a call about. Audited as "runner" when a task changed hands; one log line of
+        counts (no customer data)."""
+        result: AssignResult | None = self._guard(
+            "assign", lambda: rebalance(self.store, self.clock, actor="runner",
+                                        behind_days=DEFAULT_CAP_DAYS, audit_unchanged=False)
+        )  # fmt: skip
+        if result is not None:
+            self.stats.assigned += result.assigned + result.moved
+            log.info(
+                "assign: %d assigned, %d moved, %d kept, %d unassigned (%d out of hours)",
+                result.assigned, result.moved, result.kept, result.unassigned,
+                result.out_of_hours,
+            )  # fmt: skip
+        return result
 
     def escalate_tick(self) -> int:
         """Tasks whose next try would come after their deadline are escalated now.

@@ -17,7 +17,7 @@ class AppServer:
     def __init__(
         self, app: Any, host: str = "127.0.0.1", port: int = 0, name: str = "http"
     ) -> None:
-        self.host, self.port, self.name = host, port, name
+        self.app, self.host, self.port, self.name = app, host, port, name
         config = uvicorn.Config(
             app,
             host=host,
@@ -61,10 +61,16 @@ class AppServer:
             uvloop.run(self._server.serve())
 
     def stop(self) -> None:
+        """Stop serving, then close the webhook app behind it (`app.state.webhooks`, made by
+        `dialer.webhooks.create_app`): its status writer's thread and SQLite connection."""
         thread, self._thread = self._thread, None
         if thread is not None:
             self._server.should_exit = True
             thread.join(timeout=10)
+            hooks = getattr(getattr(self.app, "state", None), "webhooks", None)
+            close = getattr(hooks, "close", None)
+            if callable(close):
+                close()
 
     def __enter__(self) -> Self:
         self.start()

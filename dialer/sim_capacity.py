@@ -18,8 +18,7 @@ from sqlalchemy import select
 from dialer.campaigns import CampaignSpec
 from dialer.capacity import Demand, Server, expected_attempts, shortfall
 from dialer.models import CallbackTask, Campaign, Customer, TaskState
-from dialer.plan_model import reachee
-from dialer.plan_store import as_zones
+from dialer.plan_model import REACHEE_COLUMNS, reachee_of
 from dialer.store import Store
 from dialer.windows import open_intervals
 
@@ -40,16 +39,12 @@ def open_load(store: Store, spec: CampaignSpec, start: datetime) -> Counter[Key]
                 t.deadline,
                 t.member,
                 c.language,
-                c.time_zones,
-                c.quiet_hours,
-                c.region,
-                c.marketing_consent,
+                *REACHEE_COLUMNS,
             )
             .join(c, c.id == t.customer_id)
             .where(t.campaign_id == cid, t.state.in_(OPEN), t.deadline > start)
         ):
-            consent = None if row.marketing_consent is None else bool(row.marketing_consent)
-            who = reachee(as_zones(row.time_zones), row.quiet_hours, row.region, consent)
+            who = reachee_of(row.time_zones, row.quiet_hours, row.region, row.marketing_consent)
             load[(row.language, who, row.deadline, bool(row.member))] += 1
     return load
 

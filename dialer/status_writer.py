@@ -51,7 +51,7 @@ class StatusWriter:
 
     def __init__(self, store: Store, clock: Clock, book: CampaignBook, max_batch: int = 64) -> None:
         self.store, self.clock, self.book, self.max_batch = store, clock, book, max_batch
-        self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()  # None: stop
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._campaigns: list[Any] | None = None  # as the book last read them
@@ -63,6 +63,22 @@ class StatusWriter:
         self._writing = threading.Lock()  # one batch at a time: the thread's or the loop's
         self.handed_over = 0  # inline batches that went to the thread (for tests and health)
         self.batches = self.applied = 0  # transactions committed and callbacks in them
+        self.closed = False
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the writer thread once it has written what was queued, and dispose the loop's
+        never-waiting connection (an SQLite file handle otherwise held until the process
+        exits). Called when nothing serves the app any more; a closed writer takes no work."""
+        self.closed = True
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout)
+        with self._writing:  # never under a batch the loop is writing
+            quick, self._quick = self._quick, None
+        if quick is not None:
+            quick.dispose()
 
     async def apply(
         self,
@@ -75,6 +91,8 @@ class StatusWriter:
         payload: Mapping[str, Any],
     ) -> bool:
         """`apply_status` in a batch, committed; False for a repeat."""
+        if self.closed:
+            raise RuntimeError("the status writer is closed")
         loop = asyncio.get_running_loop()
         done: asyncio.Future[bool] = loop.create_future()
         status_args = {
@@ -133,13 +151,21 @@ class StatusWriter:
             self._writing.release()
 
     def _run(self) -> None:
-        while True:
-            batch = [self._queue.get()]
+        stop = False
+        while not stop:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
             while len(batch) < self.max_batch:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    item = self._queue.get_nowait()
                 except queue.Empty:
                     break
+                if item is None:  # closing: this batch is the last
+                    stop = True
+                    break
+                batch.append(item)
             outcomes = self._outcomes(batch)
             by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, bool | Exception]]] = {}
             for (_, loop, done), outcome in zip(batch, outcomes, strict=True):

@@ -45,7 +45,7 @@ def serve_workers(settings: Settings, host: str, port: int, workers: int) -> Non
         workers=workers,
         log_level="warning",
         access_log=False,
-        lifespan="off",
+        lifespan="on",  # each worker closes its webhook app (status writer) as it stops
         timeout_graceful_shutdown=2,
     )
 

@@ -10,10 +10,11 @@ speak the campaign's script step by step (`dialer.ivr`); a repeated Gather recor
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from xml.sax.saxutils import escape
 
 from fastapi import FastAPI, Request, Response
@@ -56,6 +57,11 @@ class WebhookApp:
         self.book = books.CampaignBook()
         self.status_writer = StatusWriter(store, clock, self.book)
         self.rejected = 0  # requests refused for a bad signature (for tests and health)
+
+    def close(self) -> None:
+        """Release the status writer's thread and never-waiting connection: the server that
+        served this app has stopped (`AppServer.stop` calls it)."""
+        self.status_writer.close()
 
     def public_url(self, request: Request) -> str:
         """The URL Twilio signed: the configured public base plus the path and query."""
@@ -201,7 +207,17 @@ def create_app(
     A served app (many concurrent callbacks) keeps them off the loop.
     """
     hooks = WebhookApp(store, clock, auth_token, public_base_url, company)
-    app = FastAPI(title="dialer webhooks", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        """A server that runs the lifespan (`dialer serve --workers`) closes the app as it stops;
+        `AppServer` runs none and closes it in `stop`."""
+        yield
+        hooks.close()
+
+    app = FastAPI(
+        title="dialer webhooks", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
     app.state.webhooks = hooks
 
     async def signed(request: Request, handle: Callable[[dict[str, str]], Response]) -> Response:

@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from runner_jobs import planner_factory, run_job
 
 from dialer.clock import SettableClock
-from dialer.config import Settings
 from dialer.election import TTL
-from dialer.runner import Runner, RunOptions
+from dialer.runner import Runner
 from dialer.store import Store
 
 ROOT = Path(__file__).parents[2]
@@ -23,26 +23,10 @@ ROOT = Path(__file__).parents[2]
 
 @pytest.fixture
 def planners(store: Store, clock: SettableClock, tmp_path: Path) -> Iterator[Callable[[], Runner]]:
-    made: list[Runner] = []
     campaigns = tmp_path / "campaigns"
     shutil.copytree(ROOT / "campaigns", campaigns)
-
-    def make() -> Runner:
-        settings = Settings(database_url="sqlite://", _env_file=None)  # type: ignore[call-arg]
-        r = Runner(settings, store, clock, RunOptions(campaigns_dir=campaigns, role="planner"))
-        r.start(schedule=False)
-        made.append(r)
-        return r
-
-    yield make
-    for r in made:
-        r.stop()
-
-
-def run_job(runner: Runner, job_id: str) -> None:
-    job = runner.scheduler.get_job(job_id)
-    assert job is not None
-    job.func(*job.args)
+    with planner_factory(store, clock, campaigns) as make:
+        yield make
 
 
 def test_the_periodic_jobs_run_once_across_the_fleet_and_are_taken_over(

@@ -1,0 +1,215 @@
+"""`dialer run`'s assign job on SQLite and PostgreSQL, ticked by hand on the test clock: the lease
+holder gives tasks that need a person to agents (as `dialer agents rebalance`), a process that
+does not hold the lease does nothing, out-of-hours tasks stay unassigned with the reason.
+
+Hand-worked facts (as in test_assign_hours): now is Monday 2026-11-23 02:00 UTC, 10:00 in Taipei,
+Sunday 21:00 in New York. The campaign is handled by agents and calls 09:00-17:00 Monday to
+Friday; deadlines are three days ahead. A Taipei agent works 09:00-18:00 Taipei = 01:00-10:00
+UTC, a New York customer is open 14:00-21:56:30 UTC: no Taipei shift ever meets it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from runner_jobs import planner_factory, run_job
+from sqlalchemy import select, update
+
+from dialer.assign import _write
+from dialer.campaign_files import load_campaign
+from dialer.clock import SettableClock
+from dialer.models import Agent, Attempt, AttemptState, AuditEntry, CallbackTask, Campaign, Customer
+from dialer.runner import Runner
+from dialer.store import Store
+
+CAMPAIGNS = Path(__file__).parents[2] / "campaigns"
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+US_OUT_OF_HOURS = (
+    "out of hours: no active agent speaking en with the skill after_service works while the "
+    "customer can be called before the deadline"
+)
+
+
+@pytest.fixture
+def clock() -> SettableClock:
+    return SettableClock(NOW)
+
+
+@pytest.fixture
+def planners(store: Store, clock: SettableClock, tmp_path: Path) -> Iterator[Callable[[], Runner]]:
+    """Planners over an empty campaigns folder: only the jobs, no campaign of their own to plan
+    (the test writes its campaign to the database)."""
+    (tmp_path / "campaigns").mkdir()
+    with planner_factory(store, clock, tmp_path / "campaigns") as make:
+        yield make
+
+
+def campaign(store: Store) -> int:
+    d = load_campaign(CAMPAIGNS / "after-service-satisfaction.toml").as_definition()
+    d |= {"channels": ["agent", "sms"], "handled_by": "agents"}
+    d["attempts"]["agent"] = d["attempts"].pop("voice")
+    d["window"] |= {
+        "weekdays": ["mon", "tue", "wed", "thu", "fri"],
+        "hours": ["09:00-17:00"],
+        "rest": [],
+        "skip_holidays": False,
+    }
+    with store.transaction() as s:
+        camp = Campaign(slug="after-service", name="after-service", kind="after_service",
+                        purpose="service", definition=d, created_at=NOW, updated_at=NOW)  # fmt: skip
+        s.add(camp)
+        s.flush()
+        return camp.id
+
+
+def tasks(
+    store: Store, cid: int, names: list[str], *, us: bool = False, agent_id: int | None = None,
+    appointment: datetime | None = None,
+) -> list[int]:  # fmt: skip
+    """One open task per name, deadlines three days ahead one second apart (urgency order)."""
+    zone, region, language = (
+        ("America/New_York", "US", "en") if us else ("Asia/Taipei", "TW", "zh-TW")
+    )
+    ids = []
+    with store.transaction() as s:
+        for i, name in enumerate(names):
+            cust = Customer(customer_key=name, name=name, member=False, language=language,
+                            region=region, time_zones=[zone], created_at=NOW, updated_at=NOW)  # fmt: skip
+            s.add(cust)
+            s.flush()
+            task = CallbackTask(campaign_id=cid, customer_id=cust.id, dedupe_key=name,
+                                member=False, priority=0,
+                                deadline=NOW + timedelta(days=3, seconds=i), agent_id=agent_id,
+                                appointment_at=appointment, created_at=NOW, updated_at=NOW)  # fmt: skip
+            s.add(task)
+            s.flush()
+            ids.append(task.id)
+    return ids
+
+
+def agent(store: Store, name: str, *, capacity: int = 60, active: bool = True) -> int:
+    with store.transaction() as s:
+        a = Agent(username=name, display_name=name, languages=["zh-TW", "en"],
+                  daily_capacity=capacity, work_start="09:00", work_end="18:00",
+                  work_days=[0, 1, 2, 3, 4], time_zone="Asia/Taipei", active=active,
+                  created_at=NOW)  # fmt: skip
+        s.add(a)
+        s.flush()
+        return a.id
+
+
+def owners(store: Store, ids: list[int]) -> Counter[int | None]:
+    with store.sessions() as s:
+        return Counter(s.scalars(select(CallbackTask.agent_id).where(CallbackTask.id.in_(ids))))
+
+
+def runner_audits(store: Store) -> list[dict[str, Any]]:
+    with store.sessions() as s:
+        return [
+            dict(e.detail or {})
+            for e in s.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.actor == "runner", AuditEntry.action == "tasks_rebalance")
+                .order_by(AuditEntry.id)
+            )
+        ]
+
+
+def test_the_lease_holder_assigns_and_out_of_hours_tasks_stay_unassigned(
+    planners: Callable[[], Runner], store: Store, clock: SettableClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    first, second = planners(), planners()
+    assert first.leading and not second.leading
+    assert first.scheduler.get_job("assign") is not None
+    cid = campaign(store)
+    taiwanese = tasks(store, cid, ["t1", "t2", "t3"])
+    american = tasks(store, cid, ["u1", "u2"], us=True)
+    tpe = agent(store, "tpe")
+
+    run_job(second, "assign")  # not the lease holder: nothing happens
+    assert owners(store, taiwanese + american) == {None: 5}
+    assert second.stats.assigned == 0 and runner_audits(store) == []
+
+    with caplog.at_level(logging.INFO, logger="dialer.runner"):
+        run_job(first, "assign")
+    assert owners(store, taiwanese) == {tpe: 3}
+    assert owners(store, american) == {None: 2}  # no Taipei shift meets New York's window
+    assert first.stats.assigned == 3
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("assign:")]
+    assert lines == ["assign: 3 assigned, 0 moved, 0 kept, 2 unassigned (2 out of hours)"]
+    [entry] = runner_audits(store)
+    assert (entry["assigned"], entry["moved"], entry["unassigned"], entry["out_of_hours"]) == (
+        3, 0, 2, 2,
+    )  # fmt: skip
+    assert entry["reasons"] == {US_OUT_OF_HOURS: 2} and entry["per_agent"] == {"tpe": 3}
+
+    got = first.assign_tick()  # again: nothing changes hands, so no new audit entry
+    assert got is not None
+    assert (got.assigned, got.moved, got.kept, got.unassigned) == (0, 0, 3, 2)
+    assert got.reasons == {US_OUT_OF_HOURS: 2} and got.out_of_hours_tasks == american
+    assert len(runner_audits(store)) == 1
+
+
+def test_the_job_rebalances_but_keeps_appointments_and_calls_in_progress(
+    planners: Callable[[], Runner], store: Store, clock: SettableClock
+) -> None:
+    """The job caps an agent at 3 days of work, as `dialer agents assign` does: lee (1 task a
+    day, skill 1) may hold 3 x 1 = 3 tasks; holding 4 they shed 1, the least urgent that is not
+    an appointment: the appointment has the latest deadline but stays, so `p3` goes. `away` is
+    inactive: `w` moves, `c` (a call going on) stays until it ends. mei (60 a day) has room for
+    both; lee, at 3 days, for neither."""
+    runner = planners()
+    cid = campaign(store)
+    lee = agent(store, "lee", capacity=1)
+    away = agent(store, "away", active=False)
+    mei = agent(store, "mei")
+    p1, p2, p3 = tasks(store, cid, ["p1", "p2", "p3"], agent_id=lee)
+    [appt] = tasks(store, cid, ["appt"], agent_id=lee, appointment=NOW + timedelta(hours=1))
+    with store.transaction() as s:  # the appointment is the least urgent of lee's four
+        s.execute(update(CallbackTask).where(CallbackTask.id == appt)
+                  .values(deadline=NOW + timedelta(days=3, minutes=5)))  # fmt: skip
+    w, c = tasks(store, cid, ["w", "c"], agent_id=away)
+    with store.transaction() as s:
+        s.add(Attempt(task_id=c, number=1, channel="agent", state=AttemptState.PLACED,
+                      due_at=NOW, placed_at=NOW, agent_id=away, created_at=NOW))  # fmt: skip
+
+    result = runner.assign_tick()
+    assert result is not None
+    assert (result.assigned, result.moved, result.unassigned) == (0, 2, 0)
+    assert owners(store, [p1, p2, appt]) == {lee: 3}
+    assert owners(store, [p3, w]) == {mei: 2}
+    assert owners(store, [c]) == {away: 1}
+    assert runner.stats.assigned == 2
+    [entry] = runner_audits(store)
+    assert entry["moved"] == 2 and entry["per_agent"] == {"mei": 2}
+
+    with store.transaction() as s:  # the call ended: the task moves on the next run
+        s.execute(update(Attempt).where(Attempt.task_id == c).values(state="completed"))
+    clock.advance(timedelta(minutes=5))
+    again = runner.assign_tick()
+    assert again is not None and again.moved == 1
+    assert owners(store, [c]) == {mei: 1}
+
+
+def test_a_call_started_after_the_job_read_its_tasks_keeps_the_task(
+    store: Store, clock: SettableClock
+) -> None:
+    """The write itself checks for a call going on (the agent may start one while the job
+    reads): of two moves written, the one whose task is in a call is left alone."""
+    cid = campaign(store)
+    lee, mei = agent(store, "lee"), agent(store, "mei")
+    calling, idle = tasks(store, cid, ["calling", "idle"], agent_id=lee)
+    with store.transaction() as s:
+        s.add(Attempt(task_id=calling, number=1, channel="agent", state=AttemptState.PLACED,
+                      due_at=NOW, placed_at=NOW, agent_id=lee, created_at=NOW))  # fmt: skip
+    with store.transaction() as s:
+        _write(s, NOW, {calling: mei, idle: mei})
+    assert owners(store, [calling]) == {lee: 1}
+    assert owners(store, [idle]) == {mei: 1}
