@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import ARRAY, Integer, Table, any_, bindparam, func, select, update
+from sqlalchemy import ARRAY, Integer, String, Table, any_, bindparam, func, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -550,18 +550,33 @@ def mark_placed(
 def mark_placed_many(
     session: Session, placed: Sequence[tuple[int, str, str]], now: datetime, lease: timedelta
 ) -> None:
-    """`mark_placed` for a batch of (attempt id, sid, status), in two executemany statements.
+    """`mark_placed` for a batch of (attempt id, sid, status): one statement, or two.
 
     The first moves claimed attempts to placed; the second only fills in the SID and placing
     time of attempts a status callback has already moved on (it finds nothing to do otherwise).
+    On PostgreSQL each is one statement over the batch as arrays (`unnest`), the rows found by
+    primary key (`id = ANY`): a hundred single-row updates cost the dispatcher's Python and the
+    server ten times the CPU of the claim that came before them. SQLite runs each as an
+    executemany (in-process: no round trips to save).
     """
     if not placed:
+        return
+    connection = session.connection()  # Core: the ORM adds nothing to a bulk update by id
+    if connection.dialect.name == "postgresql":
+        batch: dict[str, Any] = {
+            "b_ids": [aid for aid, _, _ in placed],
+            "b_sids": [sid for _, sid, _ in placed],
+            "b_statuses": [status for _, _, status in placed],
+            "b_now": now,
+            "b_lease": now + lease,
+        }
+        if connection.execute(_PLACED_ARRAYS, batch).rowcount != len(placed):
+            connection.execute(_PLACED_LATE_ARRAYS, batch)  # some callbacks came first
         return
     rows = [
         {"b_id": aid, "b_sid": sid, "b_status": status, "b_now": now, "b_lease": now + lease}
         for aid, sid, status in placed
     ]
-    connection = session.connection()  # Core: the ORM adds nothing to a bulk update by id
     moved = connection.execute(_PLACED, rows).rowcount
     if moved != len(rows):  # some callbacks came first (or the driver cannot count)
         connection.execute(_PLACED_LATE, rows)
@@ -584,6 +599,40 @@ _PLACED_LATE = (
     update(_attempts)
     .where(_attempts.c.id == bindparam("b_id"), _attempts.c.provider_sid.is_(None))
     .values(provider_sid=bindparam("b_sid"), placed_at=bindparam("b_now"))
+)
+_BATCH_IDS = bindparam("b_ids", type_=ARRAY(Integer))
+_batch = (
+    func.unnest(
+        _BATCH_IDS,
+        bindparam("b_sids", type_=ARRAY(String)),
+        bindparam("b_statuses", type_=ARRAY(String)),
+    )
+    .table_valued("id", "sid", "status")
+    .render_derived(name="batch")
+)
+_PLACED_ARRAYS = (
+    update(_attempts)
+    .where(
+        _attempts.c.id == any_(_BATCH_IDS),  # the primary key's lookups; then joined to the batch
+        _attempts.c.id == _batch.c.id,
+        still(_attempts.c.state, AttemptState.CLAIMED),
+    )
+    .values(
+        state=AttemptState.PLACED,
+        provider_sid=_batch.c.sid,
+        provider_status=_batch.c.status,
+        placed_at=bindparam("b_now"),
+        lease_expires_at=bindparam("b_lease"),
+    )
+)
+_PLACED_LATE_ARRAYS = (
+    update(_attempts)
+    .where(
+        _attempts.c.id == any_(_BATCH_IDS),
+        _attempts.c.id == _batch.c.id,
+        _attempts.c.provider_sid.is_(None),
+    )
+    .values(provider_sid=_batch.c.sid, placed_at=bindparam("b_now"))
 )
 _TASK_SCHEDULED = (
     update(_tasks)
