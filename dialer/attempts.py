@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, Literal, cast
 
 from sqlalchemy import ARRAY, Integer, String, Table, any_, bindparam, func, select, update
@@ -452,46 +453,17 @@ def claim(
     the database allows it (SQLite's RETURNING sees only the updated table: it reads them back).
     """
     postgres = session.get_bind().dialect.name == "postgresql"
-    window = (
-        select(Attempt.id)
-        .where(Attempt.state == AttemptState.SCHEDULED, Attempt.due_at <= now)
-        .order_by(Attempt.due_at, Attempt.id)
-        .limit(max(CANDIDATES_MIN, limit * CANDIDATES_PER_CLAIM))
-        .cte("claim_window")
-        .prefix_with("MATERIALIZED", dialect="postgresql")
-    )
-    in_window = (
-        Attempt.id
-        == any_(sql_cast(select(func.array_agg(window.c.id)).scalar_subquery(), ARRAY(Integer)))
-        if postgres
-        else Attempt.id.in_(select(window.c.id))
-    )
-    keys = _claim_keys(order)
-    due = (
-        select(Attempt.id, *(k.label(f"k{i}") for i, k in enumerate(keys)))
-        .join(CallbackTask, CallbackTask.id == Attempt.task_id)
-        .where(in_window, Attempt.state == AttemptState.SCHEDULED)
-        .order_by(*claim_order_by(order))
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=Attempt)
-        .cte("due")
-        .prefix_with("MATERIALIZED", dialect="postgresql")
-    )
-    returned = (
-        (Attempt.id, *(due.c[f"k{i}"] for i in range(len(keys)))) if postgres else (Attempt.id,)
-    )
     rows = (
         session.connection()
         .execute(  # Core: no ORM bulk-update bookkeeping per claim
-            update(Attempt)
-            .where(Attempt.id == due.c.id, Attempt.state == AttemptState.SCHEDULED)
-            .values(
-                state=AttemptState.CLAIMED,
-                claimed_by=worker,
-                claimed_at=now,
-                lease_expires_at=now + lease,
-            )
-            .returning(*returned)
+            _claim_statement(postgres, order),
+            {
+                "c_now": now,
+                "c_worker": worker,
+                "c_until": now + lease,
+                "c_limit": limit,
+                "c_window": max(CANDIDATES_MIN, limit * CANDIDATES_PER_CLAIM),
+            },
         )
         .all()
     )
@@ -507,6 +479,52 @@ def claim(
             .where(Attempt.id.in_([r[0] for r in rows]))
             .order_by(*claim_order_by(order))
         )
+    )
+
+
+@cache
+def _claim_statement(postgres: bool, order: ClaimOrder) -> Any:
+    """`claim`'s statement, built once per engine kind and order, its values bound per call:
+    building it (and its cache key) anew cost the dispatcher as much Python as the rest of a
+    claim."""
+    window = (
+        select(Attempt.id)
+        .where(Attempt.state == AttemptState.SCHEDULED, Attempt.due_at <= bindparam("c_now"))
+        .order_by(Attempt.due_at, Attempt.id)
+        .limit(bindparam("c_window", type_=Integer))
+        .cte("claim_window")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    in_window = (
+        Attempt.id
+        == any_(sql_cast(select(func.array_agg(window.c.id)).scalar_subquery(), ARRAY(Integer)))
+        if postgres
+        else Attempt.id.in_(select(window.c.id))
+    )
+    keys = _claim_keys(order)
+    due = (
+        select(Attempt.id, *(k.label(f"k{i}") for i, k in enumerate(keys)))
+        .join(CallbackTask, CallbackTask.id == Attempt.task_id)
+        .where(in_window, Attempt.state == AttemptState.SCHEDULED)
+        .order_by(*claim_order_by(order))
+        .limit(bindparam("c_limit", type_=Integer))
+        .with_for_update(skip_locked=True, of=Attempt)
+        .cte("due")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    returned = (
+        (Attempt.id, *(due.c[f"k{i}"] for i in range(len(keys)))) if postgres else (Attempt.id,)
+    )
+    return (
+        update(Attempt)
+        .where(Attempt.id == due.c.id, Attempt.state == AttemptState.SCHEDULED)
+        .values(
+            state=AttemptState.CLAIMED,
+            claimed_by=bindparam("c_worker"),
+            claimed_at=bindparam("c_now"),
+            lease_expires_at=bindparam("c_until"),
+        )
+        .returning(*returned)
     )
 
 
