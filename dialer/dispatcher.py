@@ -5,8 +5,9 @@ schedules attempts for tasks that are due, claims what the pipe has room for wit
 re-checks the gate for each right before its request, and hands them to a small pool of workers
 that share one pacer: the pipe stays full while the API is slow, never above the CPS. Results
 are recorded in short transactions as they come back — at the end of the tick (`wait=True`,
-tests and one-shot runs) or at the next tick (`wait=False`, `dialer run`), so the next batch is
-claimed while the last one's slowest requests are still out.
+tests and one-shot runs) or at the next tick (`wait=False`, `dialer run`), in the transaction
+that claims the next batch, so the next batch is claimed while the last one's slowest requests
+are still out, with one commit per batch.
 """
 
 from __future__ import annotations
