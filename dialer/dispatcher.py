@@ -220,6 +220,18 @@ class Dispatcher:
 
         def record(session: Session) -> list[int]:
             tries.append(counted := TickReport())  # the counts of the try that commits
+            # The claim first: the rows recorded below are locked (status callbacks for them
+            # wait) only from their update to the commit, not during the claim too.
+            ids = []
+            if claim > 0 and len(tries) == 1:
+                ids = books.claim(
+                    session,
+                    self.config.worker_id,
+                    self.clock.now(),
+                    self.config.lease,
+                    claim,
+                    order=self.config.claim_order,
+                )
             for job, result in results:
                 if result[0] != "placed":
                     self._record_one(session, job, result, counted)
@@ -229,16 +241,7 @@ class Dispatcher:
                 self.clock.now(),
                 self.config.placed_lease,
             )
-            if claim <= 0 or len(tries) > 1:
-                return []
-            return books.claim(
-                session,
-                self.config.worker_id,
-                self.clock.now(),
-                self.config.lease,
-                claim,
-                order=self.config.claim_order,
-            )
+            return ids
 
         # The results leave the pipe only once they are recorded: if the database cannot take
         # them now, the next tick records them (and the calls they placed are not lost).

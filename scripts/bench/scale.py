@@ -118,8 +118,8 @@ def reset_attempts(schema: Schema) -> None:
 
 
 def ours_worker(url: str, schema: str, name: str, go: Any, out: Any) -> None:
-    """A process: the dispatcher's store path (`Dispatcher._record`): each transaction records
-    the last batch as placed (`books.mark_placed_many`) and claims the next (`books.claim`)."""
+    """A process: the dispatcher's store path (`Dispatcher._record`): each transaction claims
+    the next batch (`books.claim`) and records the last as placed (`books.mark_placed_many`)."""
     from dialer import attempts as books
     from dialer.clock import SystemClock
     from dialer.store import Store
@@ -132,12 +132,12 @@ def ours_worker(url: str, schema: str, name: str, go: Any, out: Any) -> None:
     done, start, cpu, pg = 0, time.perf_counter(), time.process_time(), cpu_seconds(backend)
     ids: list[int] = []
     while True:
-        with store.transaction() as s:
+        with store.transaction() as s:  # the claim first, as the dispatcher does
+            claimed = books.claim(s, name, clock.now(), timedelta(minutes=2), BATCH)
             books.mark_placed_many(
                 s, [(i, f"CA{i:032x}", "queued") for i in ids], clock.now(), timedelta(minutes=15)
             )
-            done += len(ids)
-            ids = books.claim(s, name, clock.now(), timedelta(minutes=2), BATCH)
+        done, ids = done + len(ids), claimed
         if not ids:
             break
     out.put(
