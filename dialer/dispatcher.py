@@ -5,8 +5,9 @@ schedules attempts for tasks that are due, claims what the pipe has room for wit
 re-checks the gate for each right before its request, and hands them to a small pool of workers
 that share one pacer: the pipe stays full while the API is slow, never above the CPS. Results
 are recorded in short transactions as they come back — at the end of the tick (`wait=True`,
-tests and one-shot runs) or at the next tick (`wait=False`, `dialer run`), so the next batch is
-claimed while the last one's slowest requests are still out.
+tests and one-shot runs) or at the next tick (`wait=False`, `dialer run`), in the transaction
+that claims the next batch, so the next batch is claimed while the last one's slowest requests
+are still out, with one commit per batch.
 """
 
 from __future__ import annotations
@@ -110,33 +111,31 @@ class Dispatcher:
     # -- one tick
 
     def tick(self, *, wait: bool = True) -> TickReport:
-        """Reap, schedule, claim what the pipe has room for, gate and send; record results."""
+        """Reap, schedule, claim what the pipe has room for, gate and send; record results.
+
+        The results that came back since the last tick are recorded in the same transaction as
+        the next claim: one commit (one WAL flush) per batch instead of two, which is what a
+        busy dispatcher's database waits on. Until that commit neither is in the books, as if
+        the process had died right after the SDK returned: the reaper reconciles such claims
+        with Twilio before anything is dialled again.
+        """
         report = TickReport()
-        self._collect(report, block=False)
+        back = self._back(block=False)  # recorded below, with the claim
         halted_now = self.store.retrying(self._refresh)
-        report.reaped, report.adopted = self.reconciler.reap()
+        holding = {self._inflight[f].attempt_id for f in back}
+        report.reaped, report.adopted = self.reconciler.reap(holding=holding)
+        room = 0
         if not (halted_now or self._stopping.is_set()):
             now = self.clock.now()
             sched = self.store.retrying(
                 lambda s: books.schedule_due(s, self.book, now, self.config.senders)
             )
             report.scheduled, report.exhausted = sched.scheduled, sched.exhausted
-            room = self._batch() - len(self._inflight)
-            if room > 0:
-                # (A claim whose commit was lost on the way is not retried into a second one:
-                # its rows stay claimed, unsent, until the reaper releases them.)
-                with self.store.transaction() as session:
-                    ids = books.claim(
-                        session,
-                        self.config.worker_id,
-                        self.clock.now(),
-                        self.config.lease,
-                        room,
-                        order=self.config.claim_order,
-                    )
-                report.claimed = len(ids)
-                if ids:
-                    self._send(ids, report)
+            room = self._batch() - (len(self._inflight) - len(back))
+        ids = self._record(back, report, claim=max(0, room))
+        report.claimed = len(ids)
+        if ids:
+            self._send(ids, report)
         if wait:
             self.drain(report)
         return report
@@ -188,15 +187,28 @@ class Dispatcher:
                 continue
             self._inflight[self._pool.submit(self._place, job, decision)] = job
 
-    def _collect(self, report: TickReport, *, block: bool) -> None:
-        """Record the requests that came back (waiting for at least one when `block`)."""
+    def _back(self, *, block: bool) -> set[Future[Result]]:
+        """The requests that came back (waiting up to 5 s for at least one when `block`)."""
         if not self._inflight:
-            return
+            return set()
         done, _ = wait(
             list(self._inflight), timeout=5.0 if block else 0, return_when=FIRST_COMPLETED
         )
-        if not done:
-            return
+        return done
+
+    def _collect(self, report: TickReport, *, block: bool) -> None:
+        """Record the requests that came back (waiting for at least one when `block`)."""
+        self._record(self._back(block=block), report, claim=0)
+
+    def _record(self, done: set[Future[Result]], report: TickReport, *, claim: int) -> list[int]:
+        """Record these requests' results and claim up to `claim` attempts, in one transaction.
+
+        Run again on a fresh connection if the database dropped it, but without the claim: a
+        claim whose commit was lost on the way is not retried into a second one (its rows stay
+        claimed, unsent, until the reaper releases them); the recording is idempotent.
+        """
+        if not done and claim <= 0:
+            return []
         results: list[tuple[Job, Result]] = []
         for fut in done:
             if fut.exception() is not None:
@@ -206,21 +218,34 @@ class Dispatcher:
         placed = [(job, value) for job, (what, value) in results if what == "placed"]
         tries: list[TickReport] = []
 
-        def record(session: Session) -> None:
+        def record(session: Session) -> list[int]:
             tries.append(counted := TickReport())  # the counts of the try that commits
+            # The claim first: the rows recorded below are locked (status callbacks for them
+            # wait) only from their update to the commit, not during the claim too.
+            ids = []
+            if claim > 0 and len(tries) == 1:
+                ids = books.claim(
+                    session,
+                    self.config.worker_id,
+                    self.clock.now(),
+                    self.config.lease,
+                    claim,
+                    order=self.config.claim_order,
+                )
             for job, result in results:
                 if result[0] != "placed":
-                    self._record(session, job, result, counted)
+                    self._record_one(session, job, result, counted)
             books.mark_placed_many(
                 session,
                 [(job.attempt_id, rec.sid, rec.status) for job, rec in placed],
                 self.clock.now(),
                 self.config.placed_lease,
             )
+            return ids
 
         # The results leave the pipe only once they are recorded: if the database cannot take
         # them now, the next tick records them (and the calls they placed are not lost).
-        self.store.retrying(record)
+        ids = self.store.retrying(record)
         for fut in done:
             self._inflight.pop(fut)
         report.add(tries[-1])
@@ -230,6 +255,7 @@ class Dispatcher:
             for job, rec in placed:
                 if job.channel != "sms":
                     self.telephony.cancel_call(rec.sid)
+        return ids
 
     # -- placing
 
@@ -376,7 +402,9 @@ class Dispatcher:
                 .values(next_attempt_at=now, updated_at=now)
             )
 
-    def _record(self, session: Session, job: Job, result: tuple[str, Any], r: TickReport) -> None:
+    def _record_one(
+        self, session: Session, job: Job, result: tuple[str, Any], r: TickReport
+    ) -> None:
         now = self.clock.now()
         what, value = result
         if what == "lapsed":  # not sent; the reaper gives it back once the lease has expired

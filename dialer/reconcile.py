@@ -12,7 +12,7 @@ its SID and ended from what Twilio says.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -143,8 +143,12 @@ class Reconciler:
             )
         return False
 
-    def reap(self) -> tuple[int, int]:
-        """Expired leases: claimed ones adopted or released, placed ones fetched; (reaped, adopted)."""
+    def reap(self, *, holding: Collection[int] = ()) -> tuple[int, int]:
+        """Expired leases: claimed ones adopted or released, placed ones fetched; (reaped, adopted).
+
+        `holding`: attempts whose results this dispatcher has back and records next (its
+        request came back; the clock may have run past the lease meanwhile): not reaped here.
+        """
         now = self.clock.now()
         with self.store.sessions() as session:
             expired = session.execute(
@@ -165,6 +169,8 @@ class Reconciler:
             ).all()
         reaped = adopted = 0
         for row in expired:
+            if row.id in holding:
+                continue
             if not self._take(row.id, row.state, now):
                 continue  # another dispatcher of the fleet is reconciling it
             try:

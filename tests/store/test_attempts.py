@@ -173,6 +173,42 @@ def test_a_callback_before_the_placement_record_is_not_undone(
     )
 
 
+def test_a_batch_is_placed_row_by_row_and_a_callback_that_came_first_stands(
+    store: Store, clock: SettableClock, spec: CampaignSpec
+) -> None:
+    """`mark_placed_many` (one statement over arrays on PostgreSQL) gives each attempt its own
+    SID and status; the one whose callback won the race keeps its state and gets its SID."""
+    seed(store, clock, spec, n=3)
+    schedule(store, clock)
+    with store.transaction() as s:
+        first, second, third = books.claim(s, "A", clock.now(), timedelta(minutes=2), 3)
+    called_at = clock.now()
+    assert status(store, clock, second, "busy", 2)  # its callback came before the record
+    clock.advance(5)
+    with store.transaction() as s:
+        books.mark_placed_many(
+            s,
+            [
+                (first, "CA" + "a" * 32, "queued"),
+                (second, SID, "queued"),
+                (third, "CA" + "c" * 32, "ringing"),
+            ],
+            clock.now(),
+            timedelta(minutes=15),
+        )
+    with store.sessions() as s:
+        rows = {
+            a.id: (a.state, a.provider_sid, a.provider_status, a.placed_at, a.lease_expires_at)
+            for a in s.scalars(select(Attempt))
+        }
+    until = clock.now() + timedelta(minutes=15)
+    assert rows == {
+        first: (AttemptState.PLACED, "CA" + "a" * 32, "queued", clock.now(), until),
+        second: (AttemptState.COMPLETED, SID, "busy", called_at, None),  # the callback's
+        third: (AttemptState.PLACED, "CA" + "c" * 32, "ringing", clock.now(), until),
+    }
+
+
 def test_voice_retries_with_backoff_then_falls_back_to_sms_then_to_a_person(
     store: Store, clock: SettableClock, spec: CampaignSpec
 ) -> None:

@@ -128,7 +128,9 @@ def _unsettled(store: Store) -> int:
         )
 
 
+@pytest.mark.parametrize("wait", [True, False], ids=["tick-waits", "tick-goes-on"])
 def test_workers_reconnect_after_their_sessions_are_cut_and_nothing_is_lost(
+    wait: bool,
     pg_store: tuple[Store, Cutter],
     clock: SettableClock,
     make_sandbox: Callable[..., SandboxHarness],
@@ -146,7 +148,8 @@ def test_workers_reconnect_after_their_sessions_are_cut_and_nothing_is_lost(
         d = _dispatcher(store, clock, harness, hooks.base_url)
         cutter.every, cutter.limit = 29, 12
         for i in range(60):  # an hour of campaign time, a tick a minute
-            _guarded(d.tick, tick_errors)
+            # (`wait=False` as `dialer run` ticks: results are recorded with the next claim)
+            _guarded(lambda: d.tick(wait=wait), tick_errors)
             harness.advance(60)
             if i % 6 == 3:
                 cutter.cut()  # the idle sessions in every worker's pool
@@ -154,7 +157,7 @@ def test_workers_reconnect_after_their_sessions_are_cut_and_nothing_is_lost(
         # Past the placed lease: the reaper settles what the cuts kept from being recorded.
         for _ in range(12):
             clock.advance(timedelta(minutes=5))
-            _guarded(d.tick, tick_errors)
+            _guarded(lambda: d.tick(wait=wait), tick_errors)
             harness.advance(60)
             if not _unsettled(store) and not d.in_flight:
                 break

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Iterator
+from concurrent import futures
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -14,7 +15,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from seeding import seed
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from twilio.request_validator import RequestValidator
 
 from dialer.campaigns import CampaignSpec, load_campaign
@@ -269,6 +270,66 @@ def test_a_crash_between_request_and_record_is_reconciled_not_redialled(rig: Rig
     [done] = rig.attempts()
     assert done.state == AttemptState.COMPLETED
     survivor.close()
+
+
+def test_results_are_recorded_in_the_transaction_of_the_next_claim(rig: Rig) -> None:
+    """`dialer run` ticks without waiting: what came back since the last tick is recorded in the
+    transaction that claims the next batch (one commit per batch, not two)."""
+    seed(rig.store, rig.clock, rig.spec, n=2)
+    d = rig.dispatcher(claim_batch=1)
+    assert d.tick(wait=False).claimed == 1
+    futures.wait(list(d._inflight))  # the request is back; nothing recorded yet
+    [sent, waiting] = rig.attempts()
+    assert (sent.state, sent.provider_sid, waiting.state) == (
+        AttemptState.CLAIMED,
+        None,
+        AttemptState.SCHEDULED,
+    )
+    transactions: list[list[str]] = [[]]
+
+    def statement(_c: object, _cur: object, sql: str, *_: object) -> None:
+        transactions[-1].append(sql)
+
+    def commit(_c: object) -> None:
+        transactions.append([])
+
+    event.listen(rig.store.engine, "before_cursor_execute", statement)
+    event.listen(rig.store.engine, "commit", commit)
+    try:
+        report = d.tick(wait=False)
+    finally:
+        event.remove(rig.store.engine, "before_cursor_execute", statement)
+        event.remove(rig.store.engine, "commit", commit)
+    assert (report.placed, report.claimed) == (1, 1)
+    both = [
+        t
+        for t in transactions
+        if any("provider_sid=" in sql for sql in t) and any("claimed_by=" in sql for sql in t)
+    ]
+    assert len(both) == 1  # the record of the first and the claim of the second: one commit
+    [sent, waiting] = rig.attempts()
+    assert (sent.state, waiting.state) == (AttemptState.PLACED, AttemptState.CLAIMED)
+    d.close()
+    assert [a.state for a in rig.attempts()] == [AttemptState.PLACED, AttemptState.PLACED]
+    assert sb_calls(rig) == 2
+
+
+def test_a_result_held_past_its_lease_is_recorded_not_reaped_by_its_own_dispatcher(
+    rig: Rig,
+) -> None:
+    """The clock ran past the claim's lease while the result waited for the next tick: that
+    tick records it (the reaper, which runs first, leaves alone what its dispatcher holds)."""
+    seed(rig.store, rig.clock, rig.spec, n=1)
+    d = rig.dispatcher()
+    assert d.tick(wait=False).claimed == 1
+    futures.wait(list(d._inflight))
+    rig.clock.advance(timedelta(minutes=3))  # the lease (2 min) has run out
+    report = d.tick(wait=False)
+    assert (report.reaped, report.adopted, report.placed) == (0, 0, 1)
+    [placed] = rig.attempts()
+    assert placed.state == AttemptState.PLACED and placed.provider_sid is not None
+    assert sb_calls(rig) == 1
+    d.close()
 
 
 def test_pause_holds_and_resume_releases(rig: Rig) -> None:
