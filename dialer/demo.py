@@ -68,7 +68,7 @@ SAMPLE_AGENTS = Path(__file__).parent / "samples" / "agents.csv"
 
 @dataclass(frozen=True)
 class DemoOptions:
-    customers: int = 1500
+    customers: int = 2000
     days: float = 3.0
     seed: int = 6
     step: timedelta = timedelta(minutes=10)

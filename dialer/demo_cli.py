@@ -39,7 +39,7 @@ def demo_command(
     ctx: typer.Context,
     customers: Annotated[
         int, typer.Option(min=1, max=50000, help="Customers in the generated sample file.")
-    ] = 1500,
+    ] = 2000,
     days: Annotated[
         float, typer.Option(min=0.1, max=14, help="Days of campaign time to fast-forward.")
     ] = 3.0,
