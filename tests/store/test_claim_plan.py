@@ -1,0 +1,89 @@
+"""The claim's plan on PostgreSQL when the statistics are stale: the window's attempts are found
+through the primary key, never by scanning an index on `state`.
+
+The morning case: the nightly ANALYZE saw yesterday's attempts all ended, then `schedule_due`
+adds today's. With those statistics the planner costs every index that can filter on
+`state = 'scheduled'` (the claimable partial index, `ix_attempts_lease`) as nearly empty; when
+the claim's lock step said `state = 'scheduled'` it scanned one of them for each claim, with
+`id = ANY(window)` only as a filter or a non-leading key: 300 ms per claim of a few rows in the
+100,000-call soak (scripts/bench/scale.py part 4), where the primary-key lookup takes 2 ms.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from seeding import seed
+from sqlalchemy import event, text
+
+from dialer import attempts as books
+from dialer.campaigns import load_campaign
+from dialer.clock import SettableClock
+from dialer.store import Store
+
+CAMPAIGNS = Path(__file__).parents[2] / "campaigns"
+ENDED, TODAY = 12_000, 4_000
+
+
+def _claim_plan(store: Store, clock: SettableClock, limit: int) -> list[str]:
+    """EXPLAIN ANALYZE of the exact statement `books.claim` sends (rolled back)."""
+    captured: list[tuple[str, object]] = []
+
+    def grab(conn: object, cursor: object, statement: str, params: object, *_: object) -> None:
+        if statement.lstrip().upper().startswith("WITH CLAIM_WINDOW"):
+            captured.append((statement, params))
+
+    event.listen(store.engine, "before_cursor_execute", grab)
+    try:
+        with store.sessions() as s, s.begin():
+            point = s.begin_nested()  # the statement's text; its claim undone before the plan's
+            claimed = books.claim(s, "plan", clock.now(), timedelta(minutes=2), limit)
+            assert len(claimed) == limit
+            point.rollback()
+            statement, params = captured[0]
+            raw = s.connection().connection.driver_connection
+            assert raw is not None
+            rows = raw.execute(  # type: ignore[attr-defined]
+                "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + statement, params
+            ).fetchall()
+            s.rollback()
+    finally:
+        event.remove(store.engine, "before_cursor_execute", grab)
+    return [r[0] for r in rows]
+
+
+@pytest.mark.postgres
+def test_the_window_is_locked_through_the_primary_key_on_stale_statistics(
+    pg_schema: tuple[str, str], clock: SettableClock
+) -> None:
+    url, schema = pg_schema
+    store = Store.open(url, schema=schema)
+    try:
+        spec = load_campaign(CAMPAIGNS / "after-service-satisfaction.toml")
+        [task_id] = seed(store, clock, spec, n=1)
+        insert = (
+            "INSERT INTO attempts (task_id, customer_id, number, channel, phone_e164, from_e164, "
+            "state, due_at, created_at) SELECT t.id, t.customer_id, g, 'voice', '+886900000000', "
+            "'+886200000001', :state, CAST(:due AS timestamptz), CAST(:due AS timestamptz) FROM callback_tasks t, generate_series(CAST(:a AS integer), CAST(:b AS integer)) g "
+            "WHERE t.id = :task"
+        )
+        due = clock.now() - timedelta(minutes=1)
+        with store.transaction() as s:  # yesterday: all ended, then the nightly ANALYZE
+            s.execute(text(insert), {"state": "completed", "due": due, "a": 1, "b": ENDED,
+                                     "task": task_id})  # fmt: skip
+        with store.transaction() as s:
+            s.execute(text("ANALYZE attempts"))
+        with store.transaction() as s:  # this morning's attempts, not analysed yet
+            s.execute(text(insert), {"state": "scheduled", "due": due, "a": ENDED + 1,
+                                     "b": ENDED + TODAY, "task": task_id})  # fmt: skip
+
+        plan = _claim_plan(store, clock, 1)  # one: the attempts share a task
+
+        by_window = [i for i, line in enumerate(plan) if "Index Cond: (id = ANY" in line]
+        assert by_window, "\n".join(plan)
+        for i in by_window:  # the node that takes the window's ids is the primary key's
+            assert "pk_attempts" in plan[i - 1], "\n".join(plan)
+    finally:
+        store.close()
