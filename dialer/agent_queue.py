@@ -6,12 +6,18 @@ and `dialer assignments`; only a supervisor may ask for another agent's queue.
 
 A task past its deadline stays in the queue: it is breached (DOMAIN.md) until reached, and a
 reach now still counts, as reached late, so it remains workable. But it can no longer count
-towards coverage in time, so it comes **after** every task that still can: the order is due
-appointments, tasks still in time (planner's urgency), overdue tasks (members first, then the
-most recently overdue: the service is freshest in the customer's mind, a week-old miss is the
-least worth a call), appointments still ahead. Each line says whether it is overdue and by how
-much; the queue's limit is filled with in-time tasks first, so a pile of old misses never hides a
-task that can still be saved.
+towards coverage in time, so it comes **after** every task that still can. An appointment is
+different: the customer agreed a time and waits for the call, so one whose agreed time passed
+without the call (more than the hour the gate still keeps it, `APPOINTMENT_KEPT`) is overdue
+and urgent: it comes right after the appointments that can still be kept on time (their hour
+runs out soon; the missed one is late whatever happens), the longest-waiting customer first.
+
+The order: due appointments, overdue appointments, tasks still in time (planner's urgency),
+overdue tasks (members first, then the most recently overdue: the service is freshest in the
+customer's mind, a week-old miss is the least worth a call), appointments still ahead. Each line
+says whether it is overdue (past the deadline, or past the agreed time) and by how much; the
+queue's limit is filled with in-time tasks first, so a pile of old misses never hides a task that
+can still be saved.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from dialer.agent_work import OPEN_STATES, Actor, actor_named
 from dialer.appointments import customer_reachee, customer_zone
 from dialer.attempts import CampaignBook
 from dialer.errors import NotFoundError
-from dialer.gate import APPOINTMENT_SLACK
+from dialer.gate import APPOINTMENT_KEPT, APPOINTMENT_SLACK
 from dialer.models import CallbackTask, Customer
 from dialer.windows import is_open, next_open
 
@@ -62,13 +68,27 @@ class QueueItem:
     def overdue_by(self) -> timedelta:
         return max(-self.time_left, timedelta(0))
 
+    @property
+    def appointment_overdue_by(self) -> timedelta:
+        """How long ago the agreed time passed, once the gate no longer keeps it (zero before,
+        and without an appointment): the customer has been waiting that long."""
+        if self.appointment_at is None:
+            return timedelta(0)
+        waited = self.local_now - self.appointment_at
+        return waited if waited > APPOINTMENT_KEPT else timedelta(0)
+
+    @property
+    def appointment_overdue(self) -> bool:
+        """The agreed time passed without the call: urgent, the customer waits."""
+        return self.appointment_overdue_by > timedelta(0)
+
 
 def queue(
     session: Session, book: CampaignBook, actor: Actor, now: datetime, *, agent: str | None = None
 ) -> list[QueueItem]:
     """The open tasks of `agent` (default: the actor) in the planner's order of urgency, with
-    appointments whose time has come first and appointments still ahead last, at their time.
-    Only a supervisor may name another agent."""
+    appointments whose time has come first (those still kept on time, then the overdue) and
+    appointments still ahead last, at their time. Only a supervisor may name another agent."""
     owner = actor
     if agent is not None and agent != actor.username:
         if not actor.supervisor:
@@ -99,11 +119,13 @@ def queue(
             .limit(QUEUE_LIMIT - len(rows))
         ).all()
     items = [_item(book, task, cust, now) for task, cust in rows]
-    due_appts = sorted((i for i in items if i.appointment_at and i.due), key=_appt_key)
-    later = sorted((i for i in items if i.appointment_at and not i.due), key=_appt_key)
+    appts = sorted((i for i in items if i.appointment_at), key=_appt_key)
+    kept = [i for i in appts if i.due and not i.appointment_overdue]
+    missed = [i for i in appts if i.appointment_overdue]  # the longest-waiting first
+    later = [i for i in appts if not i.due]
     in_time = [i for i in items if not i.appointment_at and not i.overdue]
     overdue = [i for i in items if not i.appointment_at and i.overdue]
-    return [*due_appts, *in_time, *overdue, *later]
+    return [*kept, *missed, *in_time, *overdue, *later]
 
 
 def _appt_key(item: QueueItem) -> datetime:

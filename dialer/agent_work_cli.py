@@ -69,26 +69,42 @@ def assignments_command(
                 "campaign": i.campaign, "deadline": i.deadline.isoformat(),
                 "seconds_left": int(i.time_left.total_seconds()), "overdue": i.overdue,
                 "appointment": i.appointment_at.isoformat() if i.appointment_at else None,
-                "due": i.due, "window_open": i.window_open, "time_zone": i.zone,
+                "due": i.due, "appointment_overdue": i.appointment_overdue,
+                "appointment_overdue_seconds": int(i.appointment_overdue_by.total_seconds()),
+                "window_open": i.window_open, "time_zone": i.zone,
                 "local_time": i.local_now.isoformat(timespec="minutes"),
             }, ensure_ascii=False))  # fmt: skip
         return
     if not items:
         out.print(f"no open tasks for {agent}")
         return
+    missed = sum(1 for i in items if i.appointment_overdue)
     late = sum(1 for i in items if i.overdue)
-    overdue = f", {late} past the deadline (still worth a call: reached late)" if late else ""
-    table = Table(title=f"{agent}: {len(items)} open task(s){overdue}")
+    title = f"{agent}: {len(items)} open task(s)"
+    if missed:
+        title += f", {missed} appointment(s) overdue (the customer waits: call first)"
+    if late:
+        title += f", {late} past the deadline (still worth a call: reached late)"
+    table = Table(title=title)
     for col in ("task", "customer", "member", "time left", "appointment", "window", "local time"):
         table.add_column(col)
     for i in items:
-        appt = i.appointment_at.astimezone(i.local_now.tzinfo) if i.appointment_at else None
         table.add_row(
             str(i.task_id), i.customer_name, "yes" if i.member else "", _left(i.time_left),
-            (f"{appt:%m-%d %H:%M}" + ("" if i.due else " (later)")) if appt else "",
-            "open" if i.window_open else "closed", f"{i.local_now:%H:%M} {i.zone}",
+            _appointment(i), "open" if i.window_open else "closed",
+            f"{i.local_now:%H:%M} {i.zone}",
         )  # fmt: skip
     out.print(table)
+
+
+def _appointment(i: agent_queue.QueueItem) -> str:
+    """'11-23 14:00', '11-24 09:00 (later)' or '11-23 08:00 overdue 2h 00m' (local time)."""
+    if i.appointment_at is None:
+        return ""
+    at = f"{i.appointment_at.astimezone(i.local_now.tzinfo):%m-%d %H:%M}"
+    if i.appointment_overdue:
+        return f"{at} overdue {_span(i.appointment_overdue_by)}"
+    return at if i.due else f"{at} (later)"
 
 
 def call_command(

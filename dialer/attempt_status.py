@@ -37,14 +37,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
+from dialer import agreement
 from dialer.attempts import ENDED_ATTEMPT_STATES, OPEN_TASK_STATES, CampaignBook, mark_placed
 from dialer.models import (
     Attempt,
     AttemptState,
     CallbackTask,
     Campaign,
-    Outcome,
-    OutcomeName,
     WebhookEvent,
 )
 
@@ -534,7 +533,7 @@ def next_try(
     conn: Connection, book: CampaignBook, task: TaskView, attempt: AttemptView, now: datetime
 ) -> datetime | None:
     """When `task` is next due now that `attempt` has ended (stored); None: leave it alone."""
-    agreed = task.outcome == OutcomeName.CALLBACK_REQUESTED
+    agreed = agreement.agreed(task.outcome)
     if task.state not in OPEN_TASK_STATES or (
         not agreed and (task.reached_at is not None or task.outcome)
     ):
@@ -546,7 +545,7 @@ def next_try(
         return None
     policy = spec.attempt_policy(attempt.channel)
     if agreed:  # an agreed callback's tries count from the agreement
-        tries = _tries_since_agreed(conn, task.id, attempt.channel)
+        tries = _tries_since_agreed(conn, task, attempt.channel)
     else:
         [(count,)] = _TRIES.run(conn, {"b_task": task.id, "b_channel": attempt.channel})[1]
         tries = int(count)
@@ -558,20 +557,17 @@ def next_try(
     return (attempt.ended_at or now) + spacing
 
 
-def _tries_since_agreed(conn: Connection, task_id: int, channel: str) -> int:
-    agreed_at = conn.execute(select(Outcome.recorded_at).where(Outcome.task_id == task_id)).scalar()
-    query = (
-        select(func.count())
-        .select_from(Attempt)
-        .where(
-            Attempt.task_id == task_id,
+def _tries_since_agreed(conn: Connection, task: TaskView, channel: str) -> int:
+    """The tries on `channel` that count after the customer agreed another time."""
+    since = agreement.agreed_at(conn, [(task.id, task.outcome)]).get(task.id)
+    made = conn.execute(
+        select(Attempt.created_at).where(
+            Attempt.task_id == task.id,
             Attempt.channel == channel,
             Attempt.state != AttemptState.CANCELLED,
         )
-    )
-    if agreed_at is not None:
-        query = query.where(Attempt.created_at >= agreed_at)
-    return int(conn.execute(query).scalar() or 0)
+    ).scalars()
+    return sum(1 for created_at in made if agreement.counted(created_at, since))
 
 
 def adopt(

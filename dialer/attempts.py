@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from dialer import agreement
 from dialer.campaigns import CampaignSpec
 from dialer.models import (
     Attempt,
@@ -35,7 +36,6 @@ from dialer.models import (
     Campaign,
     CustomerPhone,
     DoNotContact,
-    Outcome,
     OutcomeName,
     PhoneType,
     TaskState,
@@ -280,10 +280,8 @@ def schedule_due(
         .order_by(Attempt.task_id, Attempt.number)
     ):
         tried[tid].append(Tried(channel, created))
-    for tid, agreed_at in agreed_since(
-        session, [t.id for t in tasks if t.outcome == OutcomeName.CALLBACK_REQUESTED]
-    ).items():  # an agreed callback gets its tries afresh, counted from the agreement
-        tried[tid] = [x for x in tried[tid] if x.at >= agreed_at]
+    for tid, since in agreement.agreed_at(session, [(t.id, t.outcome) for t in tasks]).items():
+        tried[tid] = [x for x in tried[tid] if agreement.counted(x.at, since)]
     customer_ids = {t.customer_id for t in tasks}
     phones = phones_of(session, customer_ids)
     all_numbers = [p.e164 for ps in phones.values() for p in ps]
@@ -353,16 +351,6 @@ def schedule_due(
             )
         report.scheduled = len(made)
     return report
-
-
-def agreed_since(session: Session, task_ids: Sequence[int]) -> dict[int, datetime]:
-    """When each of these tasks' customers agreed to be called back (their outcome's time)."""
-    if not task_ids:
-        return {}
-    rows = session.execute(
-        select(Outcome.task_id, Outcome.recorded_at).where(Outcome.task_id.in_(task_ids))
-    )
-    return {tid: at for tid, at in rows}
 
 
 def _end_task(

@@ -20,6 +20,7 @@ Verdict = Literal["go", "defer", "hold", "cancel"]
 HOLD_FOR = timedelta(minutes=1)  # paused / halted: look again this much later
 MAX_SMS_VALIDITY = timedelta(hours=10)  # Twilio's 36,000 s ceiling
 APPOINTMENT_SLACK = timedelta(minutes=15)  # an agreed time is kept within -15 / +60 minutes
+APPOINTMENT_KEPT = APPOINTMENT_SLACK * 4  # a call this long after the agreed time still keeps it
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,7 @@ def check(g: GateInput, now: datetime) -> Decision:
 
 
 def _at_appointment(at: datetime | None, now: datetime) -> bool:
-    return at is not None and at - APPOINTMENT_SLACK <= now <= at + APPOINTMENT_SLACK * 4
+    return at is not None and at - APPOINTMENT_SLACK <= now <= at + APPOINTMENT_KEPT
 
 
 def _go(g: GateInput, now: datetime) -> Decision:

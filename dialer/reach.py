@@ -41,7 +41,11 @@ from dialer.windows import Reachee, WindowPolicy, open_intervals
 __all__ = ["LATE_HORIZON", "Reach", "ReachBook", "Shift", "policy_of", "shift_of"]
 
 LATE_HORIZON: Final = timedelta(days=7)
-"""How far ahead a task past its deadline looks for an agent who can still call it."""
+"""How far ahead a task past its deadline looks for an agent who can still call it. One week,
+because shifts (working days) and calling windows (campaign weekdays) repeat weekly: a week sees
+every pairing that ever meets, and the share is a whole week's. Not a campaign setting: a shorter
+span would call a reachable task out of hours on some weekdays, a longer one differs only
+across long holidays. (It judges reach only; it does not end overdue tasks.)"""
 STEPS: Final = 8  # shares are rounded up to eighths
 
 Shift = tuple[tuple[time, time], frozenset[int], str]  # working hours, days, zone

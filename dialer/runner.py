@@ -6,11 +6,12 @@ customer extract), plan new service events, dispatch (which reaps leases first),
 whose next try would miss the deadline, hand the agents' queue out to agents (assign and
 rebalance, as `dialer agents rebalance`), refresh open tasks' slack and capacity flag (read by
 `dialer coverage`), write the nightly summary report (23:30 in the campaign's zone, when it asks
-for one),
-and fire the date/cron triggers of holiday and maintenance campaigns in their own time zones. Each trigger's firing is kept in the
-`trigger_firings` table, so a restart neither misses nor repeats one. The webhooks are served
-in the same process; without Twilio credentials a sandbox is started and dialled instead.
-SIGTERM stops new work and drains what is in flight.
+for one), and fire the date/cron triggers of holiday and maintenance campaigns in their own time
+zones. Each trigger's firing is kept in the `trigger_firings` table, so a restart neither misses
+nor repeats one. The lease holder also runs its interval jobs as soon as it leads, at start-up
+or on taking the lease over (`Runner.catch_up`), not only after their first interval.
+The webhooks are served in the same process; without Twilio credentials a sandbox is started and
+dialled instead. SIGTERM stops new work and drains what is in flight.
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ CUSTOMER_FILES = (".csv", ".tsv", ".txt", ".xlsx")
 SLACK_MINUTES = 5  # how stale the slack `dialer coverage` reads may get
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
 ROLES = ("all", "dispatcher", "planner", "web")  # what one `dialer run` process of a fleet does
+# The interval jobs a new leader runs at once (`Runner.catch_up`, `Runner._bring_forward`).
+CATCH_UP_JOBS = ("import", "triggers", "plan", "forgotten-calls", "escalate", "assign", "slack")
 
 
 @dataclass
@@ -120,6 +123,7 @@ class Runner:
         self._book = CampaignBook()  # campaign specs for the slack refresh, parsed once
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.leading = False  # holds the periodic jobs' lease (see `dialer.election`)
+        self._catch_up_on_take_over = False  # from the end of start(): see `_bring_forward`
 
     # -- start and stop
 
@@ -135,7 +139,8 @@ class Runner:
         if role in ("all", "planner"):
             self._schedule_periodic()
             if self.lead():
-                self.startup_catch_up()
+                self.catch_up()
+            self._catch_up_on_take_over = True
         # Everything built so far lives as long as the process: keep it out of the garbage
         # collector's full passes, whose pauses would bunch paced requests.
         gc.collect()
@@ -234,7 +239,18 @@ class Runner:
         was, self.leading = self.leading, bool(self._guard("lease", take))
         if self.leading != was:
             log.info("%s the periodic jobs", "running" if self.leading else "no longer running")
+            if self.leading and self._catch_up_on_take_over:
+                self._bring_forward()
         return self.leading
+
+    def _bring_forward(self) -> None:
+        """Taken over from a leader that died or stopped: the interval jobs run now, not at
+        their next interval (up to 5 minutes away). Moved, not added: each job still runs one
+        instance at a time, and this heartbeat goes on renewing the lease meanwhile."""
+        now = self.clock.now()
+        for job_id in CATCH_UP_JOBS:
+            if self.scheduler.get_job(job_id) is not None:
+                self.scheduler.modify_job(job_id, next_run_time=now)
 
     def _if_leading(self, job: Callable[..., Any]) -> Callable[..., Any]:
         """`job`, run only by the lease holder (the lease renewed first): once across the fleet."""
@@ -248,12 +264,21 @@ class Runner:
         assert self.webhooks is not None
         return self.webhooks.base_url
 
-    def startup_catch_up(self) -> None:
-        """Before the first tick: files waiting, triggers missed while down, then a plan."""
+    def catch_up(self) -> None:
+        """What a leader at start-up owes at once, in order and before the first tick, rather
+        than at its jobs' first runs up to 5 minutes later: files waiting, triggers missed
+        while down, a plan, forgotten calls closed, late tasks escalated, then the tasks that
+        need a person given to agents (a freshly started fleet assigns new tasks at once) and
+        the slack refreshed (`dialer coverage` is not stale from the start). A process that
+        takes the lease over later has these jobs brought forward instead (`_bring_forward`)."""
         if self.options.watch is not None:
             self.import_tick()
         self.fire_due_triggers()
         self.plan_tick()
+        self.forgotten_calls_tick()
+        self._guard("escalate", self.escalate_tick)
+        self.assign_tick()
+        self.slack_tick()
 
     def stop(self) -> None:
         """Stop new work, let the running jobs (and their requests) finish, close everything."""

@@ -16,6 +16,7 @@ from dialer.agent_work import OPEN_STATES, Actor, visible_task
 from dialer.agents import profile_of
 from dialer.clock import Clock
 from dialer.errors import NotFoundError, UsageError
+from dialer.gate import APPOINTMENT_KEPT
 from dialer.models import Agent, CallbackTask, CaseState, Customer, FollowUpCase, Outcome
 
 CLOSED_CASES = (CaseState.CLOSED, CaseState.REJECTED)
@@ -37,6 +38,7 @@ class AgentLoad:
     members: int
     done_today: int  # outcomes the agent recorded since midnight in the agent's own zone
     overdue: int = 0  # open tasks past their deadline: breached until reached (then late)
+    missed_appointments: int = 0  # agreed times passed without the call: the customer waits
 
     @property
     def load(self) -> float:
@@ -46,14 +48,16 @@ class AgentLoad:
 
 def loads(session: Session, actor: Actor, now: datetime) -> list[AgentLoad]:
     require_supervisor(actor, "such page")
+    missed_before = now - APPOINTMENT_KEPT  # as the agent's queue marks them (agent_queue)
     open_counts = {
-        aid: (int(n), int(m or 0), int(late or 0))
-        for aid, n, m, late in session.execute(
+        aid: (int(n), int(m or 0), int(late or 0), int(missed or 0))
+        for aid, n, m, late, missed in session.execute(
             select(
                 CallbackTask.agent_id,
                 func.count(),
                 func.sum(case((CallbackTask.member.is_(True), 1), else_=0)),
                 func.sum(case((CallbackTask.deadline <= now, 1), else_=0)),
+                func.sum(case((CallbackTask.appointment_at < missed_before, 1), else_=0)),
             )
             .where(CallbackTask.state.in_(OPEN_STATES), CallbackTask.agent_id.is_not(None))
             .group_by(CallbackTask.agent_id)
@@ -68,7 +72,7 @@ def loads(session: Session, actor: Actor, now: datetime) -> list[AgentLoad]:
                 Outcome.agent_id == agent.id, Outcome.recorded_at >= midnight
             )
         )
-        n, m, late = open_counts.get(agent.id, (0, 0, 0))
+        n, m, late, missed = open_counts.get(agent.id, (0, 0, 0, 0))
         out.append(
             AgentLoad(
                 agent.username,
@@ -80,6 +84,7 @@ def loads(session: Session, actor: Actor, now: datetime) -> list[AgentLoad]:
                 m,
                 int(done or 0),
                 late,
+                missed,
             )
         )
     return out

@@ -153,3 +153,28 @@ def test_the_terminal_queue_shows_overdue_tasks_last_and_by_how_much(
     text = " ".join(table.output.split())
     assert "3 open task(s), 1 past the deadline (still worth a call: reached late)" in text
     assert "overdue 1d 3h" in text
+
+
+def test_the_terminal_queue_shows_a_missed_appointment_as_overdue_and_early(
+    app: typer.Typer, store: Store, clock: SettableClock, seeded: Seeded
+) -> None:
+    """Now is 10:00 in Taipei. The customer agreed 07:55 and is still waiting (2 h 5 min, past
+    the hour the gate keeps an agreed time); 09:40 is still kept. The kept one first, then the
+    missed one, then the ordinary task."""
+    missed, kept, ordinary = seeded.alice
+    with store.transaction() as s:
+        s.get_one(CallbackTask, missed).appointment_at = clock.now() - timedelta(hours=2, minutes=5)
+        s.get_one(CallbackTask, kept).appointment_at = clock.now() - timedelta(minutes=20)
+    listed = run(app, "assignments", "--agent", "alice", "--json")
+    assert listed.exit_code == 0, listed.output
+    rows = [json.loads(line) for line in listed.output.splitlines()]
+    assert [r["task"] for r in rows] == [kept, missed, ordinary]
+    assert [r["appointment_overdue"] for r in rows] == [False, True, False]
+    assert [r["appointment_overdue_seconds"] for r in rows] == [0, 2 * 3600 + 5 * 60, 0]
+    assert rows[1]["due"] and rows[1]["appointment"] == "2026-11-22T23:55:00+00:00"
+    table = run(app, "assignments", "--agent", "alice")
+    assert table.exit_code == 0, table.output
+    text = " ".join(table.output.split())
+    assert "3 open task(s), 1 appointment(s) overdue (the customer waits: call first)" in text
+    assert "11-23 07:55 overdue 2h 05m" in text
+    assert "11-23 09:40" in text and "11-23 09:40 overdue" not in text

@@ -199,3 +199,62 @@ def test_an_overdue_task_is_shown_after_the_tasks_still_in_time(
     assert alice_row.locator(".overdue").inner_text() == "1 past the deadline"
     assert sue.locator("#loads tbody tr", has_text="bob").locator(".overdue").count() == 0
     assert not late_console.foreign
+
+
+@pytest.fixture
+def missed_console(tmp_path: Path) -> Iterator[Console]:
+    """alice's and bob's second tasks are appointments agreed for 07:00 Taipei, three hours
+    before now (10:00): missed, the customer waiting."""
+    store = Store.open(f"sqlite:///{tmp_path / 'dialer.db'}")
+    clock = SettableClock(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))  # Monday 10:00 in Taipei
+    seeded = seed_console(store, clock, passwords=True)
+    with store.transaction() as s:
+        for tid in (seeded.alice[1], seeded.bob[1]):
+            s.get_one(CallbackTask, tid).appointment_at = clock.now() - timedelta(hours=3)
+    parent = FastAPI()
+    mount_console(parent, store, clock, company="測試汽車")
+    with AppServer(parent) as server:
+        yield Console(f"{server.base_url}/console", seeded, [])
+    store.close()
+
+
+@pytest.mark.slow
+def test_a_missed_appointment_is_marked_overdue_and_listed_first(
+    browser: Any, missed_console: Console
+) -> None:
+    """In each console language: the count in the heading, a line above the missed appointment,
+    its row marked overdue with the time since the agreed 07:00, and first in the queue."""
+    a0, a1, a2 = missed_console.seeded.alice
+    b0, b1 = missed_console.seeded.bob
+    cases = (
+        ("alice", "zh-TW", "", [a1, a0, a2], "1 筆預約已逾時", "客戶正在等候", "已過約定時間 3 h 0 min"),
+        ("bob", "ko-KR", "", [b1, b0], "예약 시간 지남 1건", "고객이 기다리고", "약속 시간 3 h 0 min 지남"),
+        ("sue", "en-US", "?agent=alice", [a1, a0, a2], "1 appointment(s) overdue",
+         "the customer is waiting", "3 h 0 min past the agreed time"),
+    )  # fmt: skip
+    for who, locale, query, order, count, divider, mark in cases:
+        page = _page(browser, missed_console, viewport=PHONE, locale=locale, is_mobile=True)
+        _sign_in(page, missed_console, who)
+        page.goto(f"{missed_console.url}/{query}")
+        tasks = page.locator("#queue tbody tr[data-task]")
+        assert [tasks.nth(i).get_attribute("data-task") for i in range(len(order))] == [
+            str(t) for t in order
+        ]
+        assert count in page.locator("#missed-count").inner_text()
+        assert page.locator("#overdue-count").count() == 0  # no deadline has passed
+        rows = page.locator("#queue tbody tr")
+        assert rows.nth(0).get_attribute("id") == "missed-appointments"
+        assert divider in rows.nth(0).inner_text()
+        missed = page.locator(f'tr[data-task="{order[0]}"]')
+        assert missed.get_attribute("class") == "overdue"
+        assert mark in missed.inner_text() and "11-23 07:00" in missed.inner_text()
+        assert page.locator("tr.overdue").count() == 1
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        _shot(page, f"my-calls-missed-appointment-{locale}")
+    sue = _page(browser, missed_console, viewport={"width": 1200, "height": 900}, locale="en-US")
+    _sign_in(sue, missed_console, "sue")
+    sue.goto(f"{missed_console.url}/supervisor")
+    for agent in ("alice", "bob"):  # each agent's load says how many customers wait
+        load = sue.locator(f'#loads tr[data-agent="{agent}"] td.open').inner_text()
+        assert "1 appointment(s) overdue" in load and "past the deadline" not in load
+    assert not missed_console.foreign

@@ -122,3 +122,59 @@ def test_the_supervisor_sees_how_many_overdue_tasks_each_agent_holds(
     with store.sessions() as s:
         loads = {a.username: a for a in supervision.loads(s, sue, clock.now())}
     assert loads["alice"].overdue == 4  # b1's deadline (one day) has passed too
+
+
+def test_an_appointment_past_its_agreed_time_is_overdue_and_comes_right_after_those_kept(
+    store: Store, clock: SettableClock, seeded: Seeded
+) -> None:
+    """alice holds four appointments and one ordinary task. The gate keeps an agreed time up to
+    an hour after it; past that the appointment is overdue by the time since the agreed time,
+    and comes after the appointments still kept (their hour runs out) and before every ordinary
+    task, the longest-waiting customer first, even when its deadline has passed too."""
+    a0, a1, a2 = seeded.alice
+    b0, b1 = seeded.bob
+    now = clock.now()
+    changes = {
+        a0: {"appointment_at": now - timedelta(hours=3)},  # missed 3 h ago
+        a1: {"appointment_at": now - timedelta(minutes=30)},  # still kept (within the hour)
+        a2: {"deadline": now + timedelta(days=2)},  # an ordinary task in time
+        b0: {  # missed yesterday, and now past its deadline as well
+            "appointment_at": now - timedelta(days=1, hours=2),
+            "deadline": now - timedelta(hours=1),
+        },
+        b1: {"appointment_at": now + timedelta(days=1)},  # still ahead
+    }
+    with store.transaction() as s:
+        for tid, values in changes.items():
+            task = s.get_one(CallbackTask, tid)
+            task.agent_id = seeded.ids["alice"]
+            for name, value in values.items():
+                setattr(task, name, value)
+    alice = work.Actor(seeded.ids["alice"], "alice", False)
+    with store.sessions() as s:
+        items = agent_queue.queue(s, CampaignBook(), alice, now)
+    assert [i.task_id for i in items] == [a1, b0, a0, a2, b1]
+    by_id = {i.task_id: i for i in items}
+    assert [by_id[t].appointment_overdue for t in (a1, b0, a0, a2, b1)] == [
+        False, True, True, False, False,
+    ]  # fmt: skip
+    assert by_id[b0].appointment_overdue_by == timedelta(days=1, hours=2)
+    assert by_id[a0].appointment_overdue_by == timedelta(hours=3)
+    assert by_id[a1].appointment_overdue_by == timedelta(0) and by_id[a1].due
+    assert by_id[b0].overdue and by_id[b0].overdue_by == timedelta(hours=1)  # the deadline too
+
+    clock.advance(timedelta(minutes=30))  # a1's agreed time is exactly an hour ago: still kept
+    with store.sessions() as s:
+        items = agent_queue.queue(s, CampaignBook(), alice, clock.now())
+    assert [i.task_id for i in items] == [a1, b0, a0, a2, b1]
+    assert not items[0].appointment_overdue
+    clock.advance(timedelta(seconds=1))  # one second more: missed, and after the older misses
+    with store.sessions() as s:
+        items = agent_queue.queue(s, CampaignBook(), alice, clock.now())
+    assert [i.task_id for i in items] == [b0, a0, a1, a2, b1]
+    assert items[2].appointment_overdue_by == timedelta(hours=1, seconds=1)
+    sue = work.Actor(seeded.ids["sue"], "sue", True)
+    with store.sessions() as s:
+        loads = {a.username: a for a in supervision.loads(s, sue, clock.now())}
+    assert (loads["alice"].missed_appointments, loads["alice"].overdue) == (3, 1)
+    assert loads["bob"].missed_appointments == 0

@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 from dialer.assign import _write
 from dialer.campaign_files import load_campaign
 from dialer.clock import SettableClock
+from dialer.election import TTL
 from dialer.models import Agent, Attempt, AttemptState, AuditEntry, CallbackTask, Campaign, Customer
 from dialer.runner import Runner
 from dialer.store import Store
@@ -155,6 +156,77 @@ def test_the_lease_holder_assigns_and_out_of_hours_tasks_stay_unassigned(
     assert (got.assigned, got.moved, got.kept, got.unassigned) == (0, 0, 3, 2)
     assert got.reasons == {US_OUT_OF_HOURS: 2} and got.out_of_hours_tasks == american
     assert len(runner_audits(store)) == 1
+
+
+def slack(store: Store, ids: list[int]) -> dict[int, int | None]:
+    with store.sessions() as s:
+        rows = s.execute(select(CallbackTask.id, CallbackTask.slack_seconds)
+                         .where(CallbackTask.id.in_(ids)))  # fmt: skip
+        return {tid: seconds for tid, seconds in rows}
+
+
+# Slack of t1 (deadline Thursday 10:00 Taipei) from Monday 10:00, in open window seconds: a call
+# starts by 16:56:30 (ring 30 s + handle 3 m before 17:00), so Monday 10:00-16:56:30 (6 h 56 m
+# 30 s), Tuesday and Wednesday 09:00-16:56:30 (7 h 56 m 30 s each), Thursday 09:00-10:00 (1 h):
+# 23 h 49 m 30 s. t2 and t3 have one and two seconds more (their deadlines).
+T1_SLACK = 23 * 3600 + 49 * 60 + 30
+
+
+def test_a_new_leader_assigns_at_start_up_not_five_minutes_later(
+    planners: Callable[[], Runner], store: Store, clock: SettableClock
+) -> None:
+    """Tasks and an agent wait in the database; a fleet starts: the process that leads gives
+    them out (and refreshes the slack) during its start, before any job has run and with no
+    time passed; the process that does not lead does nothing."""
+    cid = campaign(store)
+    taiwanese = tasks(store, cid, ["t1", "t2", "t3"])
+    tpe = agent(store, "tpe")
+    assert slack(store, taiwanese) == dict.fromkeys(taiwanese)
+
+    first = planners()
+    assert first.leading and clock.now() == NOW
+    assert owners(store, taiwanese) == {tpe: 3}
+    assert first.stats.assigned == 3
+    assert slack(store, taiwanese) == {t: T1_SLACK + i for i, t in enumerate(taiwanese)}
+    [entry] = runner_audits(store)
+    assert entry["assigned"] == 3 and entry["per_agent"] == {"tpe": 3}
+
+    second = planners()
+    assert not second.leading and second.stats.assigned == 0
+    assert len(runner_audits(store)) == 1
+
+
+def test_a_process_that_takes_the_lease_over_runs_the_jobs_at_once(
+    planners: Callable[[], Runner], store: Store, clock: SettableClock
+) -> None:
+    """The leader dies with tasks unassigned; the process taking over brings its interval jobs
+    forward to now (the injected clock's), rather than waiting up to 5 minutes: its assign job
+    then gives them out."""
+    first, second = planners(), planners()
+    assert first.leading and not second.leading
+    cid = campaign(store)
+    taiwanese = tasks(store, cid, ["t1", "t2", "t3"])
+    tpe = agent(store, "tpe")
+    run_job(second, "lead")
+    assert not second.leading
+    jobs = ("triggers", "plan", "forgotten-calls", "escalate", "assign", "slack")
+    # Not started, the scheduler has not timed its jobs yet: none is brought forward.
+    assert [getattr(second.scheduler.get_job(j), "next_run_time", None) for j in jobs] == [
+        None
+    ] * len(jobs)
+
+    clock.advance(TTL)  # the first stopped renewing: killed
+    run_job(second, "lead")
+    assert second.leading
+    assert [second.scheduler.get_job(j).next_run_time for j in jobs] == [NOW + TTL] * len(jobs)
+    assert owners(store, taiwanese) == {None: 3}  # the heartbeat only moves the jobs
+    run_job(second, "assign")
+    assert owners(store, taiwanese) == {tpe: 3}
+    assert second.stats.assigned == 3 and first.stats.assigned == 0
+    run_job(second, "slack")
+    assert slack(store, taiwanese) == {
+        t: T1_SLACK - 30 + i for i, t in enumerate(taiwanese)
+    }  # 30 s of Monday's window went by
 
 
 def test_the_job_rebalances_but_keeps_appointments_and_calls_in_progress(
