@@ -21,7 +21,19 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, Literal, cast
 
-from sqlalchemy import ARRAY, Integer, String, Table, any_, bindparam, func, select, update
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    String,
+    Table,
+    any_,
+    bindparam,
+    false,
+    func,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -380,6 +392,24 @@ def still(state: Any, expected: AttemptState) -> Any:
 # ----------------------------------------------------------------------------- claiming
 
 
+def claimable(postgres: bool) -> Any:
+    """`state = 'scheduled'` as the claim's window and `ix_attempts_claimable` write it.
+
+    On PostgreSQL: `coalesce(state = 'scheduled', false)` with the state as a literal, the
+    index's predicate to the letter (migration 0011). A literal, so that the predicate is proved
+    in a generic (prepared) plan too; an opaque form, so that no index led by `state` can serve
+    it: on statistics taken before the day's attempts were scheduled (autovacuum analyses a
+    large table only after a tenth of it changed) the planner read every scheduled attempt
+    through `ix_attempts_due` and sorted them, for each claim, instead of walking the partial
+    index in claim order. No other condition proves it either (`still`'s `IS TRUE` included),
+    so lookups by id stay on the primary key.
+    """
+    if postgres:
+        scheduled: Any = literal_column(f"'{AttemptState.SCHEDULED.value}'")
+        return func.coalesce(Attempt.state == scheduled, false())
+    return Attempt.state == AttemptState.SCHEDULED
+
+
 ClaimOrder = Literal["priority", "fifo"]
 CLAIM_ORDERS: tuple[ClaimOrder, ...] = ("priority", "fifo")
 NO_SLACK = 2**62  # a task whose slack was never computed goes after those with any
@@ -489,7 +519,7 @@ def _claim_statement(postgres: bool, order: ClaimOrder) -> Any:
     claim."""
     window = (
         select(Attempt.id)
-        .where(Attempt.state == AttemptState.SCHEDULED, Attempt.due_at <= bindparam("c_now"))
+        .where(claimable(postgres), Attempt.due_at <= bindparam("c_now"))
         .order_by(Attempt.due_at, Attempt.id)
         .limit(bindparam("c_window", type_=Integer))
         .cte("claim_window")

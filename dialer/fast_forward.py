@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import exists, or_, select
 
-from dialer.attempts import OPEN_TASK_STATES
+from dialer.attempts import OPEN_TASK_STATES, claimable
 from dialer.dispatcher import Dispatcher
-from dialer.models import IN_FLIGHT_ATTEMPT_STATES, Attempt, AttemptState, CallbackTask
+from dialer.models import IN_FLIGHT_ATTEMPT_STATES, Attempt, CallbackTask
 from dialer.runner import Runner
 from dialer.store import Store
 from dialer.telephony.sandbox.testing import SandboxHarness
@@ -48,12 +48,13 @@ def dispatch_due(store: Store, now: datetime) -> bool:
     """Whether a dispatcher tick has anything to do at `now`: a task whose next try has come, a
     scheduled attempt due, or a lease run out (the reaper's work). One indexed query, so the
     fast-forward skips the tick at night and between retries."""
+    postgres = store.engine.dialect.name == "postgresql"
     due = select(
         or_(
             exists().where(
                 CallbackTask.state.in_(OPEN_TASK_STATES), CallbackTask.next_attempt_at <= now
             ),
-            exists().where(Attempt.state == AttemptState.SCHEDULED, Attempt.due_at <= now),
+            exists().where(claimable(postgres), Attempt.due_at <= now),
             exists().where(
                 Attempt.state.in_(IN_FLIGHT_ATTEMPT_STATES), Attempt.lease_expires_at < now
             ),

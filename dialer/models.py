@@ -441,12 +441,14 @@ class Attempt(Base):
         Index("ix_attempts_customer_placed", "customer_id", "placed_at"),
         Index("ix_attempts_lease", "state", "lease_expires_at"),
         # The claim's ORDER BY due_at, id straight from the index, however many are pending.
+        # On PostgreSQL its predicate is written as the claim writes it (`attempts.claimable`),
+        # a form no index led by `state` can serve (migration 0011).
         Index(
             "ix_attempts_claimable",
             "due_at",
             "id",
             sqlite_where=text("state = 'scheduled'"),
-            postgresql_where=text("state = 'scheduled'"),
+            postgresql_where=text("coalesce(state = 'scheduled', false)"),
         ),
         # Schema invariant: at most one in-flight attempt per task (never contact twice).
         Index(
