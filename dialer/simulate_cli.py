@@ -19,7 +19,7 @@ import typer
 from rich.table import Table
 
 from dialer import audit
-from dialer.campaign_files import campaign_folder
+from dialer.campaign_files import campaign_path
 from dialer.campaigns import CampaignSpec, load_campaign
 from dialer.console import err, out
 from dialer.coverage_cli import parse_at
@@ -32,10 +32,7 @@ CALL_MIX = ("human", "busy", "no_answer", "machine", "failed")
 
 def find_campaign(name: str, folder: Path) -> CampaignSpec:
     """The campaign file `<folder>/<name>.toml` (or a path to one); NotFoundError when absent."""
-    if name.endswith(".toml") or "/" in name:
-        path = Path(name)
-    else:
-        path = campaign_folder(folder) / f"{name}.toml"
+    path = campaign_path(name, folder)
     if not path.is_file():
         raise NotFoundError(f"there is no campaign {name!r} (looked for {path})")
     return load_campaign(path)
