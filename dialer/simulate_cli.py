@@ -19,6 +19,7 @@ import typer
 from rich.table import Table
 
 from dialer import audit
+from dialer.campaign_cli import DirOption
 from dialer.campaign_files import campaign_path
 from dialer.campaigns import CampaignSpec, load_campaign
 from dialer.console import err, out
@@ -227,15 +228,7 @@ def simulate_command(
     step: Annotated[
         float, typer.Option(min=1, max=60, help="Minutes of simulated time per step.")
     ] = 10,
-    folder: Annotated[
-        Path,
-        typer.Option(
-            "--dir",
-            envvar="DIALER_CAMPAIGNS_DIR",
-            help="Folder of campaign files.",
-            show_default=False,
-        ),
-    ] = Path("campaigns"),
+    folder: DirOption = Path("campaigns"),
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Predict member coverage by the deadline: Monte Carlo runs of the real planner, gate and
