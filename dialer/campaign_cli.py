@@ -8,7 +8,6 @@ own as `python -m dialer.campaign_cli`. The folder is `--dir`, else `DIALER_CAMP
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -20,6 +19,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from dialer.campaign_files import campaign_path, existing_campaign_folder
 from dialer.campaigns import (
     CampaignError,
     CampaignFile,
@@ -54,23 +54,6 @@ DirOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-
-def _folder(folder: Path) -> Path:
-    folder = campaign_folder(folder)
-    if not folder.is_dir():
-        raise ConfigError(
-            f"the campaign folder {str(folder)!r} does not exist; pass --dir or set "
-            "DIALER_CAMPAIGNS_DIR"
-        )
-    return folder
-
-
-def _path_of(target: str, folder: Path) -> Path:
-    """A campaign named by slug (looked up in the folder) or by its file path."""
-    if target.endswith(".toml") or os.sep in target or "/" in target:
-        return Path(target)
-    return campaign_folder(folder) / f"{target}.toml"
 
 
 def _emit(data: dict[str, Any]) -> None:
@@ -232,7 +215,7 @@ def list_cmd(
 ) -> None:
     """The campaign files of the folder, whether each is valid."""
     folder = campaign_folder(folder)
-    results = scan_campaigns(_folder(folder))
+    results = scan_campaigns(existing_campaign_folder(folder))
     if as_json:
         for r in results:
             _emit(_summary(r))
@@ -313,10 +296,10 @@ def show_cmd(
 ) -> None:
     """One campaign in words: trigger, audience, deadline, window, channels and its script."""
     folder = campaign_folder(folder)
-    path = _path_of(name, folder)
+    path = campaign_path(name, folder)
     if not path.is_file():
         if path.parent == folder:
-            _folder(folder)
+            existing_campaign_folder(folder)
             known = ", ".join(p.stem for p in sorted(folder.glob("*.toml"))) or "none"
             raise NotFoundError(f"there is no campaign {name!r} in {folder} (campaigns: {known})")
         raise NotFoundError(f"there is no campaign file {str(path)!r}")
@@ -405,7 +388,7 @@ def validate_cmd(
     if targets:
         results = []
         for target in targets:
-            path = _path_of(target, folder)
+            path = campaign_path(target, folder)
             if path.is_file():
                 results.append(read_campaign(path))
             else:
@@ -413,7 +396,7 @@ def validate_cmd(
                 missing.problems.append(Problem(str(path), (), "there is no such campaign file"))
                 results.append(missing)
     else:
-        results = scan_campaigns(_folder(folder))
+        results = scan_campaigns(existing_campaign_folder(folder))
         if not results:
             raise ConfigError(f"there are no campaign files (*.toml) in {folder}")
     for r in results:

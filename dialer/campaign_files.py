@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -294,3 +295,26 @@ def campaign_folder(folder: Path) -> Path:
     if folder.is_dir() or folder != DEFAULT_FOLDER:
         return folder
     return shipped_folder() or folder
+
+
+def existing_campaign_folder(folder: Path) -> Path:
+    """`campaign_folder(folder)`, which must exist: else a ConfigError that says how to name one."""
+    folder = campaign_folder(folder)
+    if not folder.is_dir():
+        raise ConfigError(
+            f"the campaign folder {str(folder)!r} does not exist; pass --dir or set "
+            "DIALER_CAMPAIGNS_DIR"
+        )
+    return folder
+
+
+def names_a_file(target: str) -> bool:
+    """Whether a command's campaign argument is a file path (else a slug in the folder)."""
+    return target.endswith(".toml") or os.sep in target or "/" in target
+
+
+def campaign_path(target: str, folder: Path) -> Path:
+    """The file of a campaign named by slug (in `campaign_folder(folder)`) or by its path."""
+    if names_a_file(target):
+        return Path(target)
+    return campaign_folder(folder) / f"{target}.toml"

@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dialer import audit
 from dialer.agent_work_cli import assignments_command, call_command, outcome_command, passwd_command
 from dialer.agents_cli import agents_app
+from dialer.atomic_file import write_atomically
 from dialer.audit_cli import audit_command
 from dialer.campaign_cli import campaign_app
 from dialer.cases_cli import cases_app
@@ -329,9 +330,9 @@ REJECT_HEADER = ["row", "column", "value", "reason"]
 
 def _write_rejects(store: Store, run_id: int, target: Path) -> int:
     """Rejected rows with their original cells, ready to fix and import again; written atomically."""
-    tmp = target.with_name(f".{target.name}.tmp")
-    count = 0
-    try:
+
+    def write(tmp: Path) -> int:
+        count = 0
         with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
             writer = csv.writer(fh)
             raw_header: list[str] | None = None
@@ -346,11 +347,9 @@ def _write_rejects(store: Store, run_id: int, target: Path) -> int:
                 count += 1
             if raw_header is None:
                 writer.writerow(REJECT_HEADER)
-        os.replace(tmp, target)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UsageError(f"cannot write the rejects file {str(target)!r}: {exc.strerror}") from exc
-    return count
+        return count
+
+    return write_atomically(target, write, what="the rejects file")
 
 
 # --- imports ---

@@ -8,7 +8,6 @@ settings, clock and store (`--db`). Also runnable on its own as `python -m diale
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -21,7 +20,9 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
-from dialer.campaigns import CampaignSpec, campaign_folder, load_campaign
+from dialer.campaign_cli import DirOption
+from dialer.campaign_files import campaign_path, existing_campaign_folder, names_a_file
+from dialer.campaigns import CampaignSpec, load_campaign
 from dialer.clock import Clock, SystemClock
 from dialer.console import err, out
 from dialer.errors import ConfigError, DialerError
@@ -39,16 +40,9 @@ REASONS = {
 
 def resolve_campaign(target: str, folder: Path) -> CampaignSpec:
     """A campaign named by slug (in `folder`) or by the path of its .toml file."""
-    if target.endswith(".toml") or os.sep in target or "/" in target:
-        path = Path(target)
-    else:
-        folder = campaign_folder(folder)
-        if not folder.is_dir():
-            raise ConfigError(
-                f"the campaign folder {str(folder)!r} does not exist; pass --dir or set "
-                "DIALER_CAMPAIGNS_DIR"
-            )
-        path = folder / f"{target}.toml"
+    if not names_a_file(target):
+        existing_campaign_folder(folder)  # a slug: a missing folder is said as such
+    path = campaign_path(target, folder)
     if not path.is_file():
         raise ConfigError(f"there is no campaign file {str(path)!r}")
     return load_campaign(path)
@@ -73,18 +67,7 @@ def _store_and_clock(ctx: typer.Context, db: str | None) -> tuple[Store, Clock, 
 def plan_command(
     ctx: typer.Context,
     campaign: Annotated[str, typer.Argument(help="Campaign slug, or the path of its .toml file.")],
-    folder: Annotated[
-        Path,
-        typer.Option(
-            "--dir",
-            envvar="DIALER_CAMPAIGNS_DIR",
-            help=(
-                "Folder of campaign files (default: DIALER_CAMPAIGNS_DIR or ./campaigns; without "
-                "either, the campaigns shipped with dialer)."
-            ),
-            show_default=False,
-        ),
-    ] = Path("campaigns"),
+    folder: DirOption = Path("campaigns"),
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Explain the plan without writing anything.")
     ] = False,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import astuple, dataclass, fields
 from datetime import UTC, datetime
@@ -26,8 +25,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from dialer.atomic_file import write_atomically
 from dialer.campaigns import CampaignSpec
-from dialer.errors import NotFoundError, UsageError
+from dialer.errors import NotFoundError
 from dialer.models import Agent, Attempt, CallbackTask, Campaign, Customer, Outcome
 from dialer.phones import mask_phone
 from dialer.spreadsheet import safe_cell
@@ -303,17 +303,8 @@ def write_export(rows: Iterable[RecordRow], fmt: ExportFormat, target: Path) -> 
     The file is built as a hidden temporary next to the target and renamed over it only when
     complete, so an interrupted or failed export never leaves half a callback record behind.
     """
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        count = _write_csv(rows, tmp) if fmt is ExportFormat.CSV else _write_xlsx(rows, tmp)
-        os.replace(tmp, target)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UsageError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return count
+    writer = _write_csv if fmt is ExportFormat.CSV else _write_xlsx
+    return write_atomically(target, lambda tmp: writer(rows, tmp))
 
 
 def _write_csv(rows: Iterable[RecordRow], path: Path) -> int:

@@ -16,7 +16,6 @@ customer name.
 from __future__ import annotations
 
 import csv
-import os
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
@@ -27,10 +26,10 @@ from zoneinfo import ZoneInfo
 import typer
 
 from dialer import audit
+from dialer.atomic_file import write_atomically
 from dialer.attempts import CampaignBook
 from dialer.console import out
 from dialer.coverage_cli import parse_at
-from dialer.errors import UsageError
 from dialer.report import Report, build_report
 from dialer.report_html import render_html
 from dialer.spreadsheet import safe_cell
@@ -101,16 +100,7 @@ WRITERS: dict[ReportFormat, Callable[[Report, Path], None]] = {
 
 def write_report(report: Report, fmt: ReportFormat, target: Path) -> None:
     """Write the report atomically: a hidden temporary next to `target`, renamed when complete."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        WRITERS[fmt](report, tmp)
-        os.replace(tmp, target)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UsageError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomically(target, lambda tmp: WRITERS[fmt](report, tmp))
 
 
 def export_report(

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from dialer.campaign_cli import DirOption
 from dialer.console import out
 from dialer.errors import UsageError
 from dialer.runner import ROLES, Runner, RunOptions
@@ -19,15 +20,7 @@ def run_command(
     ctx: typer.Context,
     host: HostOption = "127.0.0.1",
     port: PortOption = 8080,
-    folder: Annotated[
-        Path,
-        typer.Option(
-            "--dir",
-            envvar="DIALER_CAMPAIGNS_DIR",
-            help="Folder of campaign files (default: DIALER_CAMPAIGNS_DIR or ./campaigns).",
-            show_default=False,
-        ),
-    ] = Path("campaigns"),
+    folder: DirOption = Path("campaigns"),
     watch: Annotated[
         Path | None, typer.Option(help="Import customer files dropped in this folder.")
     ] = None,

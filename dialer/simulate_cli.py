@@ -19,7 +19,8 @@ import typer
 from rich.table import Table
 
 from dialer import audit
-from dialer.campaign_files import campaign_folder
+from dialer.campaign_cli import DirOption
+from dialer.campaign_files import campaign_path
 from dialer.campaigns import CampaignSpec, load_campaign
 from dialer.console import err, out
 from dialer.coverage_cli import parse_at
@@ -32,10 +33,7 @@ CALL_MIX = ("human", "busy", "no_answer", "machine", "failed")
 
 def find_campaign(name: str, folder: Path) -> CampaignSpec:
     """The campaign file `<folder>/<name>.toml` (or a path to one); NotFoundError when absent."""
-    if name.endswith(".toml") or "/" in name:
-        path = Path(name)
-    else:
-        path = campaign_folder(folder) / f"{name}.toml"
+    path = campaign_path(name, folder)
     if not path.is_file():
         raise NotFoundError(f"there is no campaign {name!r} (looked for {path})")
     return load_campaign(path)
@@ -230,15 +228,7 @@ def simulate_command(
     step: Annotated[
         float, typer.Option(min=1, max=60, help="Minutes of simulated time per step.")
     ] = 10,
-    folder: Annotated[
-        Path,
-        typer.Option(
-            "--dir",
-            envvar="DIALER_CAMPAIGNS_DIR",
-            help="Folder of campaign files.",
-            show_default=False,
-        ),
-    ] = Path("campaigns"),
+    folder: DirOption = Path("campaigns"),
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Predict member coverage by the deadline: Monte Carlo runs of the real planner, gate and

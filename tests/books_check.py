@@ -11,7 +11,7 @@ from __future__ import annotations
 import collections
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dialer.models import Attempt, AttemptState, CallbackTask, Outcome, OutcomeName, TaskState
 from dialer.store import Store
@@ -26,6 +26,19 @@ REACHED_OUTCOMES = {
 }  # fmt: skip
 SETTLED = (AttemptState.SCHEDULED, AttemptState.COMPLETED, AttemptState.FAILED,
            AttemptState.CANCELLED)  # fmt: skip
+
+
+def unsettled(store: Store) -> int:
+    """Attempts still claimed or placed: a run under faults goes on until there are none."""
+    with store.sessions() as s:
+        return int(
+            s.scalar(
+                select(func.count())
+                .select_from(Attempt)
+                .where(Attempt.state.in_((AttemptState.CLAIMED, AttemptState.PLACED)))
+            )
+            or 0
+        )
 
 
 @dataclass

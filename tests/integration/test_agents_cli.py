@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dialer_process import run_dialer
+from seeding import agents_definition, seed_campaign, seed_open_tasks
 from sqlalchemy import select
 
-from dialer.models import AuditEntry, CallbackTask, Campaign, Customer
+from dialer.models import AuditEntry
 from dialer.store import Store
 
 
@@ -22,38 +23,8 @@ def seed_tasks(tmp_path: Path, n: int, language: str) -> None:
     now = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
     store = Store.open(f"sqlite:///{tmp_path / 'd.db'}")
     try:
-        with store.transaction() as s:
-            camp = Campaign(
-                slug="after-service",
-                name="After service",
-                kind="after_service",
-                purpose="service",
-                definition={"handled_by": "agents"},
-                created_at=now,
-                updated_at=now,
-            )
-            s.add(camp)
-            s.flush()
-            for i in range(n):
-                cust = Customer(
-                    customer_key=f"C{i}",
-                    name=f"c{i}",
-                    language=language,
-                    created_at=now,
-                    updated_at=now,
-                )
-                s.add(cust)
-                s.flush()
-                s.add(
-                    CallbackTask(
-                        campaign_id=camp.id,
-                        customer_id=cust.id,
-                        dedupe_key="k",
-                        deadline=now + timedelta(days=3),
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
+        cid = seed_campaign(store, now, {"handled_by": "agents"}, name="After service")
+        seed_open_tasks(store, now, cid, [f"C{i}" for i in range(n)], language=language)
     finally:
         store.close()
 
@@ -127,40 +98,16 @@ def test_import_bad_file_and_unknown_campaign(tmp_path: Path) -> None:
 def test_assign_names_the_tasks_no_shift_can_reach(tmp_path: Path) -> None:
     """A Taipei day shift (New York 20:00-05:00, or 21:00-06:00 in summer) never meets New York
     customers called 09:00-17:00, whatever today is: the tasks stay unassigned and are listed."""
-    from dialer.campaign_files import load_campaign
     from dialer.clock import SystemClock
 
-    d = load_campaign(
-        Path(__file__).parents[2] / "campaigns" / "after-service-satisfaction.toml"
-    ).as_definition()
-    d |= {"channels": ["agent", "sms"], "handled_by": "agents"}
-    d["attempts"]["agent"] = d["attempts"].pop("voice")
-    d["window"] |= {"hours": ["09:00-17:00"], "rest": []}
+    # The shipped calendar (weekdays, holidays) stays: the shift misses whatever today is.
+    definition = agents_definition("09:00-17:00", monday_to_friday=False)
     now = SystemClock().now()  # the dialer process runs on the system clock too
     store = Store.open(f"sqlite:///{tmp_path / 'd.db'}")
-    ids = []
     try:
-        with store.transaction() as s:
-            camp = Campaign(
-                slug="after-service", name="After service", kind="after_service",
-                purpose="service", definition=d, created_at=now, updated_at=now,
-            )  # fmt: skip
-            s.add(camp)
-            s.flush()
-            for i in range(3):
-                cust = Customer(
-                    customer_key=f"US{i}", name=f"c{i}", language="en", region="US",
-                    time_zones=["America/New_York"], created_at=now, updated_at=now,
-                )  # fmt: skip
-                s.add(cust)
-                s.flush()
-                task = CallbackTask(
-                    campaign_id=camp.id, customer_id=cust.id, dedupe_key=f"k{i}",
-                    deadline=now + timedelta(days=3, seconds=i), created_at=now, updated_at=now,
-                )  # fmt: skip
-                s.add(task)
-                s.flush()
-                ids.append(task.id)
+        cid = seed_campaign(store, now, definition, name="After service")
+        ids = seed_open_tasks(store, now, cid, [f"US{i}" for i in range(3)], language="en",
+                              region="US", zone="America/New_York")  # fmt: skip
     finally:
         store.close()
     added = run(

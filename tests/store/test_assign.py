@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from seeding import seed_agent, seed_campaign, seed_open_tasks
 from sqlalchemy import func, select
 
 from dialer.agents import DEFAULT_DAYS, AgentProfile
@@ -18,7 +19,7 @@ from dialer.assign import (
     rebalance,
 )
 from dialer.clock import SettableClock
-from dialer.models import Agent, AuditEntry, CallbackTask, Campaign, Customer, TaskState
+from dialer.models import Agent, AuditEntry, CallbackTask, Customer, TaskState
 from dialer.store import Store
 
 # --- pure core ---
@@ -134,25 +135,13 @@ def seed(
     slug: str = "after-service",
 ) -> int:
     """A campaign with n open tasks (customers in `language`); returns the campaign id."""
-    now = clock.now()
-    with store.transaction() as s:
-        camp = Campaign(
-            slug=slug,
-            name=slug,
-            kind=kind,
-            purpose="service",
-            definition={"handled_by": handled_by},
-            created_at=now,
-            updated_at=now,
-        )
-        s.add(camp)
-        s.flush()
-        add_tasks(s, clock, camp.id, n, language=language, prefix=slug)
-        return camp.id
+    cid = seed_campaign(store, clock.now(), {"handled_by": handled_by}, slug=slug, kind=kind)
+    add_tasks(store, clock, cid, n, language=language, prefix=slug)
+    return cid
 
 
 def add_tasks(
-    s: object,
+    store: Store,
     clock: SettableClock,
     campaign_id: int,
     n: int,
@@ -162,36 +151,10 @@ def add_tasks(
     member: bool = False,
     priority: int = 0,
 ) -> list[int]:
-    from sqlalchemy.orm import Session
-
-    assert isinstance(s, Session)
-    now = clock.now()
-    tasks = []
-    for i in range(n):
-        cust = Customer(
-            customer_key=f"{prefix}-{language}-{member}-{priority}-{i}",
-            name=f"c{i}",
-            member=member,
-            language=language,
-            created_at=now,
-            updated_at=now,
-        )
-        s.add(cust)
-        s.flush()
-        task = CallbackTask(
-            campaign_id=campaign_id,
-            customer_id=cust.id,
-            dedupe_key="k",
-            member=member,
-            priority=priority,
-            deadline=now + timedelta(days=3, seconds=i),
-            created_at=now,
-            updated_at=now,
-        )
-        s.add(task)
-        tasks.append(task)
-    s.flush()
-    return [t.id for t in tasks]
+    keys = [f"{prefix}-{language}-{member}-{priority}-{i}" for i in range(n)]
+    return seed_open_tasks(
+        store, clock.now(), campaign_id, keys, language=language, member=member, priority=priority
+    )
 
 
 def agent(
@@ -201,17 +164,7 @@ def agent(
     capacity: int = 60,
     languages: tuple[str, ...] = ("zh-TW",),
 ) -> int:
-    with store.transaction() as s:
-        a = Agent(
-            username=username,
-            display_name=username,
-            languages=list(languages),
-            daily_capacity=capacity,
-            created_at=clock.now(),
-        )
-        s.add(a)
-        s.flush()
-        return a.id
+    return seed_agent(store, clock.now(), username, languages=languages, capacity=capacity)
 
 
 def holdings(store: Store) -> Counter[int | None]:
@@ -240,9 +193,8 @@ def test_only_tasks_needing_a_person_and_language_matching(
 ) -> None:
     cid = seed(store, clock, n=4, language="zh-TW")
     seed(store, clock, n=5, handled_by="automated", slug="ivr")
-    with store.transaction() as s:
-        add_tasks(s, clock, cid, 3, language="ko", prefix="k")
-        add_tasks(s, clock, cid, 2, language="ja", prefix="j")
+    add_tasks(store, clock, cid, 3, language="ko", prefix="k")
+    add_tasks(store, clock, cid, 2, language="ja", prefix="j")
     zh = agent(store, clock, "wang", 60, ("zh-TW",))
     ko = agent(store, clock, "kim", 60, ("ko",))
     result = assign_open_tasks(store, clock)
@@ -264,9 +216,8 @@ def test_only_tasks_needing_a_person_and_language_matching(
 
 def test_capacity_short_serves_members_first(store: Store, clock: SettableClock) -> None:
     cid = seed(store, clock, n=0)
-    with store.transaction() as s:
-        others = add_tasks(s, clock, cid, 6, language="zh-TW", prefix="o", priority=5)
-        members = add_tasks(s, clock, cid, 4, language="zh-TW", prefix="m", member=True)
+    others = add_tasks(store, clock, cid, 6, language="zh-TW", prefix="o", priority=5)
+    members = add_tasks(store, clock, cid, 4, language="zh-TW", prefix="m", member=True)
     agent(store, clock, "amy", 2)
     result = assign_open_tasks(store, clock, max_days=3)  # room for 6
     assert result.assigned == 6 and result.unassigned == 4
@@ -305,9 +256,8 @@ def test_rebalance_sheds_least_urgent_of_agent_who_fell_behind(
     store: Store, clock: SettableClock
 ) -> None:
     cid = seed(store, clock, n=0)
-    with store.transaction() as s:
-        urgent = add_tasks(s, clock, cid, 10, language="zh-TW", prefix="u", member=True)
-        calm = add_tasks(s, clock, cid, 20, language="zh-TW", prefix="c", priority=9)
+    urgent = add_tasks(store, clock, cid, 10, language="zh-TW", prefix="u", member=True)
+    calm = add_tasks(store, clock, cid, 20, language="zh-TW", prefix="c", priority=9)
     a = agent(store, clock, "amy", 10)
     assign_open_tasks(store, clock)  # amy alone: 30 tasks, cap 3 days = 30
     with store.transaction() as s:

@@ -15,23 +15,21 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
+from seeding import Shift, agents_definition, seed_agent, seed_campaign, seed_open_tasks
 from sqlalchemy import select
 
 from dialer.agents import AgentProfile
 from dialer.assign import assign_open_tasks, rebalance
 from dialer.balance import AgentInfo, Balancer, TaskInfo
-from dialer.campaign_files import load_campaign
 from dialer.clock import SettableClock
-from dialer.models import Agent, CallbackTask, Campaign, Customer
+from dialer.models import Agent, CallbackTask, Campaign
 from dialer.plan_model import reachee
 from dialer.reach import Reach, ReachBook, policy_of
 from dialer.store import Store
 
-CAMPAIGNS = Path(__file__).parents[2] / "campaigns"
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 WEEK = [0, 1, 2, 3, 4]
 US_OUT_OF_HOURS = (
@@ -40,34 +38,8 @@ US_OUT_OF_HOURS = (
 )
 
 
-def definition(hours: str) -> dict[str, Any]:
-    """The shipped after-service campaign, handled by agents, calling `hours` Monday-Friday."""
-    d = load_campaign(CAMPAIGNS / "after-service-satisfaction.toml").as_definition()
-    d |= {"channels": ["agent", "sms"], "handled_by": "agents"}
-    d["attempts"]["agent"] = d["attempts"].pop("voice")
-    d["window"] |= {
-        "weekdays": ["mon", "tue", "wed", "thu", "fri"],
-        "hours": [hours],
-        "rest": [],
-        "skip_holidays": False,
-    }
-    return d
-
-
 def campaign(store: Store, hours: str = "09:00-17:00") -> int:
-    with store.transaction() as s:
-        camp = Campaign(
-            slug="after-service",
-            name="after-service",
-            kind="after_service",
-            purpose="service",
-            definition=definition(hours),
-            created_at=NOW,
-            updated_at=NOW,
-        )
-        s.add(camp)
-        s.flush()
-        return camp.id
+    return seed_campaign(store, NOW, agents_definition(hours))
 
 
 def tasks(
@@ -83,37 +55,19 @@ def tasks(
     agent_id: int | None = None,
 ) -> list[int]:
     """n open tasks of customers in `zone`, deadlines one second apart (ids in urgency order)."""
-    ids = []
-    with store.transaction() as s:
-        for i in range(n):
-            cust = Customer(
-                customer_key=f"{zone}-{quiet}-{deadline:%d}-{agent_id}-{i}",
-                name=f"c{i}",
-                member=False,
-                language=language,
-                region=region,
-                time_zones=[zone],
-                quiet_hours=quiet,
-                created_at=NOW,
-                updated_at=NOW,
-            )
-            s.add(cust)
-            s.flush()
-            task = CallbackTask(
-                campaign_id=cid,
-                customer_id=cust.id,
-                dedupe_key=f"k{cust.id}",
-                member=False,
-                priority=0,
-                deadline=deadline + timedelta(seconds=i),
-                agent_id=agent_id,
-                created_at=NOW,
-                updated_at=NOW,
-            )
-            s.add(task)
-            s.flush()
-            ids.append(task.id)
-    return ids
+    keys = [f"{zone}-{quiet}-{deadline:%d}-{agent_id}-{i}" for i in range(n)]
+    return seed_open_tasks(
+        store,
+        NOW,
+        cid,
+        keys,
+        language=language,
+        region=region,
+        zone=zone,
+        quiet=quiet,
+        deadline=deadline,
+        agent_id=agent_id,
+    )
 
 
 def us(store: Store, cid: int, n: int, **kw: Any) -> list[int]:
@@ -132,21 +86,8 @@ def agent(
     hours: tuple[str, str] = ("09:00", "18:00"),
     capacity: int = 60,
 ) -> int:
-    with store.transaction() as s:
-        a = Agent(
-            username=name,
-            display_name=name,
-            languages=languages,
-            daily_capacity=capacity,
-            work_start=hours[0],
-            work_end=hours[1],
-            work_days=WEEK,
-            time_zone=zone,
-            created_at=NOW,
-        )
-        s.add(a)
-        s.flush()
-        return a.id
+    shift = Shift(zone, *hours)  # Monday to Friday (WEEK)
+    return seed_agent(store, NOW, name, languages=languages, capacity=capacity, shift=shift)
 
 
 def owners(store: Store, ids: list[int]) -> Counter[int | None]:

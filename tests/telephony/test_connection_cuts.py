@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 import pytest
 import requests
-from books_check import check_books
+from books_check import check_books, unsettled
 from seeding import seed
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import DBAPIError
@@ -32,7 +32,7 @@ from dialer import attempts as books
 from dialer.campaigns import load_campaign
 from dialer.clock import SettableClock
 from dialer.dispatcher import DispatchConfig, Dispatcher
-from dialer.models import Attempt, AttemptState, CallbackTask, WebhookEvent
+from dialer.models import Attempt, CallbackTask, WebhookEvent
 from dialer.serving import AppServer
 from dialer.store import Store
 from dialer.telephony.client import Telephony
@@ -116,18 +116,6 @@ def _guarded(fn: Callable[[], Any], errors: list[str]) -> None:
         errors.append(type(exc.orig).__name__)
 
 
-def _unsettled(store: Store) -> int:
-    with store.sessions() as s:
-        return int(
-            s.scalar(
-                select(func.count())
-                .select_from(Attempt)
-                .where(Attempt.state.in_((AttemptState.CLAIMED, AttemptState.PLACED)))
-            )
-            or 0
-        )
-
-
 @pytest.mark.parametrize("wait", [True, False], ids=["tick-waits", "tick-goes-on"])
 def test_workers_reconnect_after_their_sessions_are_cut_and_nothing_is_lost(
     wait: bool,
@@ -159,7 +147,7 @@ def test_workers_reconnect_after_their_sessions_are_cut_and_nothing_is_lost(
             clock.advance(timedelta(minutes=5))
             _guarded(lambda: d.tick(wait=wait), tick_errors)
             harness.advance(60)
-            if not _unsettled(store) and not d.in_flight:
+            if not unsettled(store) and not d.in_flight:
                 break
         d.close()
     figures = check_books(store, harness.sandbox)

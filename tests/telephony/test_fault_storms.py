@@ -16,14 +16,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from books_check import check_books
+from books_check import check_books, unsettled
 from seeding import seed
 from sqlalchemy import func, select
 
 from dialer.campaigns import load_campaign
 from dialer.clock import SettableClock
 from dialer.dispatcher import DispatchConfig, Dispatcher, TickReport
-from dialer.models import Attempt, AttemptState, WebhookEvent
+from dialer.models import Attempt, WebhookEvent
 from dialer.serving import AppServer
 from dialer.store import Store
 from dialer.telephony.client import Telephony
@@ -34,18 +34,6 @@ from dialer.webhooks import create_app
 SPEC = load_campaign(Path(__file__).parents[2] / "campaigns" / "after-service-satisfaction.toml")
 STORM = Faults(rate_429=0.25, rate_500=0.06, rate_503=0.08, drop_callbacks=0.15,
                duplicate_callbacks=0.3, reorder_callbacks=0.3)  # fmt: skip
-
-
-def _unsettled(store: Store) -> int:
-    with store.sessions() as s:
-        return int(
-            s.scalar(
-                select(func.count())
-                .select_from(Attempt)
-                .where(Attempt.state.in_((AttemptState.CLAIMED, AttemptState.PLACED)))
-            )
-            or 0
-        )
 
 
 def run_storm(
@@ -87,7 +75,7 @@ def run_storm(
         for _ in range(40):  # past the placed lease, still under fire: the reaper settles
             totals.add(d.tick())
             harness.advance(300)
-            if not _unsettled(store) and not d.in_flight:
+            if not unsettled(store) and not d.in_flight:
                 break
         d.close()
     return totals, sb.fault_counts(), time.monotonic() - started

@@ -19,17 +19,16 @@ from typing import Any
 
 import pytest
 from runner_jobs import planner_factory, run_job
+from seeding import Shift, agents_definition, seed_agent, seed_campaign, seed_open_tasks
 from sqlalchemy import select, update
 
 from dialer.assign import _write
-from dialer.campaign_files import load_campaign
 from dialer.clock import SettableClock
 from dialer.election import TTL
-from dialer.models import Agent, Attempt, AttemptState, AuditEntry, CallbackTask, Campaign, Customer
+from dialer.models import Attempt, AttemptState, AuditEntry, CallbackTask
 from dialer.runner import Runner
 from dialer.store import Store
 
-CAMPAIGNS = Path(__file__).parents[2] / "campaigns"
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 US_OUT_OF_HOURS = (
     "out of hours: no active agent speaking en with the skill after_service works while the "
@@ -52,21 +51,7 @@ def planners(store: Store, clock: SettableClock, tmp_path: Path) -> Iterator[Cal
 
 
 def campaign(store: Store) -> int:
-    d = load_campaign(CAMPAIGNS / "after-service-satisfaction.toml").as_definition()
-    d |= {"channels": ["agent", "sms"], "handled_by": "agents"}
-    d["attempts"]["agent"] = d["attempts"].pop("voice")
-    d["window"] |= {
-        "weekdays": ["mon", "tue", "wed", "thu", "fri"],
-        "hours": ["09:00-17:00"],
-        "rest": [],
-        "skip_holidays": False,
-    }
-    with store.transaction() as s:
-        camp = Campaign(slug="after-service", name="after-service", kind="after_service",
-                        purpose="service", definition=d, created_at=NOW, updated_at=NOW)  # fmt: skip
-        s.add(camp)
-        s.flush()
-        return camp.id
+    return seed_campaign(store, NOW, agents_definition("09:00-17:00"))
 
 
 def tasks(
@@ -77,32 +62,13 @@ def tasks(
     zone, region, language = (
         ("America/New_York", "US", "en") if us else ("Asia/Taipei", "TW", "zh-TW")
     )
-    ids = []
-    with store.transaction() as s:
-        for i, name in enumerate(names):
-            cust = Customer(customer_key=name, name=name, member=False, language=language,
-                            region=region, time_zones=[zone], created_at=NOW, updated_at=NOW)  # fmt: skip
-            s.add(cust)
-            s.flush()
-            task = CallbackTask(campaign_id=cid, customer_id=cust.id, dedupe_key=name,
-                                member=False, priority=0,
-                                deadline=NOW + timedelta(days=3, seconds=i), agent_id=agent_id,
-                                appointment_at=appointment, created_at=NOW, updated_at=NOW)  # fmt: skip
-            s.add(task)
-            s.flush()
-            ids.append(task.id)
-    return ids
+    return seed_open_tasks(store, NOW, cid, names, language=language, region=region, zone=zone,
+                           agent_id=agent_id, appointment=appointment)  # fmt: skip
 
 
 def agent(store: Store, name: str, *, capacity: int = 60, active: bool = True) -> int:
-    with store.transaction() as s:
-        a = Agent(username=name, display_name=name, languages=["zh-TW", "en"],
-                  daily_capacity=capacity, work_start="09:00", work_end="18:00",
-                  work_days=[0, 1, 2, 3, 4], time_zone="Asia/Taipei", active=active,
-                  created_at=NOW)  # fmt: skip
-        s.add(a)
-        s.flush()
-        return a.id
+    return seed_agent(store, NOW, name, languages=("zh-TW", "en"), capacity=capacity,
+                      shift=Shift("Asia/Taipei"), active=active)  # fmt: skip
 
 
 def owners(store: Store, ids: list[int]) -> Counter[int | None]:
