@@ -46,7 +46,9 @@ def parse_urlencoded(body: bytes) -> dict[str, str] | None:
         if count > MAX_FIELDS:
             return None
         name, _, value = piece.partition("=")
-        fields[unquote_plus(name)] = unquote_plus(value)
+        if "%" in piece or "+" in piece:  # else `unquote_plus` would give them back unchanged
+            name, value = unquote_plus(name), unquote_plus(value)
+        fields[name] = value
     return fields
 
 
