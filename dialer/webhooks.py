@@ -6,6 +6,8 @@ processed. Each status callback is stored once in the event log (unique on SID +
 SequenceNumber) and moves its attempt through `attempt_status.apply_status`, where terminal states
 never regress, so repeated, late and reordered callbacks change nothing twice. The voice routes
 speak the campaign's script step by step (`dialer.ivr`); a repeated Gather records nothing twice.
+The status callbacks Twilio posts take a short path in front of FastAPI (`dialer.status_route`),
+with the same checks and answers as their FastAPI routes, which keep the rest.
 """
 
 from __future__ import annotations
