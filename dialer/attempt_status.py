@@ -75,6 +75,16 @@ def kind_of(channel: str) -> str:
     return "sms" if channel == "sms" else "call"
 
 
+class _Compiled(NamedTuple):
+    """A statement as SQLite's driver runs it."""
+
+    sql: str
+    binds: list[tuple[str, Any, Any]]  # each parameter once: (name, bind processor, bind)
+    order: list[int] | None  # the parameters' positions in `sql`; None: each once, in order
+    results: list[Any] | None  # result processors; None: no column needs one
+    row: Any  # the rows' namedtuple; None: the statement returns none
+
+
 # A status callback is the hottest write path (several per call), so it runs prebuilt Core
 # statements on the transaction's connection: no statement is built per request, no ORM object is
 # loaded or flushed (`apply_status` expires the caller's ORM copies of the rows it changed).
@@ -91,25 +101,30 @@ class _Prepared:
 
     def __init__(self, stmt: Any) -> None:
         self.stmt = stmt
-        self._sqlite: tuple[str, list[tuple[str, Any, Any]], list[Any], Any] | None = None
+        self._sqlite: _Compiled | None = None
         self._last_datetime: tuple[datetime, Any, Any] | None = None  # (value, proc, converted)
 
-    def _compiled(self, conn: Connection) -> tuple[str, list[tuple[str, Any, Any]], list[Any], Any]:
+    def _compiled(self, conn: Connection) -> _Compiled:
         if self._sqlite is None:
             dialect = conn.dialect
             compiled = self.stmt.compile(dialect=dialect)
+            positions = list(compiled.positiontup or ())
+            names = list(dict.fromkeys(positions))  # a parameter used twice is converted once
             binds = [
                 (
                     name,
                     compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect),
                     compiled.binds[name],
                 )
-                for name in compiled.positiontup or ()
+                for name in names
             ]
+            order = None if names == positions else [names.index(n) for n in positions]
             cols = list(self.stmt.exported_columns)
             results = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in cols]
             row = namedtuple("row", [str(c.key) for c in cols], rename=True) if cols else None
-            self._sqlite = (compiled.string, binds, results, row)
+            self._sqlite = _Compiled(
+                compiled.string, binds, order, results if any(results) else None, row
+            )
         return self._sqlite
 
     def run(self, conn: Connection, params: Mapping[str, Any]) -> tuple[int, list[Any]]:
@@ -118,18 +133,23 @@ class _Prepared:
             result = conn.execute(self.stmt, params)
             rows = list(result.all()) if result.returns_rows else []
             return result.rowcount, rows
-        sql, binds, results, row = self._compiled(conn)
-        seen: dict[str, Any] = {}  # a parameter used twice (`b_now`) is converted once
-        args = []
+        sql, binds, order, results, row = self._compiled(conn)
+        values = []
         for name, proc, bind in binds:
-            if name not in seen:
-                if name in params:
-                    seen[name] = self._converted(proc, params[name])
-                else:
-                    seen[name] = bind.effective_value
-            args.append(seen[name])
+            if name in params:
+                value = params[name]
+                if proc is not None:
+                    value = self._converted(proc, value)
+            else:
+                value = bind.effective_value
+            values.append(value)
+        args = values if order is None else [values[i] for i in order]
         cursor = conn.connection.driver_connection.execute(sql, args)  # type: ignore[union-attr]
-        fetched = cursor.fetchall() if row is not None else []
+        if row is None:
+            return cursor.rowcount, []
+        fetched = cursor.fetchall()
+        if results is None:
+            return cursor.rowcount, [row._make(r) for r in fetched]
         out = [
             row(*(proc(v) if proc else v for proc, v in zip(results, r, strict=True)))
             for r in fetched
@@ -137,8 +157,6 @@ class _Prepared:
         return cursor.rowcount, out
 
     def _converted(self, proc: Any, value: Any) -> Any:
-        if proc is None:
-            return value
         if type(value) is not datetime:
             return proc(value)
         last = self._last_datetime  # one read: another thread may set it meanwhile
@@ -289,6 +307,39 @@ _FAST = {
 }
 
 
+def _onward(kind: str) -> Any:
+    """`_moves(kind, False)` for an attempt already placed with this SID, the usual case (the
+    dispatcher stored the SID before the first callback): the same change, but it sets only
+    the two columns that change, so no index is rewritten (SQLite touches an index only when
+    the UPDATE sets one of its columns; on PostgreSQL the update can stay HOT)."""
+    table, terminal = (CALL_RANK, CALL_TERMINAL) if kind == "call" else (SMS_RANK, SMS_TERMINAL)
+    ranks = {**table, **dict.fromkeys(sorted(terminal), TERMINAL)}
+    c = _attempts.c
+    return (
+        update(_attempts)
+        .where(
+            c.id == bindparam("b_id"),
+            (c.channel == _sql("sms")) if kind == "sms" else (c.channel != _sql("sms")),
+            c.provider_sid == bindparam("b_sid"),
+            c.state == _sql(AttemptState.PLACED),
+            case(
+                *((c.provider_status == _sql(st), _sql(r)) for st, r in ranks.items()),
+                else_=_sql(-1),
+            )
+            < bindparam("b_rank"),
+        )
+        .values(
+            provider_status=bindparam("b_status"),
+            answered_by=func.coalesce(
+                bindparam("b_answered", type_=c.answered_by.type), c.answered_by
+            ),
+        )
+    )
+
+
+_ONWARD = {kind: _Prepared(_onward(kind)) for kind in ("call", "sms")}
+
+
 def insert_event(
     session: Session,
     sid: str,
@@ -408,7 +459,10 @@ def _apply(
         }
     if attempt_id is not None:
         if new != TERMINAL:
-            if _FAST[kind, False].run(conn, params)[0] == 1:
+            if (
+                _ONWARD[kind].run(conn, params)[0] == 1
+                or _FAST[kind, False].run(conn, params)[0] == 1
+            ):
                 return _Applied(True, attempt_id)
         else:
             ended = _FAST[kind, True].first(conn, params)

@@ -8,9 +8,10 @@ Two servers, each one uvicorn worker (`dialer.serving.AppServer`, as `dialer run
 webhooks: httptools, uvloop) in its own process on loopback, driven by the same bounded load
 generator in a third process:
 
-- **floor**: a FastAPI app with the same route `POST /twilio/status/call/{attempt_id}` that runs
-  `WebhookApp.form` (body limit, form parsing, `X-Twilio-Signature` check) and answers 204
-  without touching the database — what a status callback costs before it is stored;
+- **floor**: a FastAPI app on the same path to the status route `POST /twilio/status/call/{id}`
+  (`dialer.status_route.StatusRoute` in front of FastAPI, as `create_app` has it: body limit,
+  form parsing, `X-Twilio-Signature` check) that answers 204 without touching the database —
+  what a status callback costs before it is stored;
 - **real**: `dialer.webhooks.create_app` on a fresh store holding placed call attempts (claimed
   and marked placed with their SIDs as the dispatcher leaves them); every request is a signed
   Twilio status callback (initiated, ringing, in-progress, completed with SequenceNumber 0..3 and
@@ -71,6 +72,7 @@ def serve(mode: str, url: str, schema: str | None) -> None:
 
     from dialer.clock import SystemClock
     from dialer.serving import AppServer
+    from dialer.status_route import StatusRoute
     from dialer.store import Store
     from dialer.webhooks import WebhookApp, create_app
 
@@ -87,6 +89,13 @@ def serve(mode: str, url: str, schema: str | None) -> None:
             if isinstance(form, Response):
                 return form
             return Response(status_code=204)
+
+        async def no_content(kind: str, attempt_id: int, form: dict[str, str]) -> tuple[int, str]:
+            return 204, ""
+
+        # The real app's path to its status route (`create_app` adds the same layer), answering
+        # 204 where the real one stores the callback.
+        app.add_middleware(StatusRoute, hooks=hooks, answer=no_content)
 
     gc.collect()
     gc.freeze()  # as `dialer run` does

@@ -336,6 +336,44 @@ def test_ranks_order_the_lifecycle() -> None:
     assert statuses.rank("call", None) < statuses.rank("call", "queued")
 
 
+def test_a_placed_attempt_moves_by_its_status_alone_and_a_claimed_one_is_placed(
+    store: Store, clock: SettableClock, spec: CampaignSpec
+) -> None:
+    """The narrow move (an attempt placed with this SID) and the general one (claimed, no SID
+    yet) each leave what the general move alone left."""
+    seed(store, clock, spec, n=2)
+    schedule(store, clock)
+    placed_at = clock.now()
+    with store.transaction() as s:
+        placed, claimed = books.claim(s, "A", clock.now(), timedelta(minutes=2), 2)
+        books.mark_placed(s, placed, SID, "queued", placed_at, timedelta(minutes=15))
+    other = "CA" + "0" * 31 + "2"
+
+    def call(aid: int, sid: str, value: str, seq: int, **extra: str) -> bool:
+        with store.transaction() as s:
+            return statuses.apply_status(
+                s, book(s), clock.now(), kind="call", attempt_id=aid, sid=sid, status=value,
+                sequence=seq, payload={"CallStatus": value, **extra},
+            )  # fmt: skip
+
+    def row(aid: int) -> tuple[object, ...]:
+        with store.sessions() as s:
+            a = s.get(Attempt, aid)
+            assert a is not None
+            return (a.state, a.provider_sid, a.provider_status, a.answered_by, a.placed_at)
+
+    clock.advance(5)
+    assert call(placed, SID, "ringing", 1)
+    assert row(placed) == (AttemptState.PLACED, SID, "ringing", None, placed_at)
+    assert call(placed, SID, "in-progress", 2, AnsweredBy="human")
+    assert call(placed, SID, "answered", 3)  # the same rank: no move, answered_by kept
+    assert row(placed) == (AttemptState.PLACED, SID, "in-progress", "human", placed_at)
+    assert call(placed, other, "completed", 4)  # another call's SID: logged, never applied
+    assert row(placed) == (AttemptState.PLACED, SID, "in-progress", "human", placed_at)
+    assert call(claimed, other, "ringing", 1)  # before its placement record: placed now
+    assert row(claimed) == (AttemptState.PLACED, other, "ringing", None, clock.now())
+
+
 def test_every_order_of_a_calls_statuses_ends_the_same(
     store: Store, clock: SettableClock, spec: CampaignSpec
 ) -> None:
