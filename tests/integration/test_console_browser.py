@@ -10,7 +10,7 @@ of the main pages go to tests/artifacts/. Skipped locally without Chromium or Pl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +20,7 @@ import pytest
 from chromium import browser
 from console_seeding import NUMBERS, PASSWORD, Seeded, seed_console
 from fastapi import FastAPI
+from sqlalchemy.orm import Session
 
 from dialer.clock import SettableClock
 from dialer.console_web import mount_console
@@ -40,16 +41,27 @@ class Console:
     foreign: list[str]
 
 
-@pytest.fixture
-def console(tmp_path: Path) -> Iterator[Console]:
+def _served(
+    tmp_path: Path, change: Callable[[Session, SettableClock, Seeded], None] | None = None
+) -> Iterator[Console]:
+    """The seeded console on a fresh SQLite file, served on loopback; `change` edits the
+    seeded rows first (one transaction)."""
     store = Store.open(f"sqlite:///{tmp_path / 'dialer.db'}")
     clock = SettableClock(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))  # Monday 10:00 in Taipei
     seeded = seed_console(store, clock, passwords=True)
+    if change is not None:
+        with store.transaction() as s:
+            change(s, clock, seeded)
     parent = FastAPI()
     mount_console(parent, store, clock, company="測試汽車")
     with AppServer(parent) as server:
         yield Console(f"{server.base_url}/console", seeded, [])
     store.close()
+
+
+@pytest.fixture
+def console(tmp_path: Path) -> Iterator[Console]:
+    yield from _served(tmp_path)
 
 
 def _page(browser: Any, console: Console, **options: Any) -> Any:
@@ -154,18 +166,13 @@ def test_an_agent_works_her_queue_and_the_supervisor_sees_it(
 @pytest.fixture
 def late_console(tmp_path: Path) -> Iterator[Console]:
     """alice's first task is one day past its deadline (a non-member)."""
-    store = Store.open(f"sqlite:///{tmp_path / 'dialer.db'}")
-    clock = SettableClock(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))  # Monday 10:00 in Taipei
-    seeded = seed_console(store, clock, passwords=True)
-    with store.transaction() as s:
+
+    def late(s: Session, clock: SettableClock, seeded: Seeded) -> None:
         task = s.get_one(CallbackTask, seeded.alice[0])
         task.deadline = clock.now() - timedelta(days=1)
         task.member = False
-    parent = FastAPI()
-    mount_console(parent, store, clock, company="測試汽車")
-    with AppServer(parent) as server:
-        yield Console(f"{server.base_url}/console", seeded, [])
-    store.close()
+
+    yield from _served(tmp_path, late)
 
 
 @pytest.mark.slow
@@ -205,17 +212,12 @@ def test_an_overdue_task_is_shown_after_the_tasks_still_in_time(
 def missed_console(tmp_path: Path) -> Iterator[Console]:
     """alice's and bob's second tasks are appointments agreed for 07:00 Taipei, three hours
     before now (10:00): missed, the customer waiting."""
-    store = Store.open(f"sqlite:///{tmp_path / 'dialer.db'}")
-    clock = SettableClock(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))  # Monday 10:00 in Taipei
-    seeded = seed_console(store, clock, passwords=True)
-    with store.transaction() as s:
+
+    def missed(s: Session, clock: SettableClock, seeded: Seeded) -> None:
         for tid in (seeded.alice[1], seeded.bob[1]):
             s.get_one(CallbackTask, tid).appointment_at = clock.now() - timedelta(hours=3)
-    parent = FastAPI()
-    mount_console(parent, store, clock, company="測試汽車")
-    with AppServer(parent) as server:
-        yield Console(f"{server.base_url}/console", seeded, [])
-    store.close()
+
+    yield from _served(tmp_path, missed)
 
 
 @pytest.mark.slow
