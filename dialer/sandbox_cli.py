@@ -61,6 +61,7 @@ def sandbox_command(
 ) -> None:
     """Run the Twilio-compatible sandbox (simulated customers) on loopback until Ctrl-C."""
     _check(port, host, account_sid, min(cps, mps), speed, latency)
+    from dialer.long_lived_heap import freeze_after_full_collections
     from dialer.telephony.sandbox import Sandbox, SandboxServer  # only this command needs them
 
     sb = Sandbox(
@@ -80,6 +81,7 @@ def sandbox_command(
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc}") from exc
     sb.run_in_background()
+    freeze_after_full_collections()  # its logs only grow: no full-collection pauses (bursts)
     print(f"sandbox listening on {server.base_url}", flush=True)
     print(f"account SID: {sb.account_sid}", flush=True)
     print(f"auth token: {sb.auth_token}", flush=True)
