@@ -147,7 +147,8 @@ def ours_worker(url: str, schema: str, name: str, go: Any, out: Any) -> None:
 
 
 BARE_CLAIM = (
-    "WITH due AS MATERIALIZED (SELECT id FROM attempts WHERE state = 'scheduled' AND due_at <= "
+    "WITH due AS MATERIALIZED (SELECT id FROM attempts WHERE coalesce(state = 'scheduled', "
+    "false) AND due_at <= "  # the claimable partial index's own predicate (migration 0011)
     "now() ORDER BY due_at, id LIMIT %s FOR UPDATE SKIP LOCKED) UPDATE attempts a SET state = "
     "'claimed', claimed_by = %s, claimed_at = now(), lease_expires_at = now() + interval "
     "'2 minutes' FROM due WHERE a.id = due.id RETURNING a.id"
