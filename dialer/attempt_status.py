@@ -9,7 +9,8 @@ now); `adopt` books a placement that was lost and found again at the provider.
 Status callbacks are the hottest write path (four or more per call, each answered only once it
 is committed), so they run on prebuilt Core statements (on SQLite through the driver's own
 cursor), the common move is one conditional UPDATE, and the webhook app hands them to
-`dialer.status_writer`: one thread, one transaction for all the callbacks waiting (group commit).
+`dialer.status_writer`: one transaction for all the callbacks waiting (group commit), written on
+the event loop itself on SQLite when the write lock is free, else by the writer's thread.
 `scripts/bench/webhooks.py` measures it.
 """
 
