@@ -254,6 +254,29 @@ _TRIES = _Prepared(
 )
 
 
+def _this_kind_earlier(kind: str) -> tuple[Any, ...]:
+    """The fast paths' common guard: the attempt named in the URL (`b_id`), of this kind, at a
+    status ranked below the callback's (`b_rank`)."""
+    table, terminal = (CALL_RANK, CALL_TERMINAL) if kind == "call" else (SMS_RANK, SMS_TERMINAL)
+    ranks = {**table, **dict.fromkeys(sorted(terminal), TERMINAL)}
+    c = _attempts.c
+    return (
+        c.id == bindparam("b_id"),
+        (c.channel == _sql("sms")) if kind == "sms" else (c.channel != _sql("sms")),
+        case(
+            *((c.provider_status == _sql(st), _sql(r)) for st, r in ranks.items()),
+            else_=_sql(-1),
+        )
+        < bindparam("b_rank"),
+    )
+
+
+def _answered_by() -> Any:
+    """AnsweredBy as the callback says it, else as it was."""
+    c = _attempts.c
+    return func.coalesce(bindparam("b_answered", type_=c.answered_by.type), c.answered_by)
+
+
 def _moves(kind: str, final: bool) -> Any:
     """One UPDATE that moves the attempt exactly when `apply_status` would (else no row).
 
@@ -261,22 +284,14 @@ def _moves(kind: str, final: bool) -> Any:
     (or none yet), not ended, at an earlier status. Anything else finds no row and goes through
     the reading path, which also decides the rare cases (unknown attempt, other SID, a repeat).
     """
-    table, terminal = (CALL_RANK, CALL_TERMINAL) if kind == "call" else (SMS_RANK, SMS_TERMINAL)
-    ranks = {**table, **dict.fromkeys(sorted(terminal), TERMINAL)}
     c = _attempts.c
     claimed = c.state == _sql(AttemptState.CLAIMED)
     stmt = (
         update(_attempts)
         .where(
-            c.id == bindparam("b_id"),
-            (c.channel == _sql("sms")) if kind == "sms" else (c.channel != _sql("sms")),
+            *_this_kind_earlier(kind),
             (c.provider_sid == bindparam("b_sid")) | c.provider_sid.is_(None),
             *(c.state != _sql(ended) for ended in ENDED_ATTEMPT_STATES),
-            case(
-                *((c.provider_status == _sql(st), _sql(r)) for st, r in ranks.items()),
-                else_=_sql(-1),
-            )
-            < bindparam("b_rank"),
         )
         .values(
             provider_sid=bindparam("b_sid"),
@@ -285,9 +300,7 @@ def _moves(kind: str, final: bool) -> Any:
                 (claimed, func.coalesce(c.placed_at, bindparam("b_now", type_=c.placed_at.type))),
                 else_=c.placed_at,
             ),
-            answered_by=func.coalesce(
-                bindparam("b_answered", type_=c.answered_by.type), c.answered_by
-            ),
+            answered_by=_answered_by(),
         )
     )
     if not final:
@@ -313,28 +326,15 @@ def _onward(kind: str) -> Any:
     dispatcher stored the SID before the first callback): the same change, but it sets only
     the two columns that change, so no index is rewritten (SQLite touches an index only when
     the UPDATE sets one of its columns; on PostgreSQL the update can stay HOT)."""
-    table, terminal = (CALL_RANK, CALL_TERMINAL) if kind == "call" else (SMS_RANK, SMS_TERMINAL)
-    ranks = {**table, **dict.fromkeys(sorted(terminal), TERMINAL)}
     c = _attempts.c
     return (
         update(_attempts)
         .where(
-            c.id == bindparam("b_id"),
-            (c.channel == _sql("sms")) if kind == "sms" else (c.channel != _sql("sms")),
+            *_this_kind_earlier(kind),
             c.provider_sid == bindparam("b_sid"),
             c.state == _sql(AttemptState.PLACED),
-            case(
-                *((c.provider_status == _sql(st), _sql(r)) for st, r in ranks.items()),
-                else_=_sql(-1),
-            )
-            < bindparam("b_rank"),
         )
-        .values(
-            provider_status=bindparam("b_status"),
-            answered_by=func.coalesce(
-                bindparam("b_answered", type_=c.answered_by.type), c.answered_by
-            ),
-        )
+        .values(provider_status=bindparam("b_status"), answered_by=_answered_by())
     )
 
 

@@ -476,11 +476,14 @@ def claim(
     array_agg(id) FROM window))`), which the planner can only serve by primary-key lookups:
     written as `id IN (window)` it chose a hash join over a sequential scan of every scheduled
     attempt (and of every task) for each claim, work that grew with the backlog and was most of
-    what a claim cost. The lock step's state checks are `still(...)` for the same reason as
-    every update by id: on statistics taken before a morning's attempts were scheduled, a plain
-    `state = 'scheduled'` let the planner scan the claimable partial index with `id = ANY` as a
-    non-leading key, for each claim (300 ms instead of 2 ms; tests/store/test_claim_plan.py). The sort keys come back with the claimed ids (RETURNING) where
-    the database allows it (SQLite's RETURNING sees only the updated table: it reads them back).
+    what a claim cost. The window's condition is `claimable` (the partial index's own
+    predicate) and the lock step's state checks are `still(...)`, as for every update by id: on
+    statistics taken before a morning's attempts were scheduled, plain `state = 'scheduled'`
+    checks let the planner sort every scheduled attempt for the window and scan the claimable
+    index with `id = ANY` as a non-leading key (300 ms per claim instead of 2 ms;
+    tests/store/test_claim_plan.py). The sort keys come back with the claimed ids (RETURNING)
+    where the database allows it (SQLite's RETURNING sees only the updated table: it reads them
+    back).
     """
     postgres = session.get_bind().dialect.name == "postgresql"
     rows = (

@@ -19,6 +19,7 @@ from urllib.parse import unquote_plus, urlparse
 
 from twilio.request_validator import RequestValidator, add_port, compare, remove_port
 
+URLENCODED = b"application/x-www-form-urlencoded"  # the content type Twilio posts its forms in
 MAX_BODY = 64 * 1024  # Twilio's forms are a few hundred bytes; a larger body is refused (413)
 MAX_FIELDS = 1000  # Starlette's limit: a form with more fields is refused as malformed
 

@@ -20,7 +20,7 @@ from python_multipart.multipart import parse_options_header
 from starlette.datastructures import URL
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from dialer.signed_form import MAX_BODY, parse_urlencoded
+from dialer.signed_form import MAX_BODY, URLENCODED, parse_urlencoded
 
 if TYPE_CHECKING:
     from dialer.webhooks import WebhookApp
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 Answer = Callable[[str, int, dict[str, str]], Awaitable[tuple[int, str]]]
 
 _ROUTE = re.compile(r"/twilio/status/(call|sms)/([0-9]{1,18})\Z")
-_URLENCODED = b"application/x-www-form-urlencoded"
 
 
 class StatusRoute:
@@ -61,7 +60,7 @@ class StatusRoute:
                 signature = value if signature is None else signature
         if (
             content_type is None
-            or parse_options_header(content_type.decode("latin-1"))[0] != _URLENCODED
+            or parse_options_header(content_type.decode("latin-1"))[0] != URLENCODED
         ):
             await self.app(scope, receive, send)  # multipart, JSON...: FastAPI's route decides
             return

@@ -30,7 +30,7 @@ from dialer import attempts as books
 from dialer import ivr
 from dialer.clock import Clock
 from dialer.inbound_sms import Handled, handle_reply
-from dialer.signed_form import MAX_BODY, SignatureCheck, parse_urlencoded
+from dialer.signed_form import MAX_BODY, URLENCODED, SignatureCheck, parse_urlencoded
 from dialer.status_route import StatusRoute
 from dialer.status_writer import StatusWriter
 from dialer.store import Store
@@ -38,7 +38,6 @@ from dialer.store import Store
 log = logging.getLogger(__name__)
 __all__ = ["MAX_BODY", "WebhookApp", "create_app"]
 
-URLENCODED = b"application/x-www-form-urlencoded"
 MAX_ID = 2**31 - 1  # the largest id every engine's INTEGER column holds (32 bits on PostgreSQL)
 _SID = re.compile(r"^(CA|SM|MM)[0-9a-fA-F]{32}$")
 _STATUS = re.compile(r"^[a-z-]{3,20}$")
