@@ -432,7 +432,7 @@ def end_call(
     session: Session, book: CampaignBook, clock: Clock, actor: Actor, task_id: int, result: str
 ) -> CallbackTask:
     """A started call that reached nobody (no answer, busy, voicemail): the attempt ends, the
-    task stays in the queue for the next try (not reached, DOMAIN.md)."""
+    task stays in the queue for the next try (not reached, docs/definitions.md)."""
     if result not in NO_CONVERSATION:
         raise UsageError(f"a call without conversation ends {', '.join(NO_CONVERSATION)}")
     task = visible_task(session, actor, task_id)

@@ -1,13 +1,13 @@
 """Coverage of a campaign: which callback tasks were reached in time, which are at risk, and the
 member coverage against the 100% goal (會員客戶100%回訪), now or at a past instant.
 
-The states (one per task, a partition; DOMAIN.md's definitions, evaluated at an instant `at`):
+The states (one per task, a partition; as docs/definitions.md defines them, evaluated at an instant `at`):
 
 - **in_time**: reached (`reached_at <= at`) with `reached_at <= deadline`.
 - **late**: reached with `reached_at > deadline` (an `extend` campaign's late reach).
 - **not_contactable**: not reached, and the task ended `not_contactable` (no valid number,
   opted out before, no consent) by `at`. Counted apart, never as breached, but a not-contactable
-  member stays in the member-coverage denominator from the moment it is known (DOMAIN.md).
+  member stays in the member-coverage denominator from the moment it is known (docs/definitions.md).
 - **breached**: not reached, not contactable, and `deadline < at`, whatever the task's state
   (still open, ended `not_reached`, or cancelled by a stopped campaign: the member was not called
   back in time either way).

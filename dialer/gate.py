@@ -1,4 +1,4 @@
-"""The one gate before every request to Twilio (DESIGN.md principle 6), as a pure function.
+"""The one gate before every request to Twilio (docs/architecture.md), as a pure function.
 
 A retry, an appointment and a fallback SMS pass the same checks as a first call: the calling
 window in the customer's own time zone, staying open until the phone will have rung and the

@@ -136,7 +136,7 @@ IN_FLIGHT_ATTEMPT_STATES = (AttemptState.CLAIMED, AttemptState.PLACED)
 
 
 class OutcomeName(StrEnum):
-    """DOMAIN.md's outcome names, used as written everywhere."""
+    """docs/definitions.md's outcome names, used as written everywhere."""
 
     SATISFIED = "satisfied"
     AVERAGE = "average"
@@ -150,7 +150,7 @@ class OutcomeName(StrEnum):
 
 
 class CaseState(StrEnum):
-    """The complaint loop of DOMAIN.md (投訴處理), as `dialer.cases` moves a case through it.
+    """The complaint loop (投訴處理, docs/definitions.md), as `dialer.cases` moves a case through it.
 
     open (受理) → judged (判斷: it stands) → investigating (調查, a department) → resolved (方案 and
     實施: the solution, a follow-up callback is scheduled) → followed_up (處理後有回訪: the customer

@@ -14,7 +14,7 @@ whom.
   fully overlapping colleague takes, and is capped accordingly. Rounded up to eighths, so that
   tasks with nearly equal windows share one balancing group.
 - A task whose deadline has passed is still workable (a late reach is "reached late",
-  DOMAIN.md): it is judged on the customer's window in the next `LATE_HORIZON` instead.
+  docs/definitions.md): it is judged on the customer's window in the next `LATE_HORIZON` instead.
 - An appointment still ahead needs an agent at work at its agreed time (the customer chose it);
   one whose time has passed is judged as any task. An agent's own appointments never leave them.
 - A campaign definition that is not a whole campaign file (hand-made rows) has no calling window

@@ -1,6 +1,6 @@
 """The callback record (回訪記錄表): one row per attempt, for the screen and for export files.
 
-DOMAIN.md asks that every callback is recorded completely and that customer data stays
+docs/definitions.md asks that every callback is recorded completely and that customer data stays
 confidential, so this module is the one place that turns `attempts` (with their task, customer,
 campaign, outcome and agent) into flat rows: numbers masked unless asked otherwise, times in UTC
 and in the customer's own zone, and rows streamed in keyset batches so a campaign with a million

@@ -1,6 +1,6 @@
 """The summary report of a campaign (回訪總結報告): the figures, gathered by aggregate queries.
 
-What it analyses (DOMAIN.md, "What the summary report analyses"), all at one instant `at` (now,
+What it analyses (docs/coverage-and-reports.md, the summary report), all at one instant `at` (now,
 or a past instant for a report as it stood then):
 
 - **target achievement**: `dialer.coverage` at `at` (member coverage against the goal, the

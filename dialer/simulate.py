@@ -4,8 +4,8 @@ Monte Carlo over simulated days with the real parts: each run copies the scratch
 (`dialer.sim_scratch`: the operator's customers and the campaign's tasks, planned by the real
 planner) and fast-forwards the real runner (plan / escalate / slack), gate and dispatcher
 (`dialer.fast_forward`) against the in-process sandbox, whose seeded population answers as
-DOMAIN.md's default customers (or as told). Every run is done twice on the same seeded
-population: in DOMAIN.md's priority order (members first, then least slack) and first in, first
+docs/definitions.md's default customers (or as told). Every run is done twice on the same seeded
+population: in docs/definitions.md's priority order (members first, then least slack) and first in, first
 out (file order through the same gate, as most dialers' hoppers do). Coverage is read by
 `dialer.coverage` from the run's database at the end.
 
@@ -89,7 +89,7 @@ class RunResult:
     members: int  # the campaign's member tasks
     members_in_time: int
     members_reachable: int  # the population's ceiling: members who answer some try
-    member_coverage: float | None  # DOMAIN.md: in time / decided
+    member_coverage: float | None  # docs/definitions.md: in time / decided
     non_members: int
     non_members_in_time: int
     placed: int  # calls and SMS that left

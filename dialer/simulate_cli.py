@@ -1,6 +1,6 @@
 """`dialer simulate CAMPAIGN`: will we make it? Predicted member coverage before a run.
 
-Prints the predicted member coverage (mean and range over the Monte Carlo runs) in DOMAIN.md's
+Prints the predicted member coverage (mean and range over the Monte Carlo runs) in docs/definitions.md's
 priority order and first in, first out, the reachable members covered, non-members too, and the
 CPS (or agents) that covered every reachable member. The operator's database is only read (and
 the reading audited: the simulation copies customer data into a private temporary file).
@@ -45,7 +45,7 @@ def behaviour_from(
     call_later_rate: float | None,
     sms_reply_rate: float | None,
 ) -> Behaviour:
-    """DOMAIN.md's default customers, changed by a TOML of Behaviour's fields, then the flags.
+    """docs/definitions.md's default customers, changed by a TOML of Behaviour's fields, then the flags.
 
     `--answer-rate` sets the share of calls a person answers; busy, no answer, machine and
     failed keep their proportions in the rest.
@@ -153,7 +153,7 @@ def render(p: Prediction, options: SimOptions) -> None:
     table.add_row(*cells)
     out.print(table)
     out.print(
-        "member coverage = members reached by their deadline ÷ member tasks decided (DOMAIN.md); "
+        "member coverage = members reached by their deadline ÷ member tasks decided (docs/definitions.md); "
         "reachable = members who answer one of the campaign's tries in that run's population"
     )
     n = p.needed

@@ -4,7 +4,7 @@ deadline-aware order covers strictly more members than first in, first out; and 
 of what the whole list needs (so of the members too), where both cover every reachable member.
 
 "What they need" is the capacity model's (`dialer.sim_capacity.model_cps`): the smallest calls
-per second at which the expected calls (DOMAIN.md's 65% answer rate, the campaign's tries) are
+per second at which the expected calls (docs/definitions.md's 65% answer rate, the campaign's tries) are
 all placed inside the customers' windows before their deadlines.
 """
 

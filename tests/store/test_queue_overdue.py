@@ -104,7 +104,7 @@ def test_an_overdue_task_is_still_called_and_reached_late(
     assert a0 not in [i.task_id for i in items] and a0 in left
     with store.sessions() as s:
         (after,) = coverage(s, book, clock.now()).campaigns
-    # DOMAIN.md: breached while open past the deadline, "late" once reached after it.
+    # docs/definitions.md: breached while open past the deadline, "late" once reached after it.
     assert getattr(after, side)["breached"] == getattr(before, side)["breached"] - 1
     assert getattr(after, side)["late"] == getattr(before, side)["late"] + 1
 

@@ -15,7 +15,7 @@ AGREED = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # the outcome's recorded_at
 def test_only_a_customer_who_agreed_another_time_gets_the_tries_afresh() -> None:
     assert agreed("callback_requested")
     others = [o.value for o in OutcomeName if o != OutcomeName.CALLBACK_REQUESTED]
-    assert len(others) == 8  # DOMAIN.md's other outcomes, none of which restarts the count
+    assert len(others) == 8  # the other outcomes (docs/definitions.md): none restarts the count
     assert not any(agreed(o) for o in [*others, None])
 
 

@@ -1,4 +1,4 @@
-"""Who the simulated customers are: the default population (DOMAIN.md), per-number overrides, faults.
+"""Who the simulated customers are: the default population (docs/definitions.md), per-number overrides, faults.
 
 Draws are deterministic: one `random.Random` per (seed, number, channel, nth contact), so a run
 replays exactly and a retry to the same number may get a different answer, as in life.
@@ -33,7 +33,7 @@ def _check_rates(name: str, rates: tuple[float, ...]) -> None:
 
 @dataclass(frozen=True)
 class Behaviour:
-    """The default customer population; the defaults are DOMAIN.md's and binding for the demo."""
+    """The default customer population; the defaults are docs/definitions.md's and binding for the demo."""
 
     human: float = 0.65
     busy: float = 0.10
@@ -134,7 +134,7 @@ def draw_sms_person(behaviour: Behaviour, seed: int, number: str, nth: int) -> P
     """Whether the nth SMS to `number` is delivered and what (if anything) the customer replies.
 
     Only a delivered SMS can be answered, so the reply is drawn with sms_reply / sms_delivered:
-    `sms_reply` of all SMS sent get a reply, as DOMAIN.md counts it.
+    `sms_reply` of all SMS sent get a reply, as docs/definitions.md counts it.
     """
     b = behaviour
     rng = _rng(seed, number, "sms", nth)
