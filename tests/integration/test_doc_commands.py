@@ -38,6 +38,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -202,8 +203,17 @@ def parse_only(args: list[str]) -> None:
 
 
 def invoke(args: list[str], env: dict[str, str], stdin: str | None) -> tuple[int, str]:
-    """Run `dialer ARGS` in-process; the exit code `dialer.cli.main` would give, and the output."""
-    result = CliRunner().invoke(app, args, input=stdin, env=env, catch_exceptions=True)
+    """Run `dialer ARGS` in-process; the exit code `dialer.cli.main` would give, and the output.
+
+    `dialer run` installs its own SIGINT/SIGTERM handlers: they are put back afterwards, so a
+    Ctrl-C still stops the test session.
+    """
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        result = CliRunner().invoke(app, args, input=stdin, env=env, catch_exceptions=True)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
     exc = result.exception
     if exc is None or isinstance(exc, SystemExit):
         return result.exit_code, result.output
