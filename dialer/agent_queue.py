@@ -4,8 +4,8 @@ Each line says how long is left before the deadline, whether the customer's call
 now (in the customer's own zone) and when it opens otherwise. Used by the console's "My calls"
 and `dialer assignments`; only a supervisor may ask for another agent's queue.
 
-A task past its deadline stays in the queue: it is breached (docs/definitions.md) until reached, and a
-reach now still counts, as reached late, so it remains workable. But it can no longer count
+A task past its deadline stays in the queue: it is breached (docs/definitions.md) until reached, and
+a reach now still counts, as reached late, so it remains workable. But it can no longer count
 towards coverage in time, so it comes **after** every task that still can. An appointment is
 different: the customer agreed a time and waits for the call, so one whose agreed time passed
 without the call (more than the hour the gate still keeps it, `APPOINTMENT_KEPT`) is overdue

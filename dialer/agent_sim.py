@@ -261,7 +261,7 @@ class SimulatedAgents:
         )
 
     def _urgency(self) -> tuple[Any, ...]:
-        """Members first, then least slack (docs/definitions.md); or the agent's list in file order."""
+        """Members first, then least slack (docs/definitions.md); or the agent's list in order."""
         t = CallbackTask
         if self.order == "fifo":
             return (func.coalesce(t.next_attempt_at, t.created_at), t.id)

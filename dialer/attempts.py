@@ -420,10 +420,10 @@ CANDIDATES_MIN = 1000
 def claim_order_by(order: ClaimOrder) -> tuple[Any, ...]:
     """The order in which due attempts are claimed when there are more than the pipe takes.
 
-    `priority` is docs/definitions.md's: members first, then least slack (open calling-window time left
-    before the deadline, as last refreshed), then the earliest due. `fifo` is what most dialers'
-    hoppers do: the earliest due first, ties in file (task) order; `dialer simulate` runs it to
-    show what deadline-aware order buys.
+    `priority` is docs/definitions.md's: members first, then least slack (open calling-window time
+    left before the deadline, as last refreshed), then the earliest due. `fifo` is what most
+    dialers' hoppers do: the earliest due first, ties in file (task) order; `dialer simulate` runs
+    it to show what deadline-aware order buys.
     """
     if order == "fifo":
         return (Attempt.due_at, Attempt.task_id, Attempt.id)

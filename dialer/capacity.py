@@ -64,7 +64,8 @@ __all__ = [
     "working_spans",
 ]
 
-# docs/definitions.md's sandbox behaviour: 65% of calls are answered by a person, 40% of SMS get a reply.
+# The sandbox's default customers (docs/definitions.md): 65% of calls answered by a person, 40%
+# of SMS replied.
 ANSWER_RATE = 0.65
 SMS_REPLY_RATE = 0.40
 AUTOMATED_CPS = 1.0  # Twilio's default calls per second for an account
@@ -218,8 +219,8 @@ def shortfall(
 
     `window(who, start, end)` gives the open intervals of a class's calling window.
     `members_first` serves every member class (earliest deadline first) before any non-member
-    one: the dispatcher's claim order and the assignment's (docs/definitions.md's priority), used to say
-    *which* tasks capacity cannot reach (`dialer.capacity_risk`); the plan's verdict keeps plain
+    one: the dispatcher's claim order and the assignment's (docs/definitions.md's priority), used to
+    say *which* tasks capacity cannot reach (`dialer.capacity_risk`); the plan's verdict keeps plain
     EDF (members first among equal deadlines), where EDF fits whenever any order can.
     `unmet_by_class` is aligned with `demand` as given.
     """
@@ -374,7 +375,7 @@ def verdict_for(
 
 
 def expected_attempts(max_attempts: int, answer_rate: float = ANSWER_RATE) -> float:
-    """Expected calls per task when each call is answered with `answer_rate` (docs/definitions.md default)."""
+    """Expected calls per task when a call is answered with `answer_rate` (docs/definitions.md)."""
     miss = 1 - answer_rate
     return sum(miss**k for k in range(max_attempts))
 
@@ -519,7 +520,8 @@ def plan_capacity(
 def fallback_share(spec: CampaignSpec) -> float:
     """The share of an automated campaign's tasks expected to reach its "agent" channel: every
     try of every channel before it misses (calls answered ANSWER_RATE, SMS replied
-    SMS_REPLY_RATE, docs/definitions.md's defaults). 0 without an agent channel or when agents come first.
+    SMS_REPLY_RATE, docs/definitions.md's defaults). 0 without an agent channel or when agents
+    come first.
 
     The shipped after-service campaign: 3 calls then 1 SMS, 0.35^3 x 0.6 = 2.57%.
     """

@@ -1,8 +1,8 @@
 """Capacity risk: which open tasks a campaign's capacity cannot reach before their deadlines.
 
-docs/definitions.md's "at risk" asks whether the open windows **and capacity** left before the deadline can
-fit the attempts still allowed. The window half is per task (`dialer.coverage`'s slack rule); the
-capacity half is campaign-wide, so it is answered here with the one capacity model
+docs/definitions.md's "at risk" asks whether the open windows **and capacity** left before the
+deadline can fit the attempts still allowed. The window half is per task (`dialer.coverage`'s slack
+rule); the capacity half is campaign-wide, so it is answered here with the one capacity model
 (`dialer.capacity`: demand classes, agents or the dispatcher's calls per second, 15-minute slots)
 and stored per task (`callback_tasks.capacity_short`) by the runner's slack refresh, so that
 `dialer coverage` "now" stays an aggregate over stored columns.

@@ -10,8 +10,8 @@
 Every step is a `CaseStep` row (who, when, from, to, and the reason, department or solution), so
 the history of a case is complete. Resolving schedules the follow-up callback task ("we handled
 your complaint; are you satisfied now?") in the complaint's campaign, for the same customer, due
-`complaints.follow_up_deadline` after the resolution (docs/definitions.md: default 3 days), planned the way
-the planner plans any task (first open window in the customer's zone, slack, priority,
+`complaints.follow_up_deadline` after the resolution (docs/definitions.md: default 3 days), planned
+the way the planner plans any task (first open window in the customer's zone, slack, priority,
 infeasibility), so the same gate and dispatcher place it. Its answer closes the case or reopens
 it for another round; a follow-up that does not reach the customer by its deadline leaves the
 case resolved and listed as follow-up missed.

@@ -1,7 +1,7 @@
 """Coverage of a campaign: which callback tasks were reached in time, which are at risk, and the
 member coverage against the 100% goal (會員客戶100%回訪), now or at a past instant.
 
-The states (one per task, a partition; as docs/definitions.md defines them, evaluated at an instant `at`):
+The states (one per task, a partition; as docs/definitions.md defines them, at an instant `at`):
 
 - **in_time**: reached (`reached_at <= at`) with `reached_at <= deadline`.
 - **late**: reached with `reached_at > deadline` (an `extend` campaign's late reach).

@@ -1,9 +1,9 @@
 """`dialer demo`: the whole job on the embedded default, fast-forwarded, with no account and no network.
 
 A generated customer file (`dialer.demo_data`) is imported into a fresh database and planned by
-the shipped service-event campaigns; the sandbox plays Twilio with docs/definitions.md's default customer
-behaviour and the webhooks are served in-process. Time is a SettableClock: each step the runner's
-own jobs run (escalate, refresh slack), the dispatcher ticks, and the sandbox advances the
+the shipped service-event campaigns; the sandbox plays Twilio with docs/definitions.md's default
+customer behaviour and the webhooks are served in-process. Time is a SettableClock: each step the
+runner's own jobs run (escalate, refresh slack), the dispatcher ticks, and the sandbox advances the
 clock by one step, running every call and SMS event due on the way. Deterministic for a seed and
 a start instant. By default the run ends at the real now (`demo_start`), so the database it
 leaves reads as it stands; its last quarter hour takes no new work, so no call is left ringing.

@@ -30,7 +30,8 @@ class DispatchConfig:
     fleet_pacing: bool = False  # the pacing budget in the database, shared by every dispatcher
     crash_point: str | None = None  # tests: "after_sdk_return" dies between API call and record
     # Which due attempts go first when there are more than the pipe takes (attempts.claim_order_by):
-    # docs/definitions.md's priority, or first-in-first-out in file order (`dialer simulate`'s comparison).
+    # The priority of docs/definitions.md, or first in, first out in file order (`dialer
+    # simulate`'s comparison).
     claim_order: Literal["priority", "fifo"] = "priority"
 
 

@@ -1,8 +1,8 @@
 """A customer's SMS reply, acted on: the answer recorded, an opt-out obeyed, a time kept.
 
-Any reply counts as reached (docs/definitions.md). The reply is matched to the latest SMS sent to that
-number from that sender; it is stored once (by MessageSid) in the event log, so a webhook Twilio
-retries changes nothing twice. Words that are not an answer are kept on the callback record;
+Any reply counts as reached (docs/definitions.md). The reply is matched to the latest SMS sent to
+that number from that sender; it is stored once (by MessageSid) in the event log, so a webhook
+Twilio retries changes nothing twice. Words that are not an answer are kept on the callback record;
 when no answer has come yet, the customer gets one clarifying message (and only one).
 """
 

@@ -1,7 +1,7 @@
 """The call script as TwiML, one document per step, and what each key press records.
 
-Steps (docs/definitions.md, the script): the opening with the convenience check (1 go on, 2 later, 9 no
-more calls) → the satisfaction question (1 satisfied, 2 average, 3 unsatisfied) → the branch:
+Steps (docs/definitions.md, the script): the opening with the convenience check (1 go on, 2 later, 9
+no more calls) → the satisfaction question (1 satisfied, 2 average, 3 unsatisfied) → the branch:
 satisfied invites a suggestion (a short recording); average/unsatisfied asks what was wrong (the
 campaign's reason menu, else a short recording) → the branch's own closing. "Later" asks for the
 hour and keeps it as the appointment. A Gather without (valid) input is asked once more, then the

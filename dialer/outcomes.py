@@ -1,7 +1,7 @@
 """The callback record (回訪記錄): one outcome per reached task, and what it sets in motion.
 
-Recording an outcome marks the task reached (docs/definitions.md: the customer took part), stops any try
-still scheduled for it, opens a follow-up case for a complaint (`unsatisfied`; `average` only
+Recording an outcome marks the task reached (docs/definitions.md: the customer took part), stops any
+try still scheduled for it, opens a follow-up case for a complaint (`unsatisfied`; `average` only
 when the campaign says so) carrying the reason and the customer's words, and for
 `callback_requested` keeps the agreed time as the task's appointment; `wrong_number` marks the
 number that was called unusable for this customer (no campaign calls or texts it again; another

@@ -5,8 +5,8 @@ Monte Carlo over simulated days with the real parts: each run copies the scratch
 planner) and fast-forwards the real runner (plan / escalate / slack), gate and dispatcher
 (`dialer.fast_forward`) against the in-process sandbox, whose seeded population answers as
 docs/definitions.md's default customers (or as told). Every run is done twice on the same seeded
-population: in docs/definitions.md's priority order (members first, then least slack) and first in, first
-out (file order through the same gate, as most dialers' hoppers do). Coverage is read by
+population: in docs/definitions.md's priority order (members first, then least slack) and first in,
+first out (file order through the same gate, as most dialers' hoppers do). Coverage is read by
 `dialer.coverage` from the run's database at the end.
 
 `needed_capacity` then searches the calls per second (automated campaigns) or the number of

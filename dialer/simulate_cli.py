@@ -1,9 +1,10 @@
 """`dialer simulate CAMPAIGN`: will we make it? Predicted member coverage before a run.
 
-Prints the predicted member coverage (mean and range over the Monte Carlo runs) in docs/definitions.md's
-priority order and first in, first out, the reachable members covered, non-members too, and the
-CPS (or agents) that covered every reachable member. The operator's database is only read (and
-the reading audited: the simulation copies customer data into a private temporary file).
+Prints the predicted member coverage (mean and range over the Monte Carlo runs) in
+docs/definitions.md's priority order and first in, first out, the reachable members covered,
+non-members too, and the CPS (or agents) that covered every reachable member. The operator's
+database is only read (and the reading audited: the simulation copies customer data into a private
+temporary file).
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def behaviour_from(
     call_later_rate: float | None,
     sms_reply_rate: float | None,
 ) -> Behaviour:
-    """docs/definitions.md's default customers, changed by a TOML of Behaviour's fields, then the flags.
+    """The default customers (docs/definitions.md), changed by a TOML of Behaviour's fields,
+    then by the flags.
 
     `--answer-rate` sets the share of calls a person answers; busy, no answer, machine and
     failed keep their proportions in the rest.

@@ -4,8 +4,8 @@ deadline-aware order covers strictly more members than first in, first out; and 
 of what the whole list needs (so of the members too), where both cover every reachable member.
 
 "What they need" is the capacity model's (`dialer.sim_capacity.model_cps`): the smallest calls
-per second at which the expected calls (docs/definitions.md's 65% answer rate, the campaign's tries) are
-all placed inside the customers' windows before their deadlines.
+per second at which the expected calls (docs/definitions.md's 65% answer rate, the campaign's tries)
+are all placed inside the customers' windows before their deadlines.
 """
 
 from __future__ import annotations

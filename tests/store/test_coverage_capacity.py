@@ -143,8 +143,8 @@ def test_members_are_served_first(
     store: Store, clock: SettableClock, by_agents: CampaignSpec
 ) -> None:
     """Two calls left: two members due 20:00 take them before a non-member due 15:00 (the
-    dispatcher's order, docs/definitions.md's priority), so the non-member is short; then a third member
-    makes the latest member short too (by id within the class), and `failing` says so. Once
+    dispatcher's order, docs/definitions.md's priority), so the non-member is short; then a third
+    member makes the latest member short too (by id within the class), and `failing` says so. Once
     the agent may take 3 calls a day, the non-member is still short and no member is."""
     _agent(store, capacity=2)
     rows = [

@@ -47,7 +47,7 @@ def make_sandbox(clock: SettableClock) -> Iterator[Callable[..., SandboxHarness]
 
 @pytest.fixture
 def sandbox(make_sandbox: Callable[..., SandboxHarness]) -> SandboxHarness:
-    """The default sandbox: docs/definitions.md's population, seed 0, 1 call/s, on the test clock."""
+    """The default sandbox: docs/definitions.md's population, seed 0, 1 call/s, test clock."""
     return make_sandbox()
 
 

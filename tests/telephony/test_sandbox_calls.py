@@ -272,7 +272,8 @@ def test_list_filters_and_pages_through_the_sdk(
     second = page.next_page()
     assert len(list(second)) == 4 and second.previous_page_url is not None
     assert twilio_client.calls.list(status="queued", limit=100)
-    # StartTime filters see only calls that have started (docs/calls.md, never twice: queued calls are missed).
+    # StartTime filters see only calls that have started (docs/calls.md, never twice: queued calls
+    # are missed).
     today = sandbox.clock.now().date()
     assert len(list(twilio_client.calls.list(start_time=today))) == 0
     sandbox.settle()

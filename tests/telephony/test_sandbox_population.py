@@ -1,4 +1,5 @@
-"""The default population (docs/definitions.md) within statistical tolerance; seeded, so it cannot flake.
+"""The default population (docs/definitions.md) within statistical tolerance; seeded, so it cannot
+flake.
 
 These run the simulation without HTTP: draws directly, and whole calls on the Sandbox with
 inline TwiML and no webhooks.

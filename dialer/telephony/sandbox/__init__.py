@@ -1,6 +1,6 @@
 """A Twilio-compatible sandbox: a loopback HTTP server the unmodified SDK dials, with simulated customers.
 
-sb = Sandbox(clock, seed=0, cps=1.0)              # docs/definitions.md's population on the injected clock
+sb = Sandbox(clock, seed=0, cps=1.0)    # the population of docs/definitions.md, injected clock
 sb.person("+886912345678", "human", digits=["1", "3"])   # or script one number exactly
 with SandboxServer(sb) as server:
     client = Client(sb.account_sid, sb.auth_token,

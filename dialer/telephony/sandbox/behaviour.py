@@ -1,4 +1,5 @@
-"""Who the simulated customers are: the default population (docs/definitions.md), per-number overrides, faults.
+"""Who the simulated customers are: the default population (docs/definitions.md), per-number
+overrides, faults.
 
 Draws are deterministic: one `random.Random` per (seed, number, channel, nth contact), so a run
 replays exactly and a retry to the same number may get a different answer, as in life.
@@ -33,7 +34,7 @@ def _check_rates(name: str, rates: tuple[float, ...]) -> None:
 
 @dataclass(frozen=True)
 class Behaviour:
-    """The default customer population; the defaults are docs/definitions.md's and binding for the demo."""
+    """The default customer population: docs/definitions.md's, and binding for the demo."""
 
     human: float = 0.65
     busy: float = 0.10
