@@ -97,7 +97,7 @@ def test_list_marks_a_broken_file(folder: Path, tmp_path: Path) -> None:
 def test_folder_from_environment_and_missing_folder(tmp_path: Path) -> None:
     result = run(tmp_path, "list", "--json", env={"DIALER_CAMPAIGNS_DIR": str(SHIPPED)})
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 3
-    # No ./campaigns here: the campaigns shipped with dialer are listed (README: "Campaign files").
+    # No ./campaigns here: the campaigns shipped with dialer are listed (docs/campaigns.md, "Campaign files").
     shipped = run(tmp_path, "list", "--json")
     assert shipped.returncode == 0 and len(shipped.stdout.splitlines()) == 3
     missing = run(tmp_path, "list", "--dir", "nowhere")  # a folder named explicitly must exist
