@@ -271,7 +271,7 @@ class RiskEntry:
     slack_seconds: int | None
     attempts_made: int
     reason: str
-    causes: tuple[str, ...] = ()  # "ended", "window" (slack), "capacity"
+    causes: tuple[str, ...] = ()  # "ended", "window" (slack), "capacity", "zones"
 
 
 # ------------------------------------------------------------------------------- SQL
@@ -493,6 +493,7 @@ def _task_rows(session: Session, where: Sequence[ColumnElement[bool]], after: in
                 t.attempts_made,
                 t.state,
                 t.capacity_short,
+                t.zone_reason,
                 c.customer_key,
                 c.name,
                 *REACHEE_COLUMNS,
@@ -588,6 +589,9 @@ def _entry(
     short: str | None = None,
 ) -> RiskEntry:
     causes, reason = _why(rule, slack, tries, r.state if ended else None, short)
+    if r.zone_reason:  # the zones did not simply apply: say so by name (`effective_zones`)
+        causes += ("zones",)
+        reason += f"; time zones: {r.zone_reason}"
     return RiskEntry(
         task_id=r.id,
         campaign=slug,

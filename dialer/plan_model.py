@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any, Final, Literal
 
+from dialer.area_codes import number_subdivisions
 from dialer.campaigns import CampaignSpec
 from dialer.capacity import (
     CapacityVerdict,
@@ -65,7 +66,12 @@ class CustomerFacts:
     blocked_channels: frozenset[str] = frozenset()  # do-not-contact on the customer
 
     def reachee(self) -> Reachee:
-        return _reachee(self.time_zones, self.quiet_hours, self.region, self.marketing_consent)
+        """The customer's window for planning: all their zones, and the states of all numbers
+        (stricter than any one call, which the gate judges in the dialled number's zones)."""
+        states = tuple(sorted({s for p in self.phones for s in number_subdivisions(p.e164)}))
+        return _reachee(
+            self.time_zones, self.quiet_hours, self.region, self.marketing_consent, states
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +108,9 @@ class PlannedTask:
     priority: int = 0
     not_contactable: str | None = None  # why, for not-contactable members
     infeasible: Infeasible | None = None
+    zone_reason: str | None = (
+        None  # `effective_zones`'s reason, when its zones did not simply apply
+    )
     events: int = 1  # service events merged into this task
     task_id: int | None = None
 
@@ -123,6 +132,7 @@ class PlannedTask:
             # read it from the row, not from a plan report that is gone by then.
             "plan_action": self.infeasible.code if self.infeasible else None,
             "plan_reason": self.infeasible.reason if self.infeasible else None,
+            "zone_reason": self.zone_reason,
             "earliest_possible_at": self.infeasible.earliest_possible if self.infeasible else None,
             "created_at": now,
             "updated_at": now,
@@ -189,6 +199,8 @@ class PlanResult:
     planned: list[PlannedTask] = field(default_factory=list)  # first LIST_LIMIT, for dry runs
     not_contactable: list[PlannedTask] = field(default_factory=list)
     infeasible: list[PlannedTask] = field(default_factory=list)
+    zone_count: int = 0  # tasks whose zones did not simply apply (`effective_zones` said why)
+    zone_notes: list[PlannedTask] = field(default_factory=list)
     skips: list[Skip] = field(default_factory=list)  # first LIST_LIMIT
     capacity: CapacityVerdict | None = None
     seconds: float = 0.0
@@ -230,6 +242,16 @@ class PlanResult:
                 for t in self.infeasible
             ],
             "infeasible_count": self.infeasible_count,
+            "time_zones": [
+                {
+                    "task_id": t.task_id,
+                    "customer_id": t.customer_key,
+                    "member": t.member,
+                    "reason": t.zone_reason,
+                }
+                for t in self.zone_notes
+            ],
+            "time_zones_count": self.zone_count,
             "capacity": self.capacity.as_json() if self.capacity else None,
             "dry_run": self.dry_run,
         }
@@ -256,10 +278,36 @@ def _quiet_spans(text: str | None) -> tuple[tuple[time, time], ...]:
 
 @lru_cache(maxsize=65536)
 def reachee(
-    zones: tuple[str, ...], quiet: str | None, region: str | None, consent: bool | None
+    zones: tuple[str, ...],
+    quiet: str | None,
+    region: str | None,
+    consent: bool | None,
+    subdivisions: tuple[str, ...] = (),
 ) -> Reachee:
     """What the calling window needs of a customer, from the stored columns (cached: shared)."""
-    return Reachee(zones, _quiet_spans(quiet), region, consent)
+    return Reachee(zones, _quiet_spans(quiet), region, consent, subdivisions)
+
+
+def dialled_reachee(
+    customer: Reachee,
+    e164: str,
+    phone_zones: Any,
+    phone_region: str | None,
+    zone_explicit: bool,
+) -> Reachee:
+    """The window of one call: the call rings at the dialled number, so that number's zones and
+    its area code's state bind it. The customer's explicit zone column wins over the number's
+    zones; a number with no zone of its own (toll-free) takes that explicit zone, else its
+    country's safe window (`windows.effective_zones`), never the zones of the customer's other
+    numbers, which ring elsewhere."""
+    zones = customer.time_zones if zone_explicit else as_zones(phone_zones)
+    return Reachee(
+        zones,
+        customer.quiet_hours,
+        customer.region or phone_region,
+        customer.marketing_consent,
+        number_subdivisions(e164),
+    )
 
 
 _reachee = reachee

@@ -318,3 +318,7 @@ def _plan_batch(
             result.infeasible_count += 1
             if len(result.infeasible) < list_limit:
                 result.infeasible.append(t)
+        if t.zone_reason:
+            result.zone_count += 1
+            if len(result.zone_notes) < list_limit:
+                result.zone_notes.append(t)
