@@ -20,9 +20,17 @@ LATER_DELAY = timedelta(hours=2)  # "later" without a time: not before this much
 
 
 def customer_reachee(customer: Customer) -> Reachee:
-    """What the calling window needs of one stored customer."""
+    """What the calling window needs of one stored customer: the window of the number tried
+    first, as every query reading `REACHEE_COLUMNS` has it."""
+    first = customer.phones[0] if customer.phones else None
     return reachee_of(
-        customer.time_zones, customer.quiet_hours, customer.region, customer.marketing_consent
+        customer.time_zones,
+        customer.quiet_hours,
+        customer.region,
+        customer.marketing_consent,
+        customer.time_zone_explicit,
+        first.time_zones if first else None,
+        first.e164 if first else None,
     )
 
 

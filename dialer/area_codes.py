@@ -3,8 +3,8 @@
 Only states whose law adds a floor of their own (`calendars.SUBDIVISION_FLOOR`) are listed: the
 state of any other number changes nothing. An area code that spans several states (none of
 today's Florida or Oklahoma codes does) lists them all, and every listed state's floor applies,
-so the strictest wins. A number keeps its area code when its owner moves, so where the customer
-file has an address the state of the address applies too.
+so the strictest wins. (A number keeps its area code when its owner moves; a state or address
+column of the customer file would add the state of the address, which dialer does not read yet.)
 
 Source: NANPA, "Area codes by state" (nationalnanpa.com, geographic NPAs in service or assigned
 as overlays), Florida and Oklahoma, as of 2026. phonenumbers' geocoder says the same ("Florida",
@@ -30,82 +30,9 @@ AREA_CODE_STATES: Mapping[str, tuple[str, ...]] = MappingProxyType(
 )
 """Area code -> the states (ISO 3166-2, "US-FL") it serves, for states with a floor of their own."""
 
-US_STATES = frozenset(
-    [
-        "AL",
-        "AK",
-        "AZ",
-        "AR",
-        "CA",
-        "CO",
-        "CT",
-        "DE",
-        "DC",
-        "FL",
-        "GA",
-        "HI",
-        "ID",
-        "IL",
-        "IN",
-        "IA",
-        "KS",
-        "KY",
-        "LA",
-        "ME",
-        "MD",
-        "MA",
-        "MI",
-        "MN",
-        "MS",
-        "MO",
-        "MT",
-        "NE",
-        "NV",
-        "NH",
-        "NJ",
-        "NM",
-        "NY",
-        "NC",
-        "ND",
-        "OH",
-        "OK",
-        "OR",
-        "PA",
-        "RI",
-        "SC",
-        "SD",
-        "TN",
-        "TX",
-        "UT",
-        "VT",
-        "VA",
-        "WA",
-        "WV",
-        "WI",
-        "WY",
-        "PR",
-        "GU",
-        "VI",
-        "AS",
-        "MP",
-    ]
-)
-
 
 def number_subdivisions(e164: str) -> tuple[str, ...]:
     """The states with a floor that a +1 number's area code belongs to; () when none."""
     if not e164.startswith("+1") or len(e164) < 5:
         return ()
     return AREA_CODE_STATES.get(e164[2:5], ())
-
-
-def state_subdivision(text: str | None, country: str | None) -> str | None:
-    """A state column's value ("FL", "fl", "US-FL") as "US-FL"; None when it is not a US state."""
-    if not text:
-        return None
-    value = text.strip().upper()
-    if value.startswith("US-"):
-        value = value[3:]
-    if value in US_STATES and (country or "US").upper() == "US":
-        return f"US-{value}"
-    return None

@@ -88,9 +88,8 @@ def window_text(spec: CampaignSpec) -> str:
     """The days and hours asked for; `place_hours` says what the law leaves of them per place."""
     w = spec.window
     text = (
-        f"{days_text(w.weekdays)}, {_spans(sorted(w.hours))} asked for, in the local time of "
-        "each zone of the dialled number (a number without a zone: only when its country is "
-        "open at both ends)"
+        f"{days_text(w.weekdays)}, {_spans(sorted(w.hours))} asked for, in each zone of the "
+        "dialled number"
     )
     if w.rest:
         text += f"; rest hours {_spans(w.rest)}"

@@ -15,6 +15,8 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any, Final, Literal
 
+from sqlalchemy import select
+
 from dialer.area_codes import number_subdivisions
 from dialer.campaigns import CampaignSpec
 from dialer.capacity import (
@@ -22,6 +24,7 @@ from dialer.capacity import (
 )
 from dialer.models import (
     Customer,
+    CustomerPhone,
     TaskState,
 )
 from dialer.windows import Reachee, WindowPolicy
@@ -64,14 +67,13 @@ class CustomerFacts:
     quiet_hours: str | None = None
     phones: tuple[PhoneFacts, ...] = ()
     blocked_channels: frozenset[str] = frozenset()  # do-not-contact on the customer
+    window: Reachee | None = None  # the window of the number tried first (`reachee_of`)
 
     def reachee(self) -> Reachee:
-        """The customer's window for planning: all their zones, and the states of all numbers
-        (stricter than any one call, which the gate judges in the dialled number's zones)."""
-        states = tuple(sorted({s for p in self.phones for s in number_subdivisions(p.e164)}))
-        return _reachee(
-            self.time_zones, self.quiet_hours, self.region, self.marketing_consent, states
-        )
+        """The task's window: the stored one (first number), else the customer's zones."""
+        if self.window is not None:
+            return self.window
+        return _reachee(self.time_zones, self.quiet_hours, self.region, self.marketing_consent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,15 +314,33 @@ def dialled_reachee(
 
 _reachee = reachee
 
+
+def _first_phone(column: Any) -> Any:
+    """A column of the customer's first number (rank 0, tried first), correlated to Customer."""
+    return (
+        select(column)
+        .where(CustomerPhone.customer_id == Customer.id)
+        .order_by(CustomerPhone.rank)
+        .limit(1)
+        .correlate(Customer)
+        .scalar_subquery()
+    )
+
+
 REACHEE_COLUMNS: Final = (
     Customer.time_zones,
     Customer.quiet_hours,
     Customer.region,
     Customer.marketing_consent,
+    Customer.time_zone_explicit,
+    _first_phone(CustomerPhone.time_zones).label("first_phone_zones"),
+    _first_phone(CustomerPhone.e164).label("first_phone"),
 )
-"""The customer's columns the calling window needs, in `reachee`'s argument order: every query
-that judges a customer's window selects `*REACHEE_COLUMNS` and reads them with `reachee_of`, so a
-column the window comes to need is added once, here."""
+"""The customer's columns the calling window needs, in `reachee_of`'s argument order: every query
+that judges a customer's window selects `*REACHEE_COLUMNS` and reads them with `reachee_of` (or
+`reachee_row`), so a column the window comes to need is added once, here. The window of a task
+is that of the number tried first (its zones and its area code's state), unless the customer
+file gave an explicit zone; the gate judges each call on the number it dials."""
 
 
 @lru_cache(maxsize=4096)
@@ -335,7 +355,33 @@ def as_zones(value: Any) -> tuple[str, ...]:
     return tuple(value or ())
 
 
-def reachee_of(zones: Any, quiet: str | None, region: str | None, consent: Any) -> Reachee:
+def reachee_of(
+    zones: Any,
+    quiet: str | None,
+    region: str | None,
+    consent: Any,
+    explicit: Any = False,
+    phone_zones: Any = None,
+    phone: str | None = None,
+) -> Reachee:
     """`reachee` from the values of `REACHEE_COLUMNS` as a driver returns them (zones as a list
-    or JSON text, consent as a bool or 0/1)."""
-    return reachee(as_zones(zones), quiet, region, None if consent is None else bool(consent))
+    or JSON text, consent and flags as a bool or 0/1). With the first number (`phone`), its
+    zones and state make the window unless the customer's zone is explicit."""
+    consent_ = None if consent is None else bool(consent)
+    if phone is None:
+        return reachee(as_zones(zones), quiet, region, consent_)
+    own = as_zones(zones) if explicit else as_zones(phone_zones)
+    return reachee(own, quiet, region, consent_, number_subdivisions(phone))
+
+
+def reachee_row(r: Any) -> Reachee:
+    """`reachee_of` from a result row that selected `*REACHEE_COLUMNS` (read by name)."""
+    return reachee_of(
+        r.time_zones,
+        r.quiet_hours,
+        r.region,
+        r.marketing_consent,
+        r.time_zone_explicit,
+        r.first_phone_zones,
+        r.first_phone,
+    )
