@@ -111,6 +111,7 @@ class WindowPolicy:
     holiday_subdivision: str | None = None  # used only with holiday_country
     default_zone: str = "Asia/Taipei"
     min_open: timedelta = timedelta(0)  # [at, at+min_open) must be open for `at` to be open
+    no_zone_zones: tuple[str, ...] = ()  # the safe window for zone-less numbers; (): `safe_zones`
 
     def __post_init__(self) -> None:
         """Reject rules that would silently mean "never" or "always" instead of what was meant."""
@@ -124,6 +125,9 @@ class WindowPolicy:
             raise ConfigError("min_open cannot be negative")
         if _zone(self.default_zone) is None:
             raise ConfigError(f"default zone {self.default_zone!r} is not a known time zone")
+        for zone in self.no_zone_zones:
+            if _zone(zone) is None:
+                raise ConfigError(f"no-zone window zone {zone!r} is not a known time zone")
 
 
 @dataclass(frozen=True, slots=True)
@@ -468,11 +472,19 @@ def effective_zones(who: Reachee, policy: WindowPolicy) -> ZoneChoice:
         unknown = [z for z in who.time_zones if z]
         why = f"time zone {', '.join(unknown)} is unknown" if unknown else "number has no time zone"
         country = (who.region or zone_country(policy.default_zone) or "").upper()
-        zones = tuple(z for z in safe_zones(country) if _zone(z) is not None) if country else ()
-        if not zones:
-            return ZoneChoice((), f"{why} and its country is unknown: not callable", (), (), False)
-        floors = country_subdivisions(country)
-        why = f"{why}: the safe window of {country} ({' and '.join(zones)}, strictest floor)"
+        if policy.no_zone_zones:
+            zones = policy.no_zone_zones
+            countries = {c for c in map(zone_country, zones) if c}
+            floors = tuple(s for c in sorted(countries) for s in country_subdivisions(c))
+            why = f"{why}: the campaign's window for numbers without one ({', '.join(zones)})"
+        else:
+            zones = tuple(z for z in safe_zones(country) if _zone(z) is not None) if country else ()
+            if not zones:
+                return ZoneChoice(
+                    (), f"{why} and its country is unknown: not callable", (), (), False
+                )
+            floors = country_subdivisions(country)
+            why = f"{why}: the safe window of {country} ({' and '.join(zones)}, strictest floor)"
     first = ZoneChoice(zones, why, None, floors)
     if len(zones) == 1 or _shares_window(first, who, policy):
         return first

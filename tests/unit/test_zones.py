@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,6 +19,8 @@ from hypothesis import strategies as st
 
 from dialer.area_codes import AREA_CODE_STATES, number_subdivisions
 from dialer.calendars import SUBDIVISION_FLOOR, safe_zones
+from dialer.campaigns import CampaignError, load_campaign
+from dialer.errors import ConfigError
 from dialer.gate import MIN_SMS_VALIDITY, SMS_DELIVERY_MARGIN, GateInput, check
 from dialer.phones import parse_phone
 from dialer.plan_model import dialled_reachee
@@ -32,6 +35,7 @@ from dialer.windows import (
     open_intervals,
 )
 
+CAMPAIGNS = Path(__file__).parents[2] / "campaigns"
 NYC = ZoneInfo("America/New_York")
 TPE = ZoneInfo("Asia/Taipei")
 SEL = ZoneInfo("Asia/Seoul")
@@ -301,3 +305,28 @@ def test_no_open_instant_outside_the_floor_in_any_candidate_zone(
     nxt = next_open(who, policy, t, horizon=timedelta(days=10))
     if nxt is not None:
         assert reference_allows(key, purpose, nxt)
+
+
+def test_a_campaign_can_configure_the_window_of_zone_less_numbers(tmp_path: Path) -> None:
+    text = (CAMPAIGNS / "after-service-satisfaction.toml").read_text(encoding="utf-8")
+    text = text.replace(
+        "skip_holidays = true\n",
+        'skip_holidays = true\nno_zone_time_zones = ["America/Chicago"]\n',
+        1,
+    )
+    path = tmp_path / "central.toml"
+    path.write_text(text, encoding="utf-8")
+    policy = load_campaign(path).window_policy()
+    assert policy.no_zone_zones == ("America/Chicago",)
+    toll_free = number("+18005550123")
+    choice = effective_zones(toll_free, policy)
+    assert choice.zones == ("America/Chicago",) and choice.floors == ("US-FL", "US-OK")
+    assert choice.reason is not None and "the campaign's window" in choice.reason
+    first = next_open(toll_free, policy, local(ZoneInfo("America/Chicago"), 2027, 1, 12, 6))
+    assert first == local(ZoneInfo("America/Chicago"), 2027, 1, 12, 9)
+    with pytest.raises(ConfigError, match="Mars/Base"):
+        dataclasses.replace(policy, no_zone_zones=("Mars/Base",))
+    broken = tmp_path / "broken.toml"
+    broken.write_text(text.replace('"America/Chicago"', '"Mars/Base"'), encoding="utf-8")
+    with pytest.raises(CampaignError):
+        load_campaign(broken)
