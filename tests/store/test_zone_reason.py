@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from dialer.appointments import customer_reachee, phone_reachee
 from dialer.attempts import CampaignBook
 from dialer.campaigns import CampaignSpec, load_campaign
 from dialer.clock import SettableClock
@@ -20,16 +21,19 @@ from dialer.planner import plan_campaign
 from dialer.store import Store
 
 CAMPAIGNS = Path(__file__).parents[2] / "campaigns"
-HEADER = "customer id,name,phone,member,service date,service time,quiet hours\n"
+HEADER = "customer id,name,phone,member,service date,service time,quiet hours,time zone\n"
 NYC = ZoneInfo("America/New_York")
+CHI = ZoneInfo("America/Chicago")
 ROWS = (
     # A New York mobile tried first, a Taipei landline second: the first number's zone binds.
-    "NY,Ann,+1 212 555 0123 / +886 2 2345 6789,yes,2026/11/22,10:00,\n"
+    "NY,Ann,+1 212 555 0123 / +886 2 2345 6789,yes,2026/11/22,10:00,,\n"
     # Toll-free only: the safe window of the United States, never Taipei.
-    "TF,Ben,+1 800 555 0123,yes,2026/11/22,10:00,\n"
+    "TF,Ben,+1 800 555 0123,yes,2026/11/22,10:00,,\n"
+    # Toll-free with the customer's own evidence, a time-zone column: that zone, no reason.
+    "TZ,Dan,+1 800 555 0199,yes,2026/11/22,10:00,,America/Chicago\n"
     # Alaska (Adak and Anchorage, an hour apart) with quiet hours leaving 09:00-10:00 local:
     # no moment is legal in both zones at once, so the task is not callable and says so.
-    "AK,Cat,+1 907 555 0123,yes,2026/11/22,10:00,10:00-09:00\n"
+    "AK,Cat,+1 907 555 0123,yes,2026/11/22,10:00,10:00-09:00,\n"
 )
 
 
@@ -43,7 +47,7 @@ def planned(store: Store, clock: SettableClock, tmp_path: Path, spec: CampaignSp
     path.write_text(HEADER + ROWS, encoding="utf-8")
     Importer(store, clock, default_region="TW", actor="tester").run(path)
     result = plan_campaign(store, clock, spec)
-    assert result.created == 3
+    assert result.created == 4
     return path
 
 
@@ -71,6 +75,9 @@ def test_zone_reasons_are_stored_and_the_window_is_the_first_numbers(
     tf = t["TF"].next_attempt_at
     assert tf is not None
     assert time(12) <= tf.astimezone(NYC).time() < time(21)  # 09:00 in Los Angeles at the earliest
+    assert t["TZ"].zone_reason is None
+    tz = t["TZ"].next_attempt_at
+    assert tz is not None and tz.astimezone(CHI).time() == time(9)
     # Alaska: not callable, flagged for a person, by name.
     ak = t["AK"]
     assert ak.zone_reason is not None and "not callable" in ak.zone_reason
@@ -89,3 +96,20 @@ def test_coverage_list_names_the_zone_reason(
     assert "zones" in alaska[0].causes and "not callable" in alaska[0].reason
     assert all(e.name != "Ann" for e in found)  # the New York customer is not at risk
     assert clock.now() == datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+
+
+def test_each_call_is_judged_in_the_dialled_numbers_zones(
+    store: Store, clock: SettableClock, tmp_path: Path, spec: CampaignSpec
+) -> None:
+    planned(store, clock, tmp_path, spec)
+    with store.sessions() as s:
+        customers = {c.customer_key: c for c in s.scalars(select(Customer))}
+        ann = customers["NY"]
+        assert [p.e164 for p in ann.phones] == ["+12125550123", "+886223456789"]
+        assert phone_reachee(ann, ann.phones[0]).time_zones == ("America/New_York",)
+        assert phone_reachee(ann, ann.phones[1]).time_zones == ("Asia/Taipei",)
+        assert customer_reachee(ann).time_zones == ("America/New_York",)  # tried first
+        dan = customers["TZ"]
+        assert phone_reachee(dan, dan.phones[0]).time_zones == ("America/Chicago",)
+        ben = customers["TF"]
+        assert phone_reachee(ben, ben.phones[0]).time_zones == ()  # the safe window then
