@@ -285,8 +285,9 @@ class SimulatedAgents:
             .order_by(*self._urgency())
             .limit(50)
         ).all()
-        for task, zones, quiet, region, consent in rows:
-            who = reachee_of(zones, quiet, region, consent)
+        for row in rows:
+            task: CallbackTask = row[0]
+            who = reachee_of(*row[1:])
             if is_open(who, self.policy, at):
                 return task
         return None

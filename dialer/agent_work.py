@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from dialer import audit, controls, dnc
-from dialer.appointments import appointment_slot, customer_reachee, customer_zone
+from dialer.appointments import appointment_slot, customer_reachee, customer_zone, phone_reachee
 from dialer.attempts import CampaignBook, do_not_contact
 from dialer.campaigns import CampaignSpec
 from dialer.clock import Clock
@@ -284,7 +284,7 @@ def gate_input(session: Session, book: CampaignBook, task: CallbackTask, cust: C
     return GateInput(
         channel="voice",
         purpose=spec.purpose,
-        who=customer_reachee(cust),
+        who=phone_reachee(cust, phone),
         policy=spec.window_policy(),
         campaign_status=book.status.get(task.campaign_id, "active"),
         halted=controls.halted(session),

@@ -12,17 +12,36 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from dialer.campaigns import CampaignSpec
-from dialer.models import Customer
-from dialer.plan_model import reachee_of
+from dialer.models import Customer, CustomerPhone
+from dialer.plan_model import dialled_reachee, reachee_of
 from dialer.windows import Reachee, appointment_ok, next_open
 
 LATER_DELAY = timedelta(hours=2)  # "later" without a time: not before this much later
 
 
 def customer_reachee(customer: Customer) -> Reachee:
-    """What the calling window needs of one stored customer."""
+    """What the calling window needs of one stored customer: the window of the number tried
+    first, as every query reading `REACHEE_COLUMNS` has it."""
+    first = customer.phones[0] if customer.phones else None
     return reachee_of(
-        customer.time_zones, customer.quiet_hours, customer.region, customer.marketing_consent
+        customer.time_zones,
+        customer.quiet_hours,
+        customer.region,
+        customer.marketing_consent,
+        customer.time_zone_explicit,
+        first.time_zones if first else None,
+        first.e164 if first else None,
+    )
+
+
+def phone_reachee(customer: Customer, phone: CustomerPhone | None) -> Reachee:
+    """The window of a call to `phone`: its own zones and state (`plan_model.dialled_reachee`);
+    the customer's when no number is known."""
+    who = customer_reachee(customer)
+    if phone is None:
+        return who
+    return dialled_reachee(
+        who, phone.e164, phone.time_zones, phone.region, customer.time_zone_explicit
     )
 
 

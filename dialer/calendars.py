@@ -159,6 +159,8 @@ class LegalFloor:
     service: tuple[Span, ...] = ((time(8), time(21)),)
     marketing: tuple[Span, ...] = ((time(8), time(21)),)
     source: str = "default 08:00–21:00"
+    marketing_cap: int | None = None
+    """At most this many marketing contacts per customer in any 24 hours (None: no legal cap)."""
 
     def spans(self, purpose: str) -> tuple[Span, ...]:
         return self.marketing if purpose == "marketing" else self.service
@@ -178,6 +180,88 @@ LEGAL_FLOOR: Mapping[str, LegalFloor] = MappingProxyType(
         "HK": LegalFloor(source="default 08:00–21:00"),
     }
 )
+
+
+_EIGHT_TO_EIGHT = ((time(8), time(20)),)
+
+SUBDIVISION_FLOOR: Mapping[str, LegalFloor] = MappingProxyType(
+    {
+        # Both statutes govern telephone solicitation (sales calls), i.e. the `marketing` purpose;
+        # an after-service callback keeps the federal TCPA floor of the country.
+        "US-FL": LegalFloor(
+            marketing=_EIGHT_TO_EIGHT,
+            marketing_cap=3,
+            source="Fla. Stat. §501.616(6)(a) (2021, Florida Telephone Solicitation Act): "
+            "telephone solicitation only 08:00–20:00 at the called person's location, at most "
+            "3 calls per 24 hours on the same subject matter",
+        ),
+        "US-OK": LegalFloor(
+            marketing=_EIGHT_TO_EIGHT,
+            marketing_cap=3,
+            source="Okla. Stat. tit. 15 §775C.4 (2022, Oklahoma Telephone Solicitation Act): "
+            "telephonic sales calls only 08:00–20:00 at the called party's location, at most "
+            "3 calls per 24 hours on the same subject",
+        ),
+    }
+)
+"""State and provincial floors, keyed "<country>-<subdivision>" (ISO 3166-2); they apply on top
+of the country's floor (the strictest wins), to numbers whose area code or address is there."""
+
+
+def legal_floor(key: str) -> LegalFloor:
+    """The floor of a country ("US") or a subdivision ("US-FL"); the default for unknown keys."""
+    return SUBDIVISION_FLOOR.get(key) or LEGAL_FLOOR.get(key, DEFAULT_FLOOR)
+
+
+def country_subdivisions(country: str) -> tuple[str, ...]:
+    """The subdivisions of `country` that have a floor of their own (for the strictest floor)."""
+    prefix = country.upper() + "-"
+    return tuple(k for k in SUBDIVISION_FLOOR if k.startswith(prefix))
+
+
+def marketing_cap(keys: tuple[str, ...]) -> tuple[int, str] | None:
+    """The strictest legal cap on marketing contacts per 24 hours among `keys`, with its source."""
+    caps = [
+        (f.marketing_cap, f.source) for f in map(legal_floor, keys) if f.marketing_cap is not None
+    ]
+    return min(caps) if caps else None
+
+
+# Zone-less numbers (toll-free, non-geographic) of a country are called only when it is open at
+# once at both ends of the country. The US entry is the contiguous states: Alaska (907) and Hawaii
+# (808) numbers are geographic and carry their own zones.
+SAFE_ZONES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "US": ("America/New_York", "America/Los_Angeles"),
+        "CA": ("America/Halifax", "America/Vancouver"),
+    }
+)
+
+
+@lru_cache(maxsize=256)
+def safe_zones(country: str) -> tuple[str, ...]:
+    """The most eastern and most western zones of a country (`SAFE_ZONES`, else its zone.tab
+    zones with the largest and smallest January UTC offsets); () for an unknown country."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    cc = country.upper()
+    if cc in SAFE_ZONES:
+        return SAFE_ZONES[cc]
+    zones = sorted(
+        {z for z, c in _ZONE_COUNTRY.items() if c == cc and "/" in z}
+        | {z for z, c in _zone_tab().items() if c == cc}
+    )
+    if not zones:
+        return ()
+    jan = datetime(2026, 1, 15, tzinfo=UTC)
+
+    def offset(z: str) -> float:
+        off = jan.astimezone(ZoneInfo(z)).utcoffset()
+        return off.total_seconds() if off is not None else 0.0
+
+    east, west = max(zones, key=offset), min(zones, key=offset)
+    return (east,) if east == west or offset(east) == offset(west) else (east, west)
 
 
 def sms_label(region: str | None, purpose: str) -> str | None:

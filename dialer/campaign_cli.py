@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dialer.campaign_files import campaign_path, existing_campaign_folder
+from dialer.campaign_floors import floor_warnings, hours_text, place_hours
 from dialer.campaigns import (
     CampaignError,
     CampaignFile,
@@ -84,10 +85,11 @@ def _spans(spans: Iterable[tuple[Any, Any]]) -> str:
 
 
 def window_text(spec: CampaignSpec) -> str:
+    """The days and hours asked for; `place_hours` says what the law leaves of them per place."""
     w = spec.window
     text = (
-        f"{days_text(w.weekdays)}, {_spans(sorted(w.hours))} in the customer's local time "
-        f"({spec.default_time_zone} for numbers without a zone)"
+        f"{days_text(w.weekdays)}, {_spans(sorted(w.hours))} asked for, in each zone of the "
+        "dialled number"
     )
     if w.rest:
         text += f"; rest hours {_spans(w.rest)}"
@@ -336,6 +338,8 @@ def show_cmd(
     _row(grid, "audience", audience_text(spec))
     _row(grid, "deadline", deadline_text(spec))
     _row(grid, "window", window_text(spec))
+    for place in place_hours(spec):
+        _row(grid, "calls in", hours_text(place))
     handled = "by agents" if spec.handled_by == "agents" else "automatically (IVR and SMS)"
     _row(grid, "channels", " → ".join(spec.channels) + f", handled {handled}")
     for line in attempts_text(spec):
@@ -400,6 +404,7 @@ def validate_cmd(
         if not results:
             raise ConfigError(f"there are no campaign files (*.toml) in {folder}")
     for r in results:
+        warnings = floor_warnings(r.spec) if r.spec is not None else []
         if as_json:
             _emit(
                 {
@@ -408,10 +413,15 @@ def validate_cmd(
                     "valid": r.valid,
                     "sha256": r.sha256,
                     "problems": [p.as_json() | {"sentence": p.sentence()} for p in r.problems],
+                    "warnings": warnings,
                 }
             )
         elif r.valid:
             out.print(Text("ok     ", style="green"), Text(f"{r.path} ({r.slug})"), sep="")
+            for w in warnings:
+                out.print(
+                    Text("warning", style="yellow"), Text(f" {r.slug}: {w}"), sep="", soft_wrap=True
+                )
         else:
             for p in r.problems:
                 out.print(Text("error  ", style="red"), Text(p.sentence()), sep="", soft_wrap=True)

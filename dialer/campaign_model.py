@@ -147,6 +147,12 @@ class Window(_Model):
         "number), else the country of their time zone",
     )
     holiday_subdivision: str | None = None
+    no_zone_time_zones: list[Zone] = Field(
+        default_factory=list,
+        description="a number without a time zone (toll-free) is called only when open in all "
+        'of these, e.g. ["America/New_York", "America/Los_Angeles"]; omitted: both ends of '
+        "the number's country",
+    )
 
     @field_validator("hours")
     @classmethod
@@ -440,6 +446,7 @@ class CampaignSpec(_Model):
             "skip_holidays": w.skip_holidays,
             "holiday_country": w.holiday_country,
             "holiday_subdivision": w.holiday_subdivision,
+            "no_zone_zones": tuple(w.no_zone_time_zones),
             "default_zone": self.default_time_zone,
             "min_open": self.min_open() if min_open is None else min_open,
         }

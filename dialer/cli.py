@@ -500,7 +500,7 @@ def customers_list(
             for cu in custs:
                 phone = cu.phones[0] if cu.phones else None
                 more = f" +{len(cu.phones) - 1}" if len(cu.phones) > 1 else ""
-                zones = cu.time_zones[0] if cu.time_zones else "(campaign)"
+                zones = cu.time_zones[0] if cu.time_zones else "(country's safe window)"
                 if len(cu.time_zones) > 1:
                     zones += f" +{len(cu.time_zones) - 1}"
                 table.add_row(
@@ -597,7 +597,7 @@ def customers_show(
         ext = f" ext. {p['extension']}" if p["extension"] else ""
         out.print(f"  {p['phone_e164']}{ext}  {p['phone_type']}  {', '.join(p['time_zones'])}")
     out.print(
-        f"  time zones: {', '.join(data['time_zones']) or '(campaign default)'}"
+        f"  time zones: {', '.join(data['time_zones']) or '(none: the safe window of its country)'}"
         f"{' (from the file)' if data['time_zone_explicit'] else ''}"
     )
     for key in ("language", "marketing_consent", "quiet_hours", "region"):

@@ -101,7 +101,7 @@ from dialer.models import (
     ImportRun,
     TaskState,
 )
-from dialer.plan_model import REACHEE_COLUMNS, reachee_of
+from dialer.plan_model import REACHEE_COLUMNS, reachee_row
 from dialer.windows import Reachee, WindowPolicy, open_seconds
 
 State = Literal["in_time", "late", "pending", "at_risk", "breached", "not_contactable"]
@@ -271,7 +271,7 @@ class RiskEntry:
     slack_seconds: int | None
     attempts_made: int
     reason: str
-    causes: tuple[str, ...] = ()  # "ended", "window" (slack), "capacity"
+    causes: tuple[str, ...] = ()  # "ended", "window" (slack), "capacity", "zones"
 
 
 # ------------------------------------------------------------------------------- SQL
@@ -493,6 +493,7 @@ def _task_rows(session: Session, where: Sequence[ColumnElement[bool]], after: in
                 t.attempts_made,
                 t.state,
                 t.capacity_short,
+                t.zone_reason,
                 c.customer_key,
                 c.name,
                 *REACHEE_COLUMNS,
@@ -538,7 +539,7 @@ def _open_at(
         after = rows[-1].id
         made = _attempts_by(session, [r.id for r in rows], at)
         for r in rows:
-            who = reachee_of(r.time_zones, r.quiet_hours, r.region, r.marketing_consent)
+            who = reachee_row(r)
             slack = _slack_at(cache, who, policy, at, r.deadline)
             tries = made.get(r.id, 0)
             entry = _entry(r, slug, rule, slack, tries, ended=False)
@@ -588,6 +589,9 @@ def _entry(
     short: str | None = None,
 ) -> RiskEntry:
     causes, reason = _why(rule, slack, tries, r.state if ended else None, short)
+    if r.zone_reason:  # the zones did not simply apply: say so by name (`effective_zones`)
+        causes += ("zones",)
+        reason += f"; time zones: {r.zone_reason}"
     return RiskEntry(
         task_id=r.id,
         campaign=slug,
@@ -712,7 +716,7 @@ def refresh_slack(
                 spec = book.spec(r.campaign_id)
                 policies[r.campaign_id] = spec.window_policy()
                 load = loads[r.campaign_id] = CapacityLoad(spec)
-            who = reachee_of(r.time_zones, r.quiet_hours, r.region, r.marketing_consent)
+            who = reachee_row(r)
             cache = caches.setdefault(r.campaign_id, {})
             slack = _slack_at(cache, who, policies[r.campaign_id], now, r.deadline)
             if slack != r.slack_seconds:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dialer import attempts as books
-from dialer.appointments import customer_reachee
+from dialer.appointments import phone_reachee
 from dialer.campaigns import CampaignSpec
 from dialer.dispatch_config import DispatchConfig
 from dialer.gate import GateInput
@@ -124,7 +124,7 @@ def load_jobs(
             (None, (attempt.phone_e164 or "") + "|" + spec.purpose), set()
         )
         n, last = contacts.get(cust.id, (0, None))
-        who = customer_reachee(cust)
+        who = phone_reachee(cust, phone)
         policy = window_for(spec, attempt.channel, config)
         event = events.get(task.service_event_id or -1)
         jobs.append(

@@ -14,11 +14,31 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from dialer.windows import Reachee, WindowPolicy, appointment_ok, is_open, next_open, open_intervals
+from dialer.calendars import marketing_cap
+from dialer.windows import (
+    Reachee,
+    WindowPolicy,
+    appointment_ok,
+    effective_zones,
+    is_open,
+    next_open,
+    open_intervals,
+)
 
 Verdict = Literal["go", "defer", "hold", "cancel"]
 HOLD_FOR = timedelta(minutes=1)  # paused / halted: look again this much later
 MAX_SMS_VALIDITY = timedelta(hours=10)  # Twilio's 36,000 s ceiling
+
+SMS_DELIVERY_MARGIN = timedelta(minutes=2)
+"""Time an SMS may still take after it leaves Twilio's queue. Twilio's `ValidityPeriod` bounds
+only the time a message waits in Twilio's outgoing queue ("If a queued Message exceeds the
+validity_period, the Message is not sent"); once handed to the carrier it can still take a while
+to reach the handset (carrier queues, a phone briefly out of coverage). So the validity ends this
+long before the window closes, and a message sent at its last valid second still arrives inside."""
+
+MIN_SMS_VALIDITY = timedelta(seconds=60)
+"""Below this an SMS is not worth sending now: a shorter validity lets Twilio drop it under any
+queueing (Twilio recommends more than 5 s), so it waits for the next window instead."""
 APPOINTMENT_SLACK = timedelta(minutes=15)  # an agreed time is kept within -15 / +60 minutes
 APPOINTMENT_KEPT = APPOINTMENT_SLACK * 4  # a call this long after the agreed time still keeps it
 
@@ -71,23 +91,42 @@ def check(g: GateInput, now: datetime) -> Decision:
         return Decision("cancel", "on the do-not-contact list", outcome="opted_out")
     if not g.number_ok:
         return Decision("cancel", f"the number cannot take {g.channel}", outcome=None)
-    if g.contacts_last_day >= g.contact_cap:
+    cap, law = _contact_cap(g)
+    if g.contacts_last_day >= cap:
         assert g.last_contact_at is not None
         return Decision(
             "defer",
-            f"contact cap: {g.contacts_last_day} contacts in the last 24 hours",
-            max(now, g.last_contact_at) + timedelta(hours=24) / max(1, g.contact_cap),
+            f"contact cap: {g.contacts_last_day} contacts in the last 24 hours{law}",
+            max(now, g.last_contact_at) + timedelta(hours=24) / max(1, cap),
         )
     if g.last_contact_at is not None and now - g.last_contact_at < g.min_gap:
         return Decision("defer", "contacted moments ago", g.last_contact_at + g.min_gap)
     if _at_appointment(g.appointment_at, now) and appointment_ok(g.who, g.policy, now):
         return _go(g, now)  # the customer chose the moment: only the legal floor applies
     if not is_open(g.who, g.policy, now):
-        nxt = next_open(g.who, g.policy, now)
-        if nxt is None:
-            return Decision("cancel", "no open calling window within 45 days", outcome=None)
-        return Decision("defer", "outside the customer's calling window", nxt)
+        return _closed(g, now)
     return _go(g, now)
+
+
+def _closed(g: GateInput, now: datetime) -> Decision:
+    choice = effective_zones(g.who, g.policy)
+    if not choice.callable:
+        return Decision("cancel", f"not callable: {choice.reason}", outcome=None)
+    nxt = next_open(g.who, g.policy, now)
+    if nxt is None:
+        return Decision("cancel", "no open calling window within 45 days", outcome=None)
+    return Decision("defer", "outside the customer's calling window", nxt)
+
+
+def _contact_cap(g: GateInput) -> tuple[int, str]:
+    """The configured cap, or a state's legal marketing cap when stricter (with its source)."""
+    if g.purpose != "marketing":
+        return g.contact_cap, ""
+    keys = tuple(k for k in (g.who.region, *g.who.subdivisions) if k)
+    law = marketing_cap(keys)
+    if law is None or law[0] >= g.contact_cap:
+        return g.contact_cap, ""
+    return law[0], f", the legal cap is {law[0]} ({law[1]})"
 
 
 def _at_appointment(at: datetime | None, now: datetime) -> bool:
@@ -97,6 +136,18 @@ def _at_appointment(at: datetime | None, now: datetime) -> bool:
 def _go(g: GateInput, now: datetime) -> Decision:
     if g.channel != "sms":
         return Decision("go")
-    spans = open_intervals(g.who, g.policy, now, now + MAX_SMS_VALIDITY)
-    left = (spans[0][1] - now) if spans and spans[0][0] <= now else timedelta(minutes=5)
-    return Decision("go", sms_validity=max(timedelta(seconds=60), min(left, MAX_SMS_VALIDITY)))
+    spans = open_intervals(g.who, g.policy, now, now + MAX_SMS_VALIDITY + SMS_DELIVERY_MARGIN)
+    if not spans or spans[0][0] > now:  # an appointment outside the window: the old allowance
+        return Decision("go", sms_validity=timedelta(minutes=5))
+    left = spans[0][1] - now - SMS_DELIVERY_MARGIN
+    if left < MIN_SMS_VALIDITY:
+        nxt = next_open(g.who, g.policy, spans[0][1])
+        if nxt is None:
+            return Decision("cancel", "no open calling window within 45 days", outcome=None)
+        return Decision(
+            "defer",
+            f"the window closes in {int((spans[0][1] - now).total_seconds())} s, too soon for "
+            "an SMS to arrive inside it",
+            nxt,
+        )
+    return Decision("go", sms_validity=min(left, MAX_SMS_VALIDITY))

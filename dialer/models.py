@@ -379,6 +379,9 @@ class CallbackTask(Base):
     # why, and the earliest possible time, so the dispatcher and supervisors can see it.
     plan_action: Mapped[str | None] = mapped_column(String(30))
     plan_reason: Mapped[str | None] = mapped_column(Text)
+    # Why the window is not the customer's zones with the campaign hours in each (no shared
+    # window, a number without a zone, not callable): `windows.effective_zones`, migration 0012.
+    zone_reason: Mapped[str | None] = mapped_column(Text)
     earliest_possible_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

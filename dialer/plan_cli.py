@@ -149,6 +149,16 @@ def report(result: PlanResult, spec: CampaignSpec, limit: int) -> None:
                 f"{_local(t.infeasible.earliest_possible, zone)} {zone}; {t.infeasible.action}",
                 soft_wrap=True,
             )
+    if result.zone_notes and limit:
+        out.print(
+            Text(f"time zones that did not simply apply ({result.zone_count}):", style="yellow")
+        )
+        for t in result.zone_notes[:limit]:
+            out.print(
+                f"  {t.customer_key} {t.name}{' (member)' if t.member else ''}: {t.zone_reason}",
+                soft_wrap=True,
+                markup=False,
+            )
     if result.capacity is not None:
         c = result.capacity
         style = "green" if c.verdict == "sufficient" else "red"

@@ -32,7 +32,14 @@ from dialer.plan_model import (
     Skip,
     SkipReason,
 )
-from dialer.windows import Reachee, WindowPolicy, closed_reason, next_open, open_seconds
+from dialer.windows import (
+    Reachee,
+    WindowPolicy,
+    closed_reason,
+    effective_zones,
+    next_open,
+    open_seconds,
+)
 
 
 @lru_cache(maxsize=64)
@@ -186,6 +193,8 @@ def _schedule(ctx: PlanContext, cust: CustomerFacts, task: PlannedTask) -> None:
     """Slack, priority, next attempt; infeasibility detected and handled as the campaign says."""
     who = cust.reachee()
     start, deadline = task.earliest_start, task.deadline
+    choice = effective_zones(who, ctx.policy)
+    task.zone_reason = choice.reason
     slack, nxt = _slack_and_next(ctx, who, start, deadline)
     task.slack_seconds = slack
     task.priority = (0 if task.member else 1) * PRIORITY_SPAN + min(slack, PRIORITY_SPAN - 1)
@@ -195,6 +204,8 @@ def _schedule(ctx: PlanContext, cust: CustomerFacts, task: PlannedTask) -> None:
     zone = _zones(cust, ctx.spec)[0]
     if deadline <= ctx.now:
         reason = f"the deadline {_local(deadline, zone)} has already passed"
+    elif not choice.callable:
+        reason = f"not callable by voice or SMS: {choice.reason}"
     else:
         why = _why_closed(who, ctx.policy, start, deadline, zone)
         reason = f"no open calling window before the deadline {_local(deadline, zone)}" + (
@@ -205,7 +216,9 @@ def _schedule(ctx: PlanContext, cust: CustomerFacts, task: PlannedTask) -> None:
     action = "flagged for a supervisor"
     code: PlanAction = "flag"
     task.next_attempt_at = None
-    if on == "sms" and "sms" in ctx.spec.channels:
+    if not choice.callable:
+        action = "flagged for a supervisor: an agent decides whether and when to call"
+    elif on == "sms" and "sms" in ctx.spec.channels:
         sms_at = next_open(who, ctx.sms_policy, max(start, ctx.now), horizon=NEXT_OPEN_HORIZON)
         if sms_at is not None and sms_at < deadline:
             task.next_attempt_at = sms_at

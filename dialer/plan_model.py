@@ -15,12 +15,16 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any, Final, Literal
 
+from sqlalchemy import select
+
+from dialer.area_codes import number_subdivisions
 from dialer.campaigns import CampaignSpec
 from dialer.capacity import (
     CapacityVerdict,
 )
 from dialer.models import (
     Customer,
+    CustomerPhone,
     TaskState,
 )
 from dialer.windows import Reachee, WindowPolicy
@@ -63,8 +67,12 @@ class CustomerFacts:
     quiet_hours: str | None = None
     phones: tuple[PhoneFacts, ...] = ()
     blocked_channels: frozenset[str] = frozenset()  # do-not-contact on the customer
+    window: Reachee | None = None  # the window of the number tried first (`reachee_of`)
 
     def reachee(self) -> Reachee:
+        """The task's window: the stored one (first number), else the customer's zones."""
+        if self.window is not None:
+            return self.window
         return _reachee(self.time_zones, self.quiet_hours, self.region, self.marketing_consent)
 
 
@@ -102,6 +110,9 @@ class PlannedTask:
     priority: int = 0
     not_contactable: str | None = None  # why, for not-contactable members
     infeasible: Infeasible | None = None
+    zone_reason: str | None = (
+        None  # `effective_zones`'s reason, when its zones did not simply apply
+    )
     events: int = 1  # service events merged into this task
     task_id: int | None = None
 
@@ -123,6 +134,7 @@ class PlannedTask:
             # read it from the row, not from a plan report that is gone by then.
             "plan_action": self.infeasible.code if self.infeasible else None,
             "plan_reason": self.infeasible.reason if self.infeasible else None,
+            "zone_reason": self.zone_reason,
             "earliest_possible_at": self.infeasible.earliest_possible if self.infeasible else None,
             "created_at": now,
             "updated_at": now,
@@ -189,6 +201,8 @@ class PlanResult:
     planned: list[PlannedTask] = field(default_factory=list)  # first LIST_LIMIT, for dry runs
     not_contactable: list[PlannedTask] = field(default_factory=list)
     infeasible: list[PlannedTask] = field(default_factory=list)
+    zone_count: int = 0  # tasks whose zones did not simply apply (`effective_zones` said why)
+    zone_notes: list[PlannedTask] = field(default_factory=list)
     skips: list[Skip] = field(default_factory=list)  # first LIST_LIMIT
     capacity: CapacityVerdict | None = None
     seconds: float = 0.0
@@ -230,6 +244,16 @@ class PlanResult:
                 for t in self.infeasible
             ],
             "infeasible_count": self.infeasible_count,
+            "time_zones": [
+                {
+                    "task_id": t.task_id,
+                    "customer_id": t.customer_key,
+                    "member": t.member,
+                    "reason": t.zone_reason,
+                }
+                for t in self.zone_notes
+            ],
+            "time_zones_count": self.zone_count,
             "capacity": self.capacity.as_json() if self.capacity else None,
             "dry_run": self.dry_run,
         }
@@ -256,23 +280,67 @@ def _quiet_spans(text: str | None) -> tuple[tuple[time, time], ...]:
 
 @lru_cache(maxsize=65536)
 def reachee(
-    zones: tuple[str, ...], quiet: str | None, region: str | None, consent: bool | None
+    zones: tuple[str, ...],
+    quiet: str | None,
+    region: str | None,
+    consent: bool | None,
+    subdivisions: tuple[str, ...] = (),
 ) -> Reachee:
     """What the calling window needs of a customer, from the stored columns (cached: shared)."""
-    return Reachee(zones, _quiet_spans(quiet), region, consent)
+    return Reachee(zones, _quiet_spans(quiet), region, consent, subdivisions)
+
+
+def dialled_reachee(
+    customer: Reachee,
+    e164: str,
+    phone_zones: Any,
+    phone_region: str | None,
+    zone_explicit: bool,
+) -> Reachee:
+    """The window of one call: the call rings at the dialled number, so that number's zones and
+    its area code's state bind it. The customer's explicit zone column wins over the number's
+    zones; a number with no zone of its own (toll-free) takes that explicit zone, else its
+    country's safe window (`windows.effective_zones`), never the zones of the customer's other
+    numbers, which ring elsewhere."""
+    zones = customer.time_zones if zone_explicit else as_zones(phone_zones)
+    return Reachee(
+        zones,
+        customer.quiet_hours,
+        customer.region or phone_region,
+        customer.marketing_consent,
+        number_subdivisions(e164),
+    )
 
 
 _reachee = reachee
+
+
+def _first_phone(column: Any) -> Any:
+    """A column of the customer's first number (rank 0, tried first), correlated to Customer."""
+    return (
+        select(column)
+        .where(CustomerPhone.customer_id == Customer.id)
+        .order_by(CustomerPhone.rank)
+        .limit(1)
+        .correlate(Customer)
+        .scalar_subquery()
+    )
+
 
 REACHEE_COLUMNS: Final = (
     Customer.time_zones,
     Customer.quiet_hours,
     Customer.region,
     Customer.marketing_consent,
+    Customer.time_zone_explicit,
+    _first_phone(CustomerPhone.time_zones).label("first_phone_zones"),
+    _first_phone(CustomerPhone.e164).label("first_phone"),
 )
-"""The customer's columns the calling window needs, in `reachee`'s argument order: every query
-that judges a customer's window selects `*REACHEE_COLUMNS` and reads them with `reachee_of`, so a
-column the window comes to need is added once, here."""
+"""The customer's columns the calling window needs, in `reachee_of`'s argument order: every query
+that judges a customer's window selects `*REACHEE_COLUMNS` and reads them with `reachee_of` (or
+`reachee_row`), so a column the window comes to need is added once, here. The window of a task
+is that of the number tried first (its zones and its area code's state), unless the customer
+file gave an explicit zone; the gate judges each call on the number it dials."""
 
 
 @lru_cache(maxsize=4096)
@@ -287,7 +355,33 @@ def as_zones(value: Any) -> tuple[str, ...]:
     return tuple(value or ())
 
 
-def reachee_of(zones: Any, quiet: str | None, region: str | None, consent: Any) -> Reachee:
+def reachee_of(
+    zones: Any,
+    quiet: str | None,
+    region: str | None,
+    consent: Any,
+    explicit: Any = False,
+    phone_zones: Any = None,
+    phone: str | None = None,
+) -> Reachee:
     """`reachee` from the values of `REACHEE_COLUMNS` as a driver returns them (zones as a list
-    or JSON text, consent as a bool or 0/1)."""
-    return reachee(as_zones(zones), quiet, region, None if consent is None else bool(consent))
+    or JSON text, consent and flags as a bool or 0/1). With the first number (`phone`), its
+    zones and state make the window unless the customer's zone is explicit."""
+    consent_ = None if consent is None else bool(consent)
+    if phone is None:
+        return reachee(as_zones(zones), quiet, region, consent_)
+    own = as_zones(zones) if explicit else as_zones(phone_zones)
+    return reachee(own, quiet, region, consent_, number_subdivisions(phone))
+
+
+def reachee_row(r: Any) -> Reachee:
+    """`reachee_of` from a result row that selected `*REACHEE_COLUMNS` (read by name)."""
+    return reachee_of(
+        r.time_zones,
+        r.quiet_hours,
+        r.region,
+        r.marketing_consent,
+        r.time_zone_explicit,
+        r.first_phone_zones,
+        r.first_phone,
+    )

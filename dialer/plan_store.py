@@ -117,6 +117,7 @@ _TASK_COLUMNS = (
     "outcome",
     "plan_action",
     "plan_reason",
+    "zone_reason",
     "earliest_possible_at",
     "created_at",
     "updated_at",
@@ -153,7 +154,7 @@ def insert_tasks(
                 campaign_id, t.customer_id, t.service_event_id, t.dedupe_key, t.member, t.state,
                 stamp(t.deadline), t.priority, t.slack_seconds, 0,
                 stamp(t.next_attempt_at) if t.next_attempt_at else None, t.outcome,
-                inf.code if inf else None, inf.reason if inf else None,
+                inf.code if inf else None, inf.reason if inf else None, t.zone_reason,
                 stamp(inf.earliest_possible) if inf and inf.earliest_possible else None,
                 created, created,
             )  # fmt: skip

@@ -83,6 +83,7 @@ from dialer.plan_model import (  # noqa: F401
     SkipReason,
     _quiet_spans,
     _reachee,
+    as_zones,
     reachee_of,
 )
 from dialer.plan_store import (
@@ -266,8 +267,8 @@ def _plan_batch(
     tasks: list[PlannedTask] = []
     people: dict[int, tuple[str | None, Reachee]] = {}
     blocked_customers = dnc[0]
-    for cid, key, name, member, language, zones, quiet, region, consent in customers:
-        who = reachee_of(zones, quiet, region, consent)
+    for cid, key, name, member, language, zones, quiet, region, consent, *first in customers:
+        who = reachee_of(zones, quiet, region, consent, *first)
         facts = CustomerFacts(
             cid,
             key,
@@ -276,10 +277,11 @@ def _plan_batch(
             who.marketing_consent,
             language,
             region,
-            who.time_zones,
+            as_zones(zones),
             quiet,
             tuple(phones.get(cid, ())),
             frozenset(blocked_customers[cid]) if cid in blocked_customers else NO_BLOCKS,
+            who,
         )
         people[cid] = (language, who)
 
@@ -318,3 +320,7 @@ def _plan_batch(
             result.infeasible_count += 1
             if len(result.infeasible) < list_limit:
                 result.infeasible.append(t)
+        if t.zone_reason:
+            result.zone_count += 1
+            if len(result.zone_notes) < list_limit:
+                result.zone_notes.append(t)

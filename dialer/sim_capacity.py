@@ -18,7 +18,7 @@ from sqlalchemy import select
 from dialer.campaigns import CampaignSpec
 from dialer.capacity import Demand, Server, expected_attempts, shortfall
 from dialer.models import CallbackTask, Campaign, Customer, TaskState
-from dialer.plan_model import REACHEE_COLUMNS, reachee_of
+from dialer.plan_model import REACHEE_COLUMNS, reachee_row
 from dialer.store import Store
 from dialer.windows import open_intervals
 
@@ -44,7 +44,7 @@ def open_load(store: Store, spec: CampaignSpec, start: datetime) -> Counter[Key]
             .join(c, c.id == t.customer_id)
             .where(t.campaign_id == cid, t.state.in_(OPEN), t.deadline > start)
         ):
-            who = reachee_of(row.time_zones, row.quiet_hours, row.region, row.marketing_consent)
+            who = reachee_row(row)
             load[(row.language, who, row.deadline, bool(row.member))] += 1
     return load
 

@@ -16,11 +16,16 @@ outside every campaign `rest` span and the customer's `quiet_hours`; marketing a
   day for a campaign whose `weekdays` include all of Monday–Friday, since such a campaign follows
   the working week. Otherwise only `weekdays` counts. The calendar is `holiday_country` (with
   `holiday_subdivision`), else the customer's `region`, else the zone's country.
-- Legal floor: the floors of the zone's country and of the customer's region both apply (the
-  strictest wins); a zone with neither gets the default 08:00–21:00. No policy can widen it.
-- Zones: all candidate zones must be open at once. When they never are (judged on fixed
-  reference weeks, so the choice does not move with the instant asked about) or there is no
-  usable zone, the campaign's default zone is used and `effective_zones` says why.
+- Legal floor: the floors of the zone's country, of the customer's region and of the number's
+  state (`subdivisions`, e.g. US-FL from a +1 305 area code) all apply (the strictest wins); a
+  zone with none gets the default 08:00–21:00. No policy can widen it.
+- Zones: all candidate zones of the dialled number must be open at once. When they never are
+  (judged on fixed reference weeks, so the choice does not move with the instant asked about),
+  the law still binds in every zone: the campaign hours are kept in one zone and the legal floor
+  in all, else the legal floor alone in all, else the number is not callable (an agent decides).
+  A number with no usable zone is open only when its country is open at both ends (`safe_zones`:
+  11:00–21:00 New York time for the US, 11:00–20:00 where a state floor could apply), never in
+  the campaign's default zone. `effective_zones` says which rule applied and why.
 - DST: each local date's wall-clock set is mapped to UTC piece by piece between the zone's offset
   transitions, so a span starting in the spring-forward gap opens at the first instant after the
   gap, and a span over the repeated fall-back hour covers both occurrences (00:30–02:30 on
@@ -46,7 +51,10 @@ from dialer.calendars import (
     PURPOSES,
     LegalFloor,
     Span,
+    country_subdivisions,
     day_kind,
+    legal_floor,
+    safe_zones,
     sms_label,
     zone_country,
 )
@@ -63,7 +71,9 @@ __all__ = [
     "ZoneChoice",
     "appointment_ok",
     "closed_reason",
+    "effective_hours",
     "effective_zones",
+    "floor_hours",
     "fmt_spans",
     "is_open",
     "next_open",
@@ -101,6 +111,7 @@ class WindowPolicy:
     holiday_subdivision: str | None = None  # used only with holiday_country
     default_zone: str = "Asia/Taipei"
     min_open: timedelta = timedelta(0)  # [at, at+min_open) must be open for `at` to be open
+    no_zone_zones: tuple[str, ...] = ()  # the safe window for zone-less numbers; (): `safe_zones`
 
     def __post_init__(self) -> None:
         """Reject rules that would silently mean "never" or "always" instead of what was meant."""
@@ -114,6 +125,9 @@ class WindowPolicy:
             raise ConfigError("min_open cannot be negative")
         if _zone(self.default_zone) is None:
             raise ConfigError(f"default zone {self.default_zone!r} is not a known time zone")
+        for zone in self.no_zone_zones:
+            if _zone(zone) is None:
+                raise ConfigError(f"no-zone window zone {zone!r} is not a known time zone")
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,15 +138,25 @@ class Reachee:
     quiet_hours: tuple[Span, ...] = ()
     region: str | None = None
     marketing_consent: bool | None = None
+    subdivisions: tuple[
+        str, ...
+    ] = ()  # states whose floor applies ("US-FL"), from number or address
 
 
 @dataclass(frozen=True, slots=True)
 class ZoneChoice:
-    """The zones a customer's window is computed in, and why the campaign default was used."""
+    """The zones a number's window is computed in, which rule made them, and why.
+
+    `hours_in` names the zones where the campaign hours apply (None: all of them; (): none, the
+    legal floor alone); `floors` are extra floor keys (a zone-less number gets the strictest
+    floor of its whole country); `callable` is False when no moment is legal in every zone.
+    """
 
     zones: tuple[str, ...]
-    used_default: bool = False
     reason: str | None = None
+    hours_in: tuple[str, ...] | None = None
+    floors: tuple[str, ...] = ()
+    callable: bool = True
 
 
 # -------------------------------------------------------------------- wall-clock interval sets
@@ -197,7 +221,7 @@ def _floor_spans(countries: tuple[str, ...], purpose: str) -> tuple[tuple[int, i
     """Wall-clock floor where every applicable country allows contact (the strictest wins)."""
     allowed: Intervals = [(0, _DAY)]
     for cc in countries or ("",):
-        allowed = _intersect(allowed, _spans_set(LEGAL_FLOOR.get(cc, DEFAULT_FLOOR).spans(purpose)))
+        allowed = _intersect(allowed, _spans_set(legal_floor(cc).spans(purpose)))
     return tuple(allowed)
 
 
@@ -352,15 +376,30 @@ class _Plan:
     min_open: int
 
 
-def _floor_countries(zone: str, who: Reachee) -> tuple[str, ...]:
-    """The zone's country and the customer's region: the law of both applies, strictest wins."""
-    return tuple(sorted({c.upper() for c in (zone_country(zone), who.region) if c}))
+def _floor_countries(zone: str, who: Reachee, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The zone's country, the customer's region and the number's states: all apply, strictest
+    wins."""
+    keys = {c.upper() for c in (zone_country(zone), who.region) if c}
+    return tuple(sorted(keys | set(who.subdivisions) | set(extra)))
 
 
-def _zone_plan(zone: str, who: Reachee, policy: WindowPolicy, holidays: bool) -> _ZonePlan:
+_ALL_DAY: tuple[Span, ...] = ((time(0), time(0)),)
+
+
+def _zone_plan(
+    zone: str,
+    who: Reachee,
+    policy: WindowPolicy,
+    holidays: bool,
+    *,
+    hours: bool = True,
+    extra: tuple[str, ...] = (),
+) -> _ZonePlan:
+    """One zone's rules; `hours=False` keeps the law, rest and quiet hours but not the campaign
+    hours (a zone the campaign hours cannot be met in at the same time as another's)."""
     country = zone_country(zone)
-    floor = _floor_spans(_floor_countries(zone, who), policy.purpose)
-    wall = _wall(policy.hours, policy.rest, who.quiet_hours, floor)
+    floor = _floor_spans(_floor_countries(zone, who, extra), policy.purpose)
+    wall = _wall(policy.hours if hours else _ALL_DAY, policy.rest, who.quiet_hours, floor)
     calendar: str | None
     if policy.holiday_country:
         calendar, subdiv = policy.holiday_country.upper(), policy.holiday_subdivision
@@ -390,44 +429,104 @@ def _open_us(plan: _Plan, s: int, e: int) -> Intervals:
     return out
 
 
+def _zone_plans(
+    choice: ZoneChoice, who: Reachee, policy: WindowPolicy, holidays: bool
+) -> tuple[_ZonePlan, ...]:
+    return tuple(
+        _zone_plan(
+            z,
+            who,
+            policy,
+            holidays,
+            hours=choice.hours_in is None or z in choice.hours_in,
+            extra=choice.floors,
+        )
+        for z in choice.zones
+    )
+
+
+def _shares_window(choice: ZoneChoice, who: Reachee, policy: WindowPolicy) -> bool:
+    """Whether the zones are open at once in every reference week (holidays ignored)."""
+    plan = _Plan(_zone_plans(choice, who, policy, False), False, policy.min_open // _US)
+    return all(_open_us(plan, _us(ref), _us(ref) + _CHUNK) for ref in _REFERENCE_WEEKS)
+
+
 @lru_cache(maxsize=65536)
 def effective_zones(who: Reachee, policy: WindowPolicy) -> ZoneChoice:
-    """The zones to honour: all of the customer's, or the campaign default when that is impossible.
+    """The zones to honour and the rule used in them: never the campaign's default zone.
 
-    Whether several zones share a window is decided on fixed reference weeks (January and July,
-    holidays ignored) so that the choice does not change with the instant asked about.
+    1. All of the number's zones, with the campaign hours in each: the usual case.
+    2. When they share no open moment: the campaign hours in one zone (in the number's order)
+       and the legal floor, rest and quiet hours in every zone.
+    3. Else the legal floor (and rest, quiet hours) alone, at once in every zone.
+    4. Else not callable: no moment is legal in every zone; an agent decides.
+    A number without a usable zone takes its country's `safe_zones` (the region, else the
+    country of the campaign's default zone), with the strictest floor of any of its states.
+    Decided on fixed reference weeks (January and July, holidays ignored), so that the choice
+    does not change with the instant asked about.
     """
     zones = tuple(dict.fromkeys(z for z in who.time_zones if _zone(z) is not None))
+    why: str | None = None
+    floors: tuple[str, ...] = ()
     if not zones:
-        if who.time_zones:
-            reason = f"time zone {', '.join(who.time_zones)} is unknown"
+        unknown = [z for z in who.time_zones if z]
+        why = f"time zone {', '.join(unknown)} is unknown" if unknown else "number has no time zone"
+        country = (who.region or zone_country(policy.default_zone) or "").upper()
+        if policy.no_zone_zones:
+            zones = policy.no_zone_zones
+            countries = {c for c in map(zone_country, zones) if c}
+            floors = tuple(s for c in sorted(countries) for s in country_subdivisions(c))
+            why = f"{why}: the campaign's window for numbers without one ({', '.join(zones)})"
         else:
-            reason = "number has no time zone"
-        return ZoneChoice((policy.default_zone,), True, reason)
-    if len(zones) > 1:
-        probe = _Plan(
-            tuple(_zone_plan(z, who, policy, holidays=False) for z in zones),
-            False,
-            policy.min_open // _US,
-        )
-        for ref in _REFERENCE_WEEKS:
-            s = _us(ref)
-            alone = [_Plan((zp,), False, probe.min_open) for zp in probe.zones]
-            if not _open_us(probe, s, s + _CHUNK) and all(
-                _open_us(p, s, s + _CHUNK) for p in alone
-            ):
+            zones = tuple(z for z in safe_zones(country) if _zone(z) is not None) if country else ()
+            if not zones:
                 return ZoneChoice(
-                    (policy.default_zone,), True, "its time zones share no open window"
+                    (), f"{why} and its country is unknown: not callable", (), (), False
                 )
-    return ZoneChoice(zones)
+            floors = country_subdivisions(country)
+            why = f"{why}: the safe window of {country} ({' and '.join(zones)}, strictest floor)"
+    first = ZoneChoice(zones, why, None, floors)
+    if len(zones) == 1 or _shares_window(first, who, policy):
+        return first
+    if not all(_shares_window(ZoneChoice((z,), None, None, floors), who, policy) for z in zones):
+        return first  # some zone is never open at all: no other rule would open it
+    names = ", ".join(zones)
+    lead = f"{why}; " if why else ""
+    for z in zones:
+        choice = ZoneChoice(zones, None, (z,), floors)
+        if _shares_window(choice, who, policy):
+            return ZoneChoice(
+                zones,
+                f"{lead}its time zones {names} share no moment inside the campaign hours: "
+                f"campaign hours in {z}, within the legal floor of every zone",
+                (z,),
+                floors,
+            )
+    if _shares_window(ZoneChoice(zones, None, (), floors), who, policy):
+        return ZoneChoice(
+            zones,
+            f"{lead}its time zones {names} share no moment inside the campaign hours: only the "
+            "legal floor, open at once in every zone",
+            (),
+            floors,
+        )
+    return ZoneChoice(
+        zones,
+        f"{lead}its time zones {names} share no moment that is legal in all of them: "
+        "not callable (an agent decides)",
+        (),
+        floors,
+        False,
+    )
 
 
 @lru_cache(maxsize=65536)
 def _plan(who: Reachee, policy: WindowPolicy) -> _Plan:
-    zones = effective_zones(who, policy).zones
+    choice = effective_zones(who, policy)
     return _Plan(
-        tuple(_zone_plan(z, who, policy, holidays=True) for z in zones),
-        policy.purpose == "marketing" and who.marketing_consent is not True,
+        _zone_plans(choice, who, policy, True),
+        not choice.callable
+        or (policy.purpose == "marketing" and who.marketing_consent is not True),
         policy.min_open // _US,
     )
 
@@ -489,12 +588,25 @@ def appointment_ok(who: Reachee, policy: WindowPolicy, at: datetime) -> bool:
     if policy.purpose == "marketing" and who.marketing_consent is not True:
         return False
     _us(at)  # rejects naive datetimes
-    for zone in effective_zones(who, policy).zones:
-        floor = _floor_spans(_floor_countries(zone, who), policy.purpose)
+    choice = effective_zones(who, policy)  # even a number not callable otherwise: the law decides
+    for zone in choice.zones:
+        floor = _floor_spans(_floor_countries(zone, who, choice.floors), policy.purpose)
         tod = _tod(at.astimezone(_zone(zone)).time())
         if not any(a <= tod < b for a, b in floor):
             return False
     return True
+
+
+def effective_hours(policy: WindowPolicy, floors: tuple[str, ...]) -> tuple[Span, ...]:
+    """The wall-clock hours a campaign really calls in where `floors` ("US", "US-FL") apply:
+    its hours within the strictest of those floors, minus its rest hours."""
+    wall = _wall(policy.hours, policy.rest, (), _floor_spans(tuple(sorted(floors)), policy.purpose))
+    return tuple((_time(a), _time(b)) for a, b in wall)
+
+
+def floor_hours(floors: tuple[str, ...], purpose: str) -> tuple[Span, ...]:
+    """The strictest legal floor of `floors` for a purpose, as spans."""
+    return tuple((_time(a), _time(b)) for a, b in _floor_spans(tuple(sorted(floors)), purpose))
 
 
 def fmt_spans(spans: Iterable[Span]) -> str:
@@ -514,6 +626,9 @@ def closed_reason(who: Reachee, policy: WindowPolicy, at: datetime) -> str | Non
         return None
     if policy.purpose == "marketing" and who.marketing_consent is not True:
         return "no marketing consent"
+    choice = effective_zones(who, policy)
+    if not choice.callable:
+        return choice.reason
     plan = _plan(who, policy)
     for zp in plan.zones:
         local = at.astimezone(_zone(zp.zone))
@@ -525,9 +640,10 @@ def closed_reason(who: Reachee, policy: WindowPolicy, at: datetime) -> str | Non
         def inside(spans: Iterable[Span], tod: int = tod) -> list[Span]:
             return [sp for sp in spans if any(a <= tod < b for a, b in _span_set(sp))]
 
-        if not inside(policy.hours):
+        hours_here = choice.hours_in is None or zp.zone in choice.hours_in
+        if hours_here and not inside(policy.hours):
             return f"outside calling hours {fmt_spans(policy.hours)} {zp.zone}"
-        countries = _floor_countries(zp.zone, who)
+        countries = _floor_countries(zp.zone, who, choice.floors)
         floor = _floor_spans(countries, policy.purpose)
         if not any(a <= tod < b for a, b in floor):
             spans = tuple((_time(a), _time(b)) for a, b in floor)

@@ -125,6 +125,8 @@ _EN: Final[dict[str, str]] = {
     "gate_recent": "contacted moments ago",
     "gate_no_window": "no open calling window within 45 days",
     "gate_window": "outside the customer's calling window",
+    "gate_not_callable": "not callable: no moment is legal in every time zone of the number",
+    "gate_sms_late": "the window closes too soon for an SMS to arrive inside it",
 }
 
 _ZH: Final[dict[str, str]] = {
@@ -238,6 +240,8 @@ _ZH: Final[dict[str, str]] = {
     "gate_recent": "剛剛才聯絡過",
     "gate_no_window": "45天內沒有可撥打時段",
     "gate_window": "不在客戶的可撥打時段內",
+    "gate_not_callable": "無法撥打：此號碼的各時區沒有共同的合法時段",
+    "gate_sms_late": "時段即將結束，簡訊來不及在時段內送達",
 }
 
 _KO: Final[dict[str, str]] = {
@@ -352,6 +356,8 @@ _KO: Final[dict[str, str]] = {
     "gate_recent": "방금 연락했습니다",
     "gate_no_window": "45일 안에 통화 가능 시간이 없습니다",
     "gate_window": "고객의 통화 가능 시간이 아닙니다",
+    "gate_not_callable": "통화 불가: 이 번호의 모든 시간대에서 합법적인 시간이 없습니다",
+    "gate_sms_late": "시간대가 곧 끝나 문자가 그 안에 도착할 수 없습니다",
 }
 
 CATALOGUE: Final[dict[str, dict[str, str]]] = {"en": _EN, "zh-TW": _ZH, "ko": _KO}
@@ -404,6 +410,8 @@ GATE_REASONS: Final[tuple[tuple[str, str], ...]] = (
     ("contacted moments ago", "gate_recent"),
     ("no open calling window", "gate_no_window"),
     ("outside the customer's calling window", "gate_window"),
+    ("not callable", "gate_not_callable"),
+    ("the window closes in", "gate_sms_late"),
 )
 
 

@@ -231,3 +231,54 @@ def test_dialer_campaign_command(folder: Path, tmp_path: Path) -> None:
     bad = run_dialer(tmp_path, "campaign", "validate", "--dir", str(folder), db=db)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.startswith("error:")
+
+
+@pytest.fixture
+def us_marketing(tmp_path: Path) -> Path:
+    """The greeting moved to the United States with hours 07:00-22:00 and no rest hours."""
+    target = tmp_path / "us"
+    target.mkdir()
+    text = (SHIPPED / "lunar-new-year-2027.toml").read_text(encoding="utf-8")
+    for old, new in (
+        ('regions = ["TW"]', 'regions = ["US"]'),
+        ('hours = ["10:00-12:00", "14:00-20:00"]', 'hours = ["07:00-22:00"]'),
+        ('rest = ["12:00-14:00", "21:00-09:00"]', "rest = []"),
+        ('holiday_country = "TW"', 'holiday_country = "US"'),
+    ):
+        assert old in text
+        text = text.replace(old, new)
+    (target / "us-greeting.toml").write_text(text, encoding="utf-8")
+    return target
+
+
+def test_validate_warns_when_hours_are_wider_than_a_floor_that_applies(
+    us_marketing: Path, tmp_path: Path
+) -> None:
+    result = run(tmp_path, "validate", "--dir", str(us_marketing))
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("ok ")
+    warnings = [line for line in lines if line.startswith("warning")]
+    assert len(warnings) == 3
+    assert any("in US-FL" in w and "Fla. Stat. §501.616(6)(a)" in w for w in warnings)
+    assert any("in US-OK" in w and "§775C.4" in w for w in warnings)
+    assert any("in US (TCPA" in w and "calls only 08:00–21:00" in w for w in warnings)
+    data = json.loads(run(tmp_path, "validate", "--json", "--dir", str(us_marketing)).stdout)
+    assert data["valid"] is True and len(data["warnings"]) == 3
+    shipped = run(tmp_path, "validate", "--json", "--dir", str(SHIPPED))
+    assert all(json.loads(line)["warnings"] == [] for line in shipped.stdout.splitlines())
+
+
+def test_show_prints_the_hours_that_run_per_country_and_state(
+    us_marketing: Path, tmp_path: Path
+) -> None:
+    result = run(tmp_path, "show", "us-greeting", "--dir", str(us_marketing))
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert "every day, 07:00–22:00 asked for" in text
+    assert "calls in        US: 08:00–21:00 (legal floor 08:00–21:00: TCPA" in text
+    assert "US-FL: 08:00–20:00 (legal floor 08:00–20:00: Fla. Stat." in text
+    assert "US-OK: 08:00–20:00" in text
+    taiwan = run(tmp_path, "show", "after-service-satisfaction", "--dir", str(SHIPPED))
+    assert "calls in        TW: 09:00–12:00, 13:30–20:30" in taiwan.stdout
+    assert "US-FL" not in taiwan.stdout

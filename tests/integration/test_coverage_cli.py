@@ -160,3 +160,28 @@ def test_capacity_short_member_is_at_risk(tmp_path: Path) -> None:
     assert entry["slack_seconds"] == 50_000
     table = run_dialer(tmp_path, "coverage", SLUG, db=db)
     assert table.returncode == 0 and "of which capacity short" in table.stdout
+
+
+def test_list_at_risk_names_a_task_that_is_not_callable(tmp_path: Path) -> None:
+    db = build(tmp_path, risky=True)
+    store = Store.open(f"sqlite:///{db}")
+    reason = (
+        "its time zones America/Adak, America/Anchorage share no moment that is legal in all "
+        "of them: not callable (an agent decides)"
+    )
+    try:
+        with store.transaction() as s:
+            s.execute(
+                update(CallbackTask)
+                .where(CallbackTask.slack_seconds == 100)
+                .values(slack_seconds=0, zone_reason=reason)
+            )
+    finally:
+        store.close()
+    got = run_dialer(tmp_path, "coverage", SLUG, "--list", "at-risk", "--json", db=db)
+    assert got.returncode == 0, got.stderr
+    (entry,) = [json.loads(line) for line in got.stdout.splitlines()]
+    assert entry["causes"] == ["window", "zones"]
+    assert entry["reason"].endswith(f"; time zones: {reason}")
+    table = run_dialer(tmp_path, "coverage", SLUG, "--list", "at-risk", db=db)
+    assert table.returncode == 0 and "callable" in table.stdout

@@ -191,3 +191,48 @@ def test_capacity_in_words_for_automated(
     assert "agents are the fallback (channel 'agent' after voice, sms)" in flat
     assert "agent fallback: 2.57% of tasks (about 0.05) expected to reach the agents" in flat
     assert "0.00 agent-hours needed, 0.0 available on 0 agent(s)" in flat
+
+
+def test_plan_names_the_customers_whose_zones_did_not_simply_apply(tmp_path: Path) -> None:
+    """A toll-free number gets its country's safe window; an Alaska number whose quiet hours
+    leave no moment legal in both its zones is not callable: the plan says both by name."""
+    store = Store.open(f"sqlite:///{tmp_path / 'z.db'}")
+    clock = SettableClock(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))
+    app = typer.Typer()
+
+    @app.callback()
+    def root(ctx: typer.Context) -> None:
+        ctx.obj = Root(store, clock)
+
+    app.command("plan")(plan_command)
+    csv = tmp_path / "z.csv"
+    csv.write_text(
+        "customer id,name,phone,member,service date,service time,quiet hours\n"
+        "NY,Ann,+1 212 555 0123,yes,2026/11/22,10:00,\n"
+        "TF,Ben,+1 800 555 0123,yes,2026/11/22,10:00,\n"
+        "AK,Cat,+1 907 555 0123,yes,2026/11/22,10:00,10:00-09:00\n",
+        encoding="utf-8",
+    )
+    Importer(store, clock, default_region="TW", actor="t").run(csv)
+    try:
+        runner = CliRunner()
+        text = runner.invoke(
+            app, ["plan", "after-service-satisfaction", "--dir", str(CAMPAIGNS), "--dry-run"]
+        )
+        assert text.exit_code == 0, text.output
+        out = " ".join(text.stdout.split())
+        assert "time zones that did not simply apply (2):" in out
+        assert "TF Ben (member): number has no time zone: the safe window of US" in out
+        assert "AK Cat (member): its time zones America/Adak, America/Anchorage" in out
+        assert "not callable" in out and "NY Ann (member):" not in out
+        data = json.loads(
+            runner.invoke(
+                app, ["plan", "after-service-satisfaction", "--dir", str(CAMPAIGNS), "--json"]
+            ).stdout
+        )
+        assert data["time_zones_count"] == 2
+        assert {z["customer_id"] for z in data["time_zones"]} == {"TF", "AK"}
+        [ak] = [i for i in data["infeasible"] if i["customer_id"] == "AK"]
+        assert ak["reason"].startswith("not callable") and ak["plan_action"] == "flag"
+    finally:
+        store.close()

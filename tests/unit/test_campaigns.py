@@ -276,6 +276,7 @@ def test_window_policy_args_map_the_file() -> None:
         "holiday_country": None,
         "holiday_subdivision": None,
         "default_zone": "Asia/Taipei",
+        "no_zone_zones": (),
         "min_open": timedelta(seconds=30) + timedelta(minutes=3),
     }
     assert spec.window_policy_args(min_open=timedelta(minutes=1))["min_open"] == timedelta(

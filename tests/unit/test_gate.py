@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dialer.gate import GateInput, check
+from dialer.gate import SMS_DELIVERY_MARGIN, GateInput, check
 from dialer.windows import Reachee, WindowPolicy, open_seconds
 
 TPE = ZoneInfo("Asia/Taipei")
@@ -100,7 +100,7 @@ def test_appointment_inside_the_legal_floor_is_kept_outside_campaign_hours() -> 
 
 def test_sms_validity_is_capped_at_the_window_left() -> None:
     d = check(gate(channel="sms", policy=SMS_POLICY), local(24, 11, 0))
-    assert d.verdict == "go" and d.sms_validity == timedelta(hours=1)
+    assert d.verdict == "go" and d.sms_validity == timedelta(hours=1) - SMS_DELIVERY_MARGIN
 
 
 @settings(max_examples=200, deadline=None)

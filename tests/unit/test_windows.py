@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dialer.calendars import legal_floor
 from dialer.errors import ConfigError
 from dialer.windows import (
     DEFAULT_FLOOR,
@@ -403,14 +404,17 @@ def test_several_zones_get_the_intersection() -> None:
     assert closed_reason(both, policy, late) == "outside calling hours 09:00–18:00 Asia/Seoul"
 
 
-def test_zones_without_a_shared_window_fall_back_to_the_campaign_default() -> None:
+def test_zones_without_a_shared_window_keep_the_law_of_both_never_the_default() -> None:
     far_apart = Reachee(("Asia/Taipei", "America/New_York"))
     policy = WindowPolicy(weekdays=WEEK, hours=((time(9), time(12)),), default_zone="Asia/Tokyo")
     choice = effective_zones(far_apart, policy)
-    assert choice == ZoneChoice(("Asia/Tokyo",), True, "its time zones share no open window")
-    tokyo = ZoneInfo("Asia/Tokyo")
-    assert is_open(far_apart, policy, at(tokyo, 2026, 11, 24, 10))
-    assert not is_open(far_apart, policy, at(tokyo, 2026, 11, 24, 12))
+    assert choice.zones == ("Asia/Taipei", "America/New_York") and choice.hours_in == ()
+    assert choice.reason is not None and "only the legal floor" in choice.reason
+    assert not is_open(far_apart, policy, at(TPE, 2026, 11, 24, 7, 59))  # 18:59 New York
+    assert is_open(far_apart, policy, at(TPE, 2026, 11, 24, 8))  # 19:00 New York
+    assert is_open(far_apart, policy, at(TPE, 2026, 11, 24, 9, 59))  # 20:59 New York
+    assert not is_open(far_apart, policy, at(TPE, 2026, 11, 24, 10))  # 21:00 New York
+    assert is_open(Reachee(("Asia/Tokyo",)), policy, at(TPE, 2026, 11, 24, 10))
 
 
 def test_a_customer_closed_in_every_zone_keeps_their_zones() -> None:
@@ -420,16 +424,20 @@ def test_a_customer_closed_in_every_zone_keeps_their_zones() -> None:
     assert next_open(never, OFFICE, at(TPE, 2026, 11, 23, 9)) is None
 
 
-def test_no_zone_or_unknown_zone_uses_the_default() -> None:
+def test_no_zone_or_unknown_zone_uses_the_safe_window_of_the_country() -> None:
     assert effective_zones(Reachee(), OFFICE) == ZoneChoice(
-        ("Asia/Taipei",), True, "number has no time zone"
+        ("Asia/Taipei",),
+        "number has no time zone: the safe window of TW (Asia/Taipei, strictest floor)",
     )
     assert effective_zones(Reachee(("Mars/Base",)), OFFICE) == ZoneChoice(
-        ("Asia/Taipei",), True, "time zone Mars/Base is unknown"
+        ("Asia/Taipei",),
+        "time zone Mars/Base is unknown: the safe window of TW (Asia/Taipei, strictest floor)",
     )
     assert is_open(Reachee(), OFFICE, at(TPE, 2026, 11, 23, 9))
     twice = Reachee(("Asia/Seoul", "Asia/Seoul", "Mars/Base"))
     assert effective_zones(twice, OFFICE) == ZoneChoice(("Asia/Seoul",))
+    nowhere = effective_zones(Reachee(), dataclasses.replace(OFFICE, default_zone="UTC"))
+    assert not nowhere.callable and nowhere.zones == ()
 
 
 # --------------------------------------------------------------- consent, floors, labels
@@ -584,9 +592,11 @@ def _in(t: time, span: Span) -> bool:
     return start <= t < end if start < end else (t >= start or t < end)
 
 
-def _point_open(who: Reachee, policy: WindowPolicy, zones: tuple[str, ...], t: datetime) -> bool:
+def _point_open(who: Reachee, policy: WindowPolicy, choice: ZoneChoice, t: datetime) -> bool:
     """The definition, read literally, at one instant (min_open aside)."""
-    for zone in zones:
+    if not choice.callable:
+        return False
+    for zone in choice.zones:
         local = t.astimezone(ZoneInfo(zone))
         d, tod = local.date(), local.time()
         country = ZONE_COUNTRY.get(zone)
@@ -602,12 +612,14 @@ def _point_open(who: Reachee, policy: WindowPolicy, zones: tuple[str, ...], t: d
                 return False
             if d.weekday() in cal.weekend and cal.is_working_day(d) and policy.weekdays >= WEEK:
                 calling_day = True
-        if not calling_day or not any(_in(tod, s) for s in policy.hours):
+        hours_here = choice.hours_in is None or zone in choice.hours_in
+        if not calling_day or (hours_here and not any(_in(tod, s) for s in policy.hours)):
             return False
         if any(_in(tod, s) for s in policy.rest + who.quiet_hours):
             return False
-        for cc in {c for c in (country, who.region) if c} or {""}:
-            floor = LEGAL_FLOOR.get(cc, DEFAULT_FLOOR).spans(policy.purpose)
+        keys = {c for c in (country, who.region, *who.subdivisions, *choice.floors) if c}
+        for cc in keys or {""}:
+            floor = legal_floor(cc).spans(policy.purpose)
             if not any(_in(tod, s) for s in floor):
                 return False
     return True
@@ -617,7 +629,7 @@ def oracle_open(who: Reachee, policy: WindowPolicy, t: datetime) -> bool:
     """Open at t and (spans being whole minutes) at every minute mark in (t, t + min_open]."""
     if policy.purpose == "marketing" and who.marketing_consent is not True:
         return False
-    zones = effective_zones(who, policy).zones
+    zones = effective_zones(who, policy)
     if not _point_open(who, policy, zones, t):
         return False
     mark = t.replace(second=0, microsecond=0) + timedelta(minutes=1)
