@@ -190,16 +190,21 @@ def infer_file_region(
     hint = script or by_encoding
     if not raws:
         return FileRegion(default, "default", default, {}, tuple(evidence), 0)
-    share = {default: _valid_share(raws, default, phones)}
-    order = [default]
+    valid: dict[str, list[bool]] = {default: _validity(raws, default, phones)}
     if hint is not None and hint != default:
-        share[hint] = _valid_share(raws, hint, phones)
-        order.append(hint)
-    if share[default] < CLEAR_VALID or (hint is not None and hint != default):
+        valid[hint] = _validity(raws, hint, phones)
+    if _share(valid[default]) < CLEAR_VALID or (hint is not None and hint != default):
         for region in CANDIDATES:
-            if region not in share:
-                share[region] = _valid_share(raws, region, phones)
-                order.append(region)
+            if region not in valid:
+                valid[region] = _validity(raws, region, phones)
+    order = list(valid)
+    # Numbers valid in no region tried ("555", "12345") say nothing about the country: they
+    # are rejected or dropped row by row and left out of the shares.
+    usable = [i for i in range(len(raws)) if any(v[i] for v in valid.values())]
+    if len(valid) > 1 and usable and len(usable) < len(raws):
+        raws = [raws[i] for i in usable]
+        valid = {r: [v[i] for i in usable] for r, v in valid.items()}
+    share = {r: _share(v) for r, v in valid.items()}
     # The likeliest region: most numbers valid; on a tie most numbers written as that country
     # writes them ((415) 555-0123 is valid in KR too, as 0415-555-0123), then the script's,
     # then the default.
@@ -225,9 +230,12 @@ def infer_file_region(
     )
 
 
-def _valid_share(raws: Sequence[str], region: str, phones: PhoneParser) -> float:
-    valid = sum(1 for raw in raws if not isinstance(phones.lookup(raw, region), str))
-    return valid / len(raws)
+def _validity(raws: Sequence[str], region: str, phones: PhoneParser) -> list[bool]:
+    return [not isinstance(phones.lookup(raw, region), str) for raw in raws]
+
+
+def _share(valid: Sequence[bool]) -> float:
+    return sum(valid) / len(valid) if valid else 0.0
 
 
 def _written_share(raws: Sequence[str], region: str, phones: PhoneParser) -> float:

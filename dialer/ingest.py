@@ -776,6 +776,7 @@ class Importer:
             return
         numbers = sorted({phone.e164 for p in rows for phone, _ in p.phones})
         holders: dict[str, list[tuple[str, str, str]]] = {}  # e164 -> (person, key, name)
+        shown: dict[str, str] = {}  # key -> the name as first seen
         for chunk in _chunks(numbers, 900):
             for e164, key, name in session.execute(
                 select(CustomerPhone.e164, Customer.customer_key, Customer.name)
@@ -784,6 +785,7 @@ class Importer:
                 .order_by(Customer.id)
             ):
                 holders.setdefault(e164, []).append((person_key(name), key, name))
+                shown.setdefault(key, name)
         for p in rows:
             assert p.person is not None
             name = str(p.fields["name"])
@@ -797,6 +799,7 @@ class Importer:
                         others.append((phone.e164, key, other))
             if match is not None:
                 p.customer_key = match
+                name = shown.get(match, name)
             else:
                 first = p.phones[0][0].e164
                 taken = first in holders
@@ -812,6 +815,7 @@ class Importer:
                 held = holders.setdefault(phone.e164, [])
                 if all(key != p.customer_key for _, key, _ in held):
                     held.append((p.person, p.customer_key, name))
+            shown.setdefault(p.customer_key, name)
 
     def _load(self, session: Session, keys: set[str], run_id: int) -> dict[str, _CustomerState]:
         states: dict[str, _CustomerState] = {}
@@ -889,6 +893,9 @@ class Importer:
                 fields = {
                     k: v for k, v in fields.items() if k not in ("language", "language_source")
                 }
+            if row.person is not None and person_key(str(state.fields.get("name"))) == row.person:
+                # Found by number and name: another spelling of the name is no change.
+                fields = {k: v for k, v in fields.items() if k != "name"}
             for name, value in fields.items():
                 if state.fields.get(name) != value:
                     state.fields[name] = value
