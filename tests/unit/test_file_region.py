@@ -55,6 +55,14 @@ def test_clear_inference_and_its_threshold() -> None:
         infer_file_region(rows(*half), ["이름", "휴대폰"], "cp949", "TW", parser)
 
 
+def test_inference_below_ninety_percent_is_refused() -> None:
+    # 80% Korean mobiles, 20% numbers only Taiwan has: the default is under 50%, but KR is
+    # not clear enough either.
+    mixed = [f"010-5555-{i:04d}" for i in range(8)] + ["0912-345-678", "0928-222-333"]
+    with pytest.raises(RegionUnclearError, match="80% of its numbers"):
+        infer_file_region(rows(*mixed), ["이름", "휴대폰"], "cp949", "TW", PhoneParser())
+
+
 def test_country_cells_and_plus_numbers_are_not_inferred() -> None:
     parser = PhoneParser()
     found = infer_file_region(
