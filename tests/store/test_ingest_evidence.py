@@ -299,6 +299,28 @@ def test_reimport_replaces_a_wrong_number_and_cancels_its_attempt(
     assert (again.unchanged, again.numbers_removed) == (1, 0)
 
 
+def test_a_customer_across_batches_keeps_what_each_batch_stated(
+    store: Store, clock: SettableClock, tmp_path: Path
+) -> None:
+    text = (
+        "客戶編號,姓名,手機,電話,服務日期\n"
+        "A1,王小明,0912-345-678,02-2345-6789,2027-03-01\n"
+        "A2,陳美玲,0928-222-333,,2027-03-01\n"
+        "A1,王小明,0912-345-678,,2027-03-05\n"  # next batch: the landline is not repeated
+    )
+    path = write(tmp_path, text, "utf-8")
+    for _ in range(2):  # a first import, then a re-import where A1 is unchanged in batch one
+        summary = Importer(store, clock, default_region="TW", actor="tester", batch_rows=2).run(
+            path
+        )
+        assert summary.numbers_removed == 0
+        assert [p.e164 for p in by_name(store)["王小明"].phones] == [
+            "+886912345678",
+            "+886223456789",
+        ]
+    assert (summary.imported, summary.updated, summary.unchanged) == (0, 0, 3)
+
+
 def test_one_person_once_without_an_id(store: Store, clock: SettableClock, tmp_path: Path) -> None:
     text = (
         "姓名,手機,電話,服務日期\n"
