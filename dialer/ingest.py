@@ -136,6 +136,9 @@ class PreparedRow:
     phone_zones: list[str] = field(default_factory=list)  # of its numbers; [] if explicit_zone
     dropped: list[Rejection] = field(default_factory=list)  # its numbers that were unusable
     person: str | None = None  # normalised name, for rows keyed by number (no customer ID)
+    # Its numbers as the configured default region would read them, when the file is read in
+    # another: a customer stored under that reading is this one (and gets corrected).
+    alternates: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +224,7 @@ class RowPreparer:
         self.also_valid_in: str | None = None
         self.valid_in_both = 0
         self._failures: list[tuple[str, str, str]] = []
+        self._alternates: list[str] = []
 
     def prepare(
         self,
@@ -331,6 +335,7 @@ class RowPreparer:
             event,
             phone_zones,
             person=None if external else person_key(name),
+            alternates=self._alternates if not external else [],
         )
         if self._failures:
             prepared.dropped = [
@@ -348,6 +353,7 @@ class RowPreparer:
         # (reason, value, column) of each failure, never the exception: its traceback would tie
         # this frame, and through the callers' frames the whole batch, into a reference cycle.
         failures: list[tuple[str, str, str]] = []
+        alternates: list[str] = []  # the same cells read in the configured default region
         region_key = region.strip().upper()
         also = self.also_valid_in if region_key != self.also_valid_in else None
         for header, cell in row.phones:
@@ -362,11 +368,14 @@ class RowPreparer:
                     also is not None
                     and region_key == self.default_region
                     and not carries_country_code(raw)
-                    and not isinstance(self.phones.lookup(raw, also), str)
                 ):
-                    self.valid_in_both += 1
+                    other = self.phones.lookup(raw, also)
+                    if not isinstance(other, str) and other.e164 != parsed.e164:
+                        self.valid_in_both += 1
+                        alternates.append(other.e164)
                 found.setdefault(parsed.e164, (parsed, header))
         self._failures = failures
+        self._alternates = alternates
         if not found:
             if failures:
                 reason, raw, header = failures[0]
@@ -528,6 +537,9 @@ class Importer:
         self.allow_empty = allow_empty
         self.preparer = RowPreparer(region or default_region, phone_parser)
         self._duplicate_pairs: set[tuple[str, str]] = set()
+        # Known customers this run left unchanged (their last_import_run_id stays older): a
+        # later batch must not replace the numbers an earlier batch already stated for them.
+        self._kept: set[int] = set()
 
     def run(
         self,
@@ -559,6 +571,7 @@ class Importer:
                     "(pass --allow-empty to accept an empty file)"
                 )
             file_region = self._file_region(path, source, sample)
+            del sample  # read again with the rest: not held while the file is written
             summary = self._start(path, source)
             summary.region = file_region
             # A batch keeps ~100k objects alive while it is written, so CPython's automatic GC
@@ -598,7 +611,7 @@ class Importer:
     ) -> FileRegion:
         """--region when given, else the default or a clear inference (raises when unclear)."""
         if self.region is not None:
-            return FileRegion(self.region, "--region", self.default_region)
+            return self._file_region_chosen()
         found = infer_file_region(
             sample,
             source.column_map.headers,
@@ -610,6 +623,13 @@ class Importer:
         self.preparer.default_region = found.region
         self.preparer.also_valid_in = self.default_region if found.inferred else None
         return found
+
+    def _file_region_chosen(self) -> FileRegion:
+        """--region: no inference; numbers also valid in the default region are still counted."""
+        assert self.region is not None
+        if self.region != self.default_region:
+            self.preparer.also_valid_in = self.default_region
+        return FileRegion(self.region, "--region", self.default_region)
 
     def _empty_run(self, path: Path, file_format: str | None) -> ImportSummary:
         """A zero-byte file accepted with allow_empty: a completed run that read nothing."""
@@ -774,7 +794,10 @@ class Importer:
         rows = [p for p in prepared if p.person is not None]
         if not rows:
             return
-        numbers = sorted({phone.e164 for p in rows for phone, _ in p.phones})
+        numbers = sorted(
+            {phone.e164 for p in rows for phone, _ in p.phones}
+            | {alt for p in rows for alt in p.alternates}
+        )
         holders: dict[str, list[tuple[str, str, str]]] = {}  # e164 -> (person, key, name)
         shown: dict[str, str] = {}  # key -> the name as first seen
         for chunk in _chunks(numbers, 900):
@@ -797,6 +820,10 @@ class Importer:
                         match = match or key
                     else:
                         others.append((phone.e164, key, other))
+            for alt in p.alternates:  # stored earlier as read in another country
+                for person, key, _ in holders.get(alt, ()):
+                    if person == p.person:
+                        match = match or key
             if match is not None:
                 p.customer_key = match
                 name = shown.get(match, name)
@@ -845,7 +872,7 @@ class Importer:
                     time_zones=list(rec[2] or []),
                     zone_explicit=bool(rec[3]),
                     phones={},
-                    replacing=rec[4] != run_id,
+                    replacing=rec[4] != run_id and rec[0] not in self._kept,
                 )
                 states[rec[1]] = state
                 by_id[rec[0]] = state
@@ -1027,6 +1054,7 @@ class Importer:
                 states[key].id = cid
                 new_ids.add(cid)
         changed = [s for s in states.values() if s.changed and s.id not in new_ids]
+        self._kept.update(s.id for s in states.values() if not s.changed and s.id is not None)
         if changed:
             session.execute(
                 update(Customer),

@@ -321,6 +321,20 @@ def test_a_customer_across_batches_keeps_what_each_batch_stated(
     assert (summary.imported, summary.updated, summary.unchanged) == (0, 0, 3)
 
 
+def test_reimport_without_ids_corrects_the_number_read_in_the_wrong_country(
+    store: Store, clock: SettableClock, tmp_path: Path
+) -> None:
+    text = "이름,전화번호,서비스일자\n김철수,02-312-3456,2027-03-11\n"
+    path = write(tmp_path, text, "cp949")
+    run(store, clock, path, region="TW")  # stored as a Taipei number
+    summary = run(store, clock, path, region="KR")
+    assert summary.numbers_valid_in_both == 1 and summary.numbers_removed == 1
+    assert count(store, Customer) == 1  # the same person, not a second customer
+    kim = by_name(store)["김철수"]
+    assert [p.e164 for p in kim.phones] == ["+8223123456"] and kim.time_zones == ["Asia/Seoul"]
+    assert (kim.language, kim.language_source) == ("ko", "number")
+
+
 def test_one_person_once_without_an_id(store: Store, clock: SettableClock, tmp_path: Path) -> None:
     text = (
         "姓名,手機,電話,服務日期\n"
