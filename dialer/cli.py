@@ -589,6 +589,7 @@ def customer_json(cust: Customer, reveal: bool) -> dict[str, Any]:
         "time_zone_explicit": cust.time_zone_explicit,
         "marketing_consent": cust.marketing_consent,
         "language": cust.language,
+        "language_source": cust.language_source,
         "region": cust.region,
         "quiet_hours": cust.quiet_hours,
     }
@@ -647,7 +648,9 @@ def customers_show(
     )
     for key in ("language", "marketing_consent", "quiet_hours", "region"):
         if data[key] is not None:
-            out.print(f"  {key.replace('_', ' ')}: {data[key]}")
+            source = data["language_source"] if key == "language" else None
+            said = {"file": " (from the file)", "number": " (from the number's country)"}
+            out.print(f"  {key.replace('_', ' ')}: {data[key]}{said.get(source or '', '')}")
     if data["service_events"]:
         table = Table("date", "service", "vehicle", "km", "store")
         for e in data["service_events"]:
