@@ -75,6 +75,13 @@ class Trigger(_Model):
         default=None,
         description="service_event only: wait this long after the service before the first try",
     )
+    service_time_zone: Literal["customer", "trigger"] = Field(
+        default="customer",
+        description="service_event only: where a service time written without an offset is "
+        "read: \"customer\" (the customer's zone: the file's zone column, else the number's) "
+        'or "trigger" (this trigger\'s time_zone); a time with an offset (16:00+00:00) is '
+        "that instant either way",
+    )
 
     @field_validator("cron")
     @classmethod

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
@@ -246,22 +247,41 @@ def import_cmd(
     as_json: Annotated[
         bool, typer.Option("--json", help="End with one JSON summary object.")
     ] = False,
+    allow_empty: Annotated[
+        bool,
+        typer.Option(
+            "--allow-empty", help="Accept an empty or header-only file (otherwise exit 3)."
+        ),
+    ] = False,
 ) -> None:
-    """Import a customer file: customers, their numbers and service events (idempotent)."""
+    """Import a customer file: customers, their numbers and service events (idempotent).
+
+    Numbers without a country code are read in the row's country column, else --region, else
+    the region the file clearly is in (script, encoding, which region makes its numbers valid),
+    else DIALER_DEFAULT_REGION; a file whose country is not clear is refused (exit 3).
+    """
     c = _ctx(ctx)
     if sample == (file is not None):
         raise UsageError("give either a FILE or --sample")
     path = sample_file() if sample else file
     assert path is not None
     default_region = c.settings.default_region
+    chosen: str | None = None
     if region:
         try:
-            default_region = Settings(default_region=region).default_region
+            chosen = Settings(default_region=region).default_region
         except ValidationError as exc:
             raise UsageError(f"--region {region!r} is not a two-letter region code") from exc
     overrides = _parse_maps(maps or [])
     store = c.store()
-    importer = Importer(store, c.clock, default_region=default_region, actor=c.settings.operator)
+    importer = Importer(
+        store,
+        c.clock,
+        default_region=default_region,
+        region=chosen,
+        allow_empty=allow_empty,
+        actor=c.settings.operator,
+    )
     show_bar = not as_json and err.is_terminal
     with Progress(
         "[progress.description]{task.description}",
@@ -310,19 +330,43 @@ def _report_import(summary: ImportSummary, as_json: bool, rejects: Path | None) 
     out.print(
         f"[bold]{summary.source}[/] ({summary.file_format}{enc}), import run #{summary.run_id}"
     )
+    note = summary.region.note() if summary.region else None
+    if note:
+        out.print(f"[yellow]{escape(note)}[/]")
     out.print(
         f"read {summary.read}  imported {summary.imported}  updated {summary.updated}  "
         f"unchanged {summary.unchanged}  rejected {summary.rejected}"
         + (f" ({summary.members_rejected} members)" if summary.members_rejected else "")
         + f"  service events added {summary.events_added}"
+        + f"  numbers dropped {summary.numbers_dropped}"
     )
+    if summary.numbers_valid_in_both and summary.region:
+        out.print(
+            f"{summary.numbers_valid_in_both} number(s) are valid in {summary.region.default} "
+            f"too; they were read as {summary.region.region}"
+        )
+    if summary.numbers_removed:
+        out.print(
+            f"{summary.numbers_removed} number(s) the file no longer states were removed "
+            f"({summary.attempts_cancelled} scheduled attempt(s) to them cancelled)"
+        )
+    for dup in summary.possible_duplicates:
+        out.print(
+            f"possible duplicate: row {dup.row}, {dup.phone} is also the number of "
+            f"{escape(dup.names[0])}; kept apart from {escape(dup.names[1])}"
+        )
     if summary.ignored_columns:
         out.print(f"columns not used: {', '.join(summary.ignored_columns)}")
-    if summary.rejected:
+    if summary.read == 0:
+        out.print("[yellow]the file has no data rows: nothing was imported[/]")
+    if summary.rejected or summary.numbers_dropped:
         where = (
             f"written to {rejects}" if rejects else f"see `dialer imports rejects {summary.run_id}`"
         )
-        out.print(f"[yellow]{summary.rejected} row(s) rejected[/]: {where}")
+        out.print(
+            f"[yellow]{summary.rejected} row(s) rejected, {summary.numbers_dropped} number(s) "
+            f"dropped[/]: {where}"
+        )
 
 
 REJECT_HEADER = ["row", "column", "value", "reason"]
@@ -411,6 +455,7 @@ def _run_json(r: ImportRun) -> dict[str, Any]:
         "rejected": r.rows_rejected,
         "members_rejected": r.members_rejected,
         "events_added": r.events_added,
+        "numbers_dropped": r.numbers_dropped,
     }
 
 
@@ -544,6 +589,7 @@ def customer_json(cust: Customer, reveal: bool) -> dict[str, Any]:
         "time_zone_explicit": cust.time_zone_explicit,
         "marketing_consent": cust.marketing_consent,
         "language": cust.language,
+        "language_source": cust.language_source,
         "region": cust.region,
         "quiet_hours": cust.quiet_hours,
     }
@@ -602,7 +648,9 @@ def customers_show(
     )
     for key in ("language", "marketing_consent", "quiet_hours", "region"):
         if data[key] is not None:
-            out.print(f"  {key.replace('_', ' ')}: {data[key]}")
+            source = data["language_source"] if key == "language" else None
+            said = {"file": " (from the file)", "number": " (from the number's country)"}
+            out.print(f"  {key.replace('_', ' ')}: {data[key]}{said.get(source or '', '')}")
     if data["service_events"]:
         table = Table("date", "service", "vehicle", "km", "store")
         for e in data["service_events"]:

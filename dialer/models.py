@@ -195,6 +195,9 @@ class Customer(Base):
     member: Mapped[bool] = mapped_column(Boolean, default=False)
     marketing_consent: Mapped[bool | None] = mapped_column(Boolean)
     language: Mapped[str | None] = mapped_column(String(20))
+    # Where `language` came from: "file" (a language column), "number" (the number's country);
+    # None with no language: the campaign's default_language applies.
+    language_source: Mapped[str | None] = mapped_column(String(10))
     region: Mapped[str | None] = mapped_column(String(2))
     time_zones: Mapped[list[str]] = mapped_column(JSON, default=list)
     time_zone_explicit: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -250,6 +253,9 @@ class ServiceEvent(Base):
     event_key: Mapped[str] = mapped_column(String(64))
     service_date: Mapped[date] = mapped_column(Date)
     service_at: Mapped[datetime | None]
+    # The wall-clock time as written ("HH:MM:SS") when it carried no UTC offset: a campaign with
+    # trigger.service_time_zone = "trigger" reads it in its trigger zone. None with an offset.
+    service_time_local: Mapped[str | None] = mapped_column(String(8))
     service_type: Mapped[str | None] = mapped_column(String(200))
     vehicle: Mapped[str | None] = mapped_column(String(60))
     mileage_km: Mapped[int | None] = mapped_column(Integer)
@@ -283,6 +289,8 @@ class ImportRun(Base):
     rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
     members_rejected: Mapped[int] = mapped_column(Integer, default=0)
     events_added: Mapped[int] = mapped_column(Integer, default=0)
+    # Numbers of kept rows that could not be used (listed in rejected_rows with kind "number").
+    numbers_dropped: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     actor: Mapped[str] = mapped_column(String(120))
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime]
@@ -297,6 +305,8 @@ class RejectedRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     import_run_id: Mapped[int] = mapped_column(ForeignKey("import_runs.id", ondelete="CASCADE"))
     row_number: Mapped[int] = mapped_column(Integer)
+    # "row": the row was not imported; "number": the row was, without this one number.
+    kind: Mapped[str] = mapped_column(String(10), default="row", server_default="row")
     column: Mapped[str | None] = mapped_column(String(200))
     value: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)

@@ -273,6 +273,27 @@ def _event_order(e: EventFacts) -> tuple[date, int]:
     return (e.service_date, e.id)
 
 
+def service_start(spec: CampaignSpec, event: EventFacts, customer_zone: str) -> datetime:
+    """When the service took place, as the import and the campaign file say (issue 17, item 3).
+
+    A time written with an offset is stored as that instant and wins. A time written without
+    one is read in the trigger's time_zone when the campaign says `service_time_zone =
+    "trigger"`, else in the customer's zone (as the import stored it). Without a time, the
+    start of the service day in the customer's zone.
+    """
+    local = event.service_time_local
+    if local is not None and (
+        spec.trigger.service_time_zone == "trigger" or event.service_at is None
+    ):
+        zone = (
+            spec.trigger.time_zone if spec.trigger.service_time_zone == "trigger" else customer_zone
+        )
+        return datetime.combine(event.service_date, time.fromisoformat(local), ZoneInfo(zone))
+    if event.service_at is not None:
+        return event.service_at
+    return datetime.combine(event.service_date, time(0), ZoneInfo(customer_zone))
+
+
 def _triggers(
     ctx: PlanContext, cust: CustomerFacts, events: Sequence[EventFacts], existing: Iterable[str]
 ) -> tuple[list[tuple[str, EventFacts | None, datetime, datetime, int]], int]:
@@ -298,10 +319,7 @@ def _triggers(
         for group in groups:
             first = group[0]
             deadline = ctx.service_deadline(first.service_date, zones)
-            if first.service_at is not None:
-                start = first.service_at
-            else:
-                start = datetime.combine(first.service_date, time(0), ZoneInfo(zones[0]))
+            start = service_start(spec, first, zones[0])
             start = start + (spec.trigger.delay or timedelta(0))
             out.append(
                 (f"svc:{first.service_date.isoformat()}", first, deadline, start, len(group))

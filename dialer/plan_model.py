@@ -83,6 +83,7 @@ class EventFacts:
     service_at: datetime | None = None
     service_type: str | None = None
     mileage_km: int | None = None
+    service_time_local: str | None = None  # "HH:MM:SS" as written, without an offset
 
 
 @dataclass(frozen=True, slots=True)

@@ -236,11 +236,12 @@ def _plan_batch(
             ServiceEvent.service_at,
             ServiceEvent.service_type,
             ServiceEvent.mileage_km,
+            ServiceEvent.service_time_local,
         ).where(ServiceEvent.customer_id.in_(BATCH_IDS))
         if since is not None:
             q = q.where(ServiceEvent.service_date >= since)
-        for eid, cid, day, at, stype, km in fetch(conn, q, ids, 1):
-            events[cid].append(EventFacts(eid, as_date(day), as_utc(at), stype, km))
+        for eid, cid, day, at, stype, km, local in fetch(conn, q, ids, 1):
+            events[cid].append(EventFacts(eid, as_date(day), as_utc(at), stype, km, local))
     existing: dict[int, list[str]] = defaultdict(list)
     still_open: list[tuple[int, datetime, bool]] = []  # earlier tasks that still need a call
     if campaign_id is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date, time, timedelta
+from datetime import UTC, date, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import available_timezones
 
@@ -20,12 +20,14 @@ from dialer.errors import RowError
 __all__ = [
     "parse_country",
     "parse_date",
+    "parse_date_and_time",
     "parse_flag",
     "parse_int",
     "parse_language",
     "parse_optional_flag",
     "parse_quiet_hours",
     "parse_time",
+    "parse_time_and_offset",
     "parse_time_zone",
 ]
 
@@ -223,6 +225,28 @@ def _with_time(m: re.Match[str], ymd: tuple[int, int, int]) -> tuple[int, int, i
     return ymd
 
 
+@lru_cache(maxsize=4096)  # pure; a file repeats few distinct values
+def parse_date_and_time(
+    text: str, column: str, *, dayfirst: bool | None = False, what: str | None = None
+) -> tuple[date, time | None, timezone | None]:
+    """A date cell that may hold a time and an offset too ("2027-03-11 19:00", "…T16:00+00:00").
+
+    The date as `parse_date` reads it, the time of day written after it (None without one; an
+    Excel midnight is no time) and the UTC offset written after that (None without one).
+    """
+    day = parse_date(text, column, dayfirst=dayfirst, what=what)
+    s = _clean(text).casefold()
+    tail = None
+    for pattern in (_ISO, _ROC_NUMERIC, _MDY, _DMON, _MOND):
+        if (m := pattern.fullmatch(_ROC_PREFIX.sub("", s))) is not None:
+            tail = m["tail"]
+            break
+    if not tail or not tail.strip():
+        return day, None, None
+    at, offset = _time_and_offset(tail.strip().removeprefix("t").strip())
+    return day, at, offset
+
+
 # ----------------------------------------------------------------------------------- times
 
 # Words that put a clock reading in the afternoon / morning / around noon, longest first.
@@ -240,7 +264,7 @@ _CLOCK = re.compile(
     r"(?:(?::|(?<=[分분]))\s*(\d{1,2})(?:\.\d+)?\s*[秒초]?)?)?"
 )
 _DATE_PREFIX = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:t|\s+)")
-_OFFSET_TAIL = re.compile(r"(?<=\d)\s*(?:z|[+-]\d{2}:?\d{2})$")
+_OFFSET_TAIL = re.compile(r"(?<=\d)\s*(?:z|(?:utc|gmt)?([+-])(\d{2}):?(\d{2}))$")
 _HALF_HOUR = re.compile(r"([點点時时시])\s*[半반]$")
 
 
@@ -255,6 +279,41 @@ def parse_time(text: str, column: str, *, what: str | None = None) -> time | Non
         label = _what(column, what)
         raise RowError(f"{label} must be a time like 14:30, got '{text}'", column, text)
     return result
+
+
+@lru_cache(maxsize=4096)  # pure; a file repeats few distinct values
+def parse_time_and_offset(
+    text: str, column: str, *, what: str | None = None
+) -> tuple[time | None, timezone | None]:
+    """parse_time, plus the UTC offset written after the time ("16:00+00:00", "16:00Z"), if any.
+
+    An offset says which instant is meant, so it wins over every zone the import would
+    otherwise read the time in (issue 17: 16:00+00:00 is 01:00 the next day in Seoul).
+    """
+    s = _clean(text).casefold()
+    if not s:
+        return None, None
+    at, offset = _time_and_offset(_DATE_PREFIX.sub("", s))
+    if at is None:
+        label = _what(column, what)
+        raise RowError(f"{label} must be a time like 14:30, got '{text}'", column, text)
+    return at, offset
+
+
+def _time_and_offset(s: str) -> tuple[time | None, timezone | None]:
+    """One clock reading with its offset, if written ("z", "+09:00", "-0500", "UTC+8" not)."""
+    m = _OFFSET_TAIL.search(s.strip())
+    offset = None
+    if m is not None:
+        if m[1] is None:
+            offset = UTC
+        else:
+            hours, minutes = int(m[2]), int(m[3])
+            if hours > 14 or minutes > 59:
+                return None, None
+            delta = timedelta(hours=hours, minutes=minutes)
+            offset = timezone(-delta if m[1] == "-" else delta)
+    return _time_of(s), offset
 
 
 def _time_of(s: str) -> time | None:
