@@ -9,8 +9,8 @@
 
 Columns are added with server defaults where NOT NULL (no table rewrite).
 
-Revision ID: 0012_import_evidence
-Revises: 0011_claimable_only
+Revision ID: 0013_import_evidence
+Revises: 0012_zone_reason
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012_import_evidence"
-down_revision: str | None = "0011_claimable_only"
+revision: str = "0013_import_evidence"
+down_revision: str | None = "0012_zone_reason"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
