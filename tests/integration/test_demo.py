@@ -111,8 +111,9 @@ LABELS = {
 def _table(stdout: str) -> dict[str, tuple[int, int]]:
     """The coverage table's rows (state -> members, non-members) as printed."""
     rows = {}
+    table = stdout.split("member coverage (reached in time ÷ decided)")[0].splitlines()
     for state, label in LABELS.items():
-        [line] = [ln for ln in stdout.splitlines() if re.search(rf"\b{label}\b", ln)]
+        [line] = [ln for ln in table if ln.startswith("│") and re.search(rf"\b{label}\b", ln)]
         members, non_members = (int(n) for n in re.findall(r"\b\d+\b", line))
         rows[state] = (members, non_members)
     return rows
@@ -127,6 +128,16 @@ def test_the_demo_ends_now_so_coverage_needs_no_at(tmp_path: Path) -> None:
     printed = _table(got.stdout)
     flat = " ".join(got.stdout.split())
     assert "ended now" in flat and "--at" not in flat
+    # The last lines name the breached members (at most 10) and why, or say none breached.
+    breached = printed["breached"][0]
+    if breached:
+        assert f"{breached} member(s) breached their deadline — what was tried and why:" in flat
+        assert "why not now" in flat and "deadline passed unreached" in flat
+        assert "+8869" not in got.stdout  # numbers masked
+        if breached > 10:
+            assert f"… and {breached - 10} more: dialer --db" in flat
+    else:
+        assert "no member breached its deadline" in flat
     cov = run_dialer(tmp_path, "coverage", "--json", db=db)
     assert cov.returncode == 0, cov.stderr
     [campaign] = json.loads(cov.stdout)["campaigns"]
