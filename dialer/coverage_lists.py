@@ -150,26 +150,24 @@ def why_not_now(
         return decision.reason, decision.until
     if channel == "agent":
         owner = session.get(Agent, task.agent_id) if task.agent_id else None
-        who = f"{owner.username}'s queue" if owner else "the agents' queue, not assigned yet"
-        return f"open now; waiting in {who}", due
+        who = f"{owner.username}'s queue" if owner else "the agents' queue (not assigned yet)"
+        return f"due now, in {who}", due
     if due > now:
-        return f"next {channel} try scheduled (the spacing between tries)", due
-    return f"open now; the dispatcher places the {channel} try at its next tick", due
+        return f"next {channel} try scheduled (spacing between tries)", due
+    return f"due now ({channel}): the dispatcher's next tick places it", due
 
 
 def _rows(
     session: Session, where: Sequence[Any], limit: int
 ) -> list[tuple[CallbackTask, Customer]]:
-    return [
-        (t, c)
-        for t, c in session.execute(
-            select(CallbackTask, Customer)
-            .join(Customer, Customer.id == CallbackTask.customer_id)
-            .where(*where)
-            .order_by(CallbackTask.member.desc(), CallbackTask.deadline, CallbackTask.id)
-            .limit(limit)
-        ).tuples()
-    ]
+    rows = session.execute(
+        select(CallbackTask, Customer)
+        .join(Customer, Customer.id == CallbackTask.customer_id)
+        .where(*where)
+        .order_by(CallbackTask.member.desc(), CallbackTask.deadline, CallbackTask.id)
+        .limit(limit)
+    )
+    return [(r[0], r[1]) for r in rows]
 
 
 def _attempts(session: Session, ids: list[int], at: datetime) -> dict[int, list[Attempt]]:
@@ -242,7 +240,7 @@ def listed(
             else:
                 why, nxt = _ended_why(task, made), None
             if state == "breached" and not history:
-                why = f"deadline passed unreached; now: {why}"
+                why = f"deadline passed unreached; {why}"
             spec = book.spec(task.campaign_id)
             found.append(
                 Listed(
