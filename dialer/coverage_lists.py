@@ -128,8 +128,9 @@ def why_not_now(
     spec = book.spec(task.campaign_id)
     channel = nxt.channel if nxt is not None else "agent" if task.agent_id else None
     if channel is None:
-        if task.next_attempt_at is None:
-            return "no next try planned", None
+        if task.next_attempt_at is None:  # the planner's reason, when it gave one
+            said = f": {task.plan_reason}" if task.plan_reason else ""
+            return f"no next try planned{said}", None
         channel = "voice"
     due = max(now, nxt.due_at if nxt is not None else task.next_attempt_at or now)
     phones = select(CustomerPhone).where(CustomerPhone.customer_id == cust.id)
