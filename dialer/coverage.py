@@ -36,10 +36,13 @@ Beside them, **notified_only** counts tasks not reached by `at` but notified (`n
 a delivered SMS, a voicemail left) — shown beside coverage, never counted as reached.
 
 **Member coverage** = members in_time ÷ members decided (in_time + late + breached +
-not_contactable); None when nothing is decided yet. `member_rows_rejected` is the number of
-import rows flagged as members that imports started by `at` rejected (`import_runs.
-members_rejected`): imports are not tied to a campaign, so the same store-wide figure is shown
-beside every campaign, and a row rejected on Monday and fixed on Tuesday still counts once.
+not_contactable); None when nothing is decided yet. It is not a headline on its own (3 of 13
+members reached and the rest pending is 100%): `dialer.coverage_verdict` gives the headline and
+the verdict every screen shows. `member_rows_rejected` is the number of distinct import rows
+(by content, `rejected_rows.content_sha256`) flagged as members that imports started by `at`
+rejected: imports are not tied to a campaign, so the same store-wide figure is shown beside
+every campaign; a file imported twice counts its rows once, and a row rejected on Monday and
+fixed on Tuesday still counts once.
 
 **Now** (no `at` given) is one aggregate query per campaign over stored columns: state, deadline,
 reached_at, notified_at, attempts_made, `slack_seconds` and `capacity_short`, which
@@ -90,6 +93,7 @@ from dialer.attempts import CampaignBook
 from dialer.campaigns import CampaignSpec
 from dialer.capacity import AUTOMATED_CPS
 from dialer.capacity_risk import CapacityLoad, active_staff, capacity_reason, short_tasks
+from dialer.coverage_verdict import Headline, headline
 from dialer.errors import NotFoundError
 from dialer.models import (
     Attempt,
@@ -99,6 +103,7 @@ from dialer.models import (
     Customer,
     CustomerPhone,
     ImportRun,
+    RejectedRow,
     TaskState,
 )
 from dialer.plan_model import REACHEE_COLUMNS, reachee_row
@@ -215,9 +220,14 @@ class CampaignCoverage:
         return self.members["in_time"] / decided if decided else None
 
     @property
+    def headline(self) -> Headline:
+        """What every screen shows first, and the verdict (`dialer.coverage_verdict`)."""
+        return headline(self.members, self.goal)
+
+    @property
     def failing(self) -> bool:
-        """What `--check` fails on: a member breached or at risk."""
-        return bool(self.members["breached"] or self.members["at_risk"])
+        """What `--check` fails on: a member breached or at risk, or the goal missed."""
+        return bool(self.headline.failures())
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -236,6 +246,7 @@ class CampaignCoverage:
             "member_coverage": self.member_coverage,
             "member_coverage_goal": self.goal,
             "member_rows_rejected": self.member_rows_rejected,
+            "headline": self.headline.as_json(),
         }
 
 
@@ -310,11 +321,13 @@ def _notified(at: datetime) -> ColumnElement[int]:
 
 
 def member_rows_rejected(session: Session, at: datetime) -> int:
-    """Member rows rejected by imports started by `at` (store-wide: imports have no campaign)."""
+    """Distinct member rows rejected by imports started by `at` (store-wide: imports have no
+    campaign): the same row rejected by two imports (a file imported twice) counts once."""
+    r = RejectedRow
     got = session.scalar(
-        select(func.coalesce(func.sum(ImportRun.members_rejected), 0)).where(
-            ImportRun.started_at <= at
-        )
+        select(func.count(func.distinct(r.content_sha256)))
+        .join(ImportRun, ImportRun.id == r.import_run_id)
+        .where(r.member.is_(True), ImportRun.started_at <= at)
     )
     return int(got or 0)
 

@@ -172,10 +172,14 @@ def run_demo(
     *,
     start: datetime,
     on_step: Callable[[DemoProgress], None] | None = None,
+    wrote: list[Path] | None = None,
 ) -> DemoResult:
-    """Generate, import, plan and fast-forward `options.days` days; write the reports in `folder`."""
+    """Generate, import, plan and fast-forward `options.days` days; write the reports in `folder`.
+    Each file is added to `wrote` before it is written, so an interrupted run can remove it."""
+    wrote = wrote if wrote is not None else []
     clock = SettableClock(start)
-    sample = generate(folder / "dialer-demo-customers.csv", options.customers,
+    wrote.append(folder / "dialer-demo-customers.csv")
+    sample = generate(wrote[-1], options.customers,
                       seed=options.seed, start=start)  # fmt: skip
     imported = Importer(store, clock, default_region=settings.default_region, actor="demo").run(
         sample.path
@@ -215,13 +219,10 @@ def run_demo(
         result.end = clock.now()
         result.tasks, result.placed, result.agent_calls, result.reached = demo_counts(store)
         for slug in result.campaigns:
+            target = folder / ("dialer-demo-report.html" if len(specs) == 1 else f"{slug}.html")
+            wrote.append(target)
             result.reports[slug] = export_report(
-                store,
-                clock,
-                "demo",
-                slug,
-                ReportFormat.HTML,
-                folder / ("dialer-demo-report.html" if len(specs) == 1 else f"{slug}.html"),
+                store, clock, "demo", slug, ReportFormat.HTML, target
             )
     finally:
         harness.close()

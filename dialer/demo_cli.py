@@ -3,7 +3,7 @@ with a sample team of simulated agents calling the customers the IVR and SMS did
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,13 +12,15 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dialer.attempts import CampaignBook
 from dialer.console import err, out
-from dialer.coverage import coverage
-from dialer.coverage_cli import parse_at, render_coverage_table
+from dialer.coverage import CoverageReport, coverage
+from dialer.coverage_cli import parse_at, render_coverage_table, render_listed
+from dialer.coverage_lists import Listed, listed
 from dialer.demo import DemoOptions, DemoProgress, database_is_empty, demo_start, run_demo
 from dialer.errors import UsageError
 from dialer.store import Store, describe_url
 
 DEMO_DB = "dialer-demo.db"
+BREACHED_SHOWN = 10  # the demo's last lines name this many breached members, and how many more
 REDRAW = 0.25  # seconds of real time between two drawings of the progress bar
 
 
@@ -33,6 +35,20 @@ def _fresh_demo_db(folder: Path) -> str:
     for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         leftover.unlink(missing_ok=True)
     return f"sqlite:///{path}"
+
+
+def _breached_table(report: CoverageReport, breached: list[Listed], db_arg: str) -> None:
+    """The demo's breached members and why: what was tried, what holds them now."""
+    total = sum(cov.members["breached"] for cov in report.campaigns)
+    if not total:
+        out.print("no member breached its deadline")
+        return
+    out.print(f"{total} member(s) breached their deadline — what was tried and why:")
+    render_listed(breached, empty="")
+    if total > len(breached):
+        out.print(
+            f"… and {total - len(breached)} more: dialer --db {db_arg} coverage --list breached"
+        )
 
 
 def demo_command(
@@ -61,6 +77,8 @@ def demo_command(
     named = ctx.find_root().params.get("db")
     if named:
         url = c.settings.database_url
+        sqlite = _sqlite_file(url)
+        existed = sqlite is None or sqlite.exists()  # a server database is never removed
         probe = Store.open(url, upgrade=False)
         try:
             empty = database_is_empty(probe)
@@ -71,14 +89,41 @@ def demo_command(
                 f"the database {describe_url(url)} already holds customers or tasks; the demo "
                 "only runs on a new or empty database (leave out --db to use ./dialer-demo.db)"
             )
-        sqlite = _sqlite_file(url)
         folder = sqlite.resolve().parent if sqlite is not None else Path.cwd()
     else:
         folder = Path.cwd()
         url = _fresh_demo_db(folder)
+        sqlite, existed = folder / DEMO_DB, False
+    # What this run writes, removed again when it is interrupted (Ctrl-C).
+    wrote: list[Path] = [] if existed or sqlite is None else _sqlite_files(sqlite)
     c.settings = c.settings.model_copy(update={"database_url": url})
     begin = parse_at(start) if start else demo_start(c.clock.now(), days)
     store = c.store()
+    try:
+        _run_and_show(c, store, url, named, folder, begin, customers, days, seed, start, wrote)
+    except KeyboardInterrupt:
+        store.close()
+        removed = [p.name for p in wrote if p.exists()]
+        for path in wrote:
+            path.unlink(missing_ok=True)
+        kept = "" if not existed else f"; the database {describe_url(url)} was there before: kept"
+        err.print(
+            f"interrupted: removed what the demo wrote ({', '.join(removed) or 'nothing yet'})"
+            f"{kept}",
+            soft_wrap=True,
+        )
+        raise typer.Exit(130) from None
+
+
+def _sqlite_files(path: Path) -> list[Path]:
+    return [path, *(Path(f"{path}{end}") for end in ("-wal", "-shm", "-journal"))]
+
+
+def _run_and_show(
+    c: Any, store: Store, url: str, named: Any, folder: Path, begin: datetime, customers: int,
+    days: float, seed: int, start: str | None, wrote: list[Path],
+) -> None:  # fmt: skip
+    """The run, its progress bar and its last lines (coverage, the breached, where things are)."""
     out.print(
         f"dialer demo: {customers} generated customers, {days:g} day(s) of campaign time from "
         f"{begin.astimezone(UTC):%Y-%m-%d %H:%M} UTC, the sandbox as Twilio (seed {seed})\n"
@@ -114,7 +159,7 @@ def demo_command(
 
         result = run_demo(
             c.settings, store, folder, DemoOptions(customers=customers, days=days, seed=seed),
-            start=begin, on_step=step,
+            start=begin, on_step=step, wrote=wrote,
         )  # fmt: skip
     imp = result.imported
     out.print(
@@ -127,10 +172,16 @@ def demo_command(
     )
     # Ended now: the table as `dialer coverage` shows it from now on (the real clock has moved on
     # by the run's own minute); a chosen start: as it stood at the run's end.
+    ended_at = result.end if start else c.clock.now()
     with store.sessions() as session:
-        report = coverage(session, CampaignBook(), result.end if start else c.clock.now())
+        book = CampaignBook()
+        report = coverage(session, book, ended_at)
+        breached = listed(
+            session, book, ended_at, "breached", members_only=True, limit=BREACHED_SHOWN
+        )
     render_coverage_table(report)
     db_arg = url if named else f"sqlite:///{DEMO_DB}"
+    _breached_table(report, breached, db_arg)
     for slug, path in result.reports.items():
         out.print(f"summary report ({slug}): {path.resolve()}")
     out.print(f"database: {describe_url(url)}")

@@ -755,6 +755,7 @@ class Importer:
                             "reason": r.reason,
                             "member": r.member,
                             "raw": r.raw,
+                            "content_sha256": row_digest(r.raw),
                         }
                         for r in sorted((*rejections, *dropped), key=lambda r: r.number)
                     ],
@@ -1293,6 +1294,13 @@ def _batches(rows: Iterator[SourceRow], size: int) -> Iterator[list[SourceRow]]:
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def row_digest(raw: dict[str, Any]) -> str:
+    """The sha256 of a row's content (header -> cell, in any column order): what makes two
+    rejected rows the same row, for the member rows rejected shown beside coverage."""
+    text = json.dumps(raw, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _sha256(path: Path) -> str:

@@ -312,8 +312,14 @@ class RejectedRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     member: Mapped[bool | None] = mapped_column(Boolean)
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # sha256 of the row's content (`dialer.ingest.row_digest`): the same row rejected by two
+    # imports (a file imported again, the next day's extract repeating it) counts once.
+    content_sha256: Mapped[str | None] = mapped_column(String(64))
 
-    __table_args__ = (Index("ix_rejected_rows_run", "import_run_id", "row_number"),)
+    __table_args__ = (
+        Index("ix_rejected_rows_run", "import_run_id", "row_number"),
+        Index("ix_rejected_rows_member_content", "member", "content_sha256"),
+    )
 
 
 # --- people and campaigns ---

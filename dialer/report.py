@@ -3,8 +3,10 @@
 What it analyses (docs/coverage-and-reports.md, the summary report), all at one instant `at` (now,
 or a past instant for a report as it stood then):
 
-- **target achievement**: `dialer.coverage` at `at` (member coverage against the goal, the
-  coverage states of members and non-members);
+- **target achievement**: `dialer.coverage` at `at`: the headline and verdict of
+  `dialer.coverage_verdict` (reached in time X of N members; goal met only once every member
+  is decided), member coverage (reached in time ÷ decided) against the goal, the coverage
+  states of members and non-members;
 - **list use** (清單利用): tasks in the list, tried (at least one attempt, not cancelled),
   reached (`reached_at <= at`), notified only (notified, not reached), exhausted (ended
   `not_reached`), not contactable; attempts per reach (attempts ÷ reached tasks); the channel
@@ -142,9 +144,14 @@ class Report:
         add("campaign", "first_task_at", "", _iso(self.first_task_at))
         add("campaign", "last_deadline", "", _iso(self.last_deadline))
         t = self.target
+        h = t.headline
+        add("target", "verdict", "", h.verdict)
+        add("target", "members", "total", h.members)
+        add("target", "reached_in_time_share", "", h.share)
+        add("target", "members_decided", "", h.decided)
         add("target", "member_coverage", "", t.member_coverage)
         add("target", "member_coverage_goal", "", t.goal)
-        add("target", "goal_met", "", _goal_met(t))
+        add("target", "goal_met", "", h.verdict == "goal_met")
         for s in STATES:
             add("target", "members", s, t.members[s])
         for s in STATES:
@@ -202,11 +209,6 @@ class Report:
 
 def _iso(value: datetime | None) -> str:
     return value.isoformat() if value is not None else ""
-
-
-def _goal_met(t: CampaignCoverage) -> bool | None:
-    cov = t.member_coverage
-    return None if cov is None else cov >= t.goal - 1e-12
 
 
 def _one(cond: ColumnElement[bool]) -> ColumnElement[int]:

@@ -1,7 +1,13 @@
-"""`dialer run`: plan, dispatch and serve the webhooks until SIGTERM or Ctrl-C (then drain)."""
+"""`dialer run`: plan, dispatch and serve the webhooks until SIGTERM or Ctrl-C (then drain).
+
+It says where the console and the webhooks listen, then one status line a minute (the
+scheduler's job, `Runner.status_tick`; `--quiet` silences it). The first signal stops it, even
+during start-up: what is in flight is drained, then it exits 130 (Ctrl-C) or 0 (SIGTERM); a
+second signal exits at once."""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,10 +16,11 @@ import typer
 
 from dialer.campaign_cli import DirOption
 from dialer.console import out
+from dialer.console_web import PATH as CONSOLE_PATH
 from dialer.errors import UsageError
 from dialer.runner import ROLES, Runner, RunOptions
 from dialer.serve_cli import ForOption, HostOption, PortOption, check_port, serve_command
-from dialer.serving import StopSignal
+from dialer.serving import StopRequested, StopSignal
 
 
 def run_command(
@@ -38,6 +45,7 @@ def run_command(
             "reports: run once across the fleet by the lease holder) or web (the webhooks, as `dialer serve`)."
         ),
     ] = "all",
+    quiet: Annotated[bool, typer.Option("--quiet", help="No status line every minute.")] = False,
     lease: Annotated[
         float,
         typer.Option(
@@ -62,28 +70,48 @@ def run_command(
         host=host, port=port, campaigns_dir=folder, watch=watch, tick_seconds=tick, speed=speed,
         cps=cps, role=role, lease=timedelta(seconds=lease),
     )  # fmt: skip
-    stop = StopSignal()
+    stop = StopSignal(force_on_second=True)
     runner = Runner(c.settings, c.store(), c.clock, options)
-    runner.start()
-    where = "the sandbox" if runner.sandbox is not None else "Twilio"
-    doing = {
-        "all": f"webhooks at {runner.webhooks.base_url if runner.webhooks else '-'}, "
-        f"dialling {where}",
-        "dispatcher": f"role dispatcher, dialling {where}",
-        "planner": "role planner",
-    }[role]
-    out.print(
-        f"dialer running: {doing}, {len(runner.specs)} campaign(s); Ctrl-C or SIGTERM stops",
-        highlight=False,
-    )
+    runner.stopping = stop.event  # the first signal stops start-up and catch-up too
+    if not quiet:
+        runner.on_status = lambda line: out.print(line, highlight=False, soft_wrap=True)
+    try:
+        with stop.raising():
+            runner.start()
+    except StopRequested:
+        pass
+    else:
+        out.print(_running_line(runner, role), highlight=False, soft_wrap=True)
     try:
         interrupted = stop.wait(duration)
     finally:
-        runner.stop()
+        left = runner.stop()
     st = runner.stats
     out.print(
         f"stopped: {st.ticks} ticks, {st.placed} calls/SMS placed, {st.plans} plans, "
         f"{st.imported_files} files imported, triggers fired: {', '.join(st.triggers_fired) or 'none'}"
     )
-    if interrupted:
-        raise typer.Exit(130)
+    code = 130 if interrupted else 0
+    if left:  # a job still busy after the grace: its work is one transaction, done again later
+        out.print(f"not waited for: {', '.join(left)} (the next start does it again)")
+        out.file.flush()
+        os._exit(code)  # its thread would hold the interpreter's exit
+    if code:
+        raise typer.Exit(code)
+
+
+def _running_line(runner: Runner, role: str) -> str:
+    """Where the console and the webhooks listen, and what this process dials."""
+    where = "the sandbox" if runner.sandbox is not None else "Twilio"
+    base = runner.webhooks.base_url if runner.webhooks else "-"
+    doing = {
+        "all": f"webhooks at {base}, console at {base}{CONSOLE_PATH}/, dialling {where}",
+        "dispatcher": f"role dispatcher, dialling {where}",
+        "planner": "role planner",
+    }[role]
+    public = runner.settings.public_base_url
+    seen = f" (Twilio posts to {public.rstrip('/')})" if public and role == "all" else ""
+    return (
+        f"dialer running: {doing}{seen}, {len(runner.specs)} campaign(s); a status line every "
+        "minute (--quiet: none); Ctrl-C or SIGTERM stops"
+    )

@@ -53,6 +53,8 @@ from dialer.election import PERIODIC, TTL, acquire, release
 from dialer.errors import ConfigError, DialerError, NotFoundError
 from dialer.ingest import Importer
 from dialer.models import (
+    Attempt,
+    AttemptState,
     CallbackTask,
     Campaign,
     ImportRun,
@@ -107,6 +109,35 @@ class RunStats:
     errors: int = 0
 
 
+OPEN_TASKS = (TaskState.PENDING, TaskState.IN_PROGRESS)
+
+
+@dataclass(frozen=True, slots=True)
+class RunStatus:
+    """What `dialer run` says every minute (`Runner.status`)."""
+
+    at: datetime
+    placed: int
+    answered: int
+    reached: int
+    members_open: int
+    due_now: int
+    next_due: datetime | None
+
+    def line(self) -> str:
+        if self.due_now:
+            window = f"open now, {self.due_now} tries due"
+        elif self.next_due is not None:
+            window = f"next try at {self.next_due.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        else:
+            window = "no try scheduled"
+        return (
+            f"{self.at.astimezone(UTC):%H:%M} UTC · since start: {self.placed} placed, "
+            f"{self.answered} answered, {self.reached} reached · {self.members_open} members "
+            f"pending · next window: {window}"
+        )
+
+
 class Runner:
     """Owns the scheduler, the dispatcher, the webhook server and (maybe) a sandbox."""
 
@@ -124,6 +155,14 @@ class Runner:
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.leading = False  # holds the periodic jobs' lease (see `dialer.election`)
         self._catch_up_on_take_over = False  # from the end of start(): see `_bring_forward`
+        # Set by the first SIGINT/SIGTERM (`dialer run` shares its StopSignal's event): start-up
+        # and catch-up stop between steps, and the jobs still running are waited for at most
+        # STOP_GRACE seconds (`stop`).
+        self.stopping = threading.Event()
+        self.on_status: Callable[[str], None] | None = None  # the minute's status line
+        self.started_at = clock.now()
+        self._running: dict[str, int] = {}  # guarded jobs running now, by name
+        self._running_lock = threading.Condition()
 
     # -- start and stop
 
@@ -136,11 +175,14 @@ class Runner:
             raise ConfigError(f"the runner runs roles all, dispatcher or planner, not {role!r}")
         if role in ("all", "dispatcher"):
             self._start_dispatching(role)
+        self.started_at = self.clock.now()
         if role in ("all", "planner"):
             self._schedule_periodic()
             if self.lead():
                 self.catch_up()
             self._catch_up_on_take_over = True
+        if self.on_status is not None:
+            self.scheduler.add_job(self.status_tick, "interval", minutes=1, id="status")
         # Everything built so far lives as long as the process: keep it out of the garbage
         # collector's full passes, whose pauses would bunch paced requests.
         gc.collect()
@@ -271,24 +313,36 @@ class Runner:
         need a person given to agents (a freshly started fleet assigns new tasks at once) and
         the slack refreshed (`dialer coverage` is not stale from the start). A process that
         takes the lease over later has these jobs brought forward instead (`_bring_forward`)."""
+        steps: list[Callable[[], Any]] = [
+            self.fire_due_triggers,
+            self.plan_tick,
+            self.forgotten_calls_tick,
+            lambda: self._guard("escalate", self.escalate_tick),
+            self.assign_tick,
+            self.slack_tick,
+        ]
         if self.options.watch is not None:
-            self.import_tick()
-        self.fire_due_triggers()
-        self.plan_tick()
-        self.forgotten_calls_tick()
-        self._guard("escalate", self.escalate_tick)
-        self.assign_tick()
-        self.slack_tick()
+            steps.insert(0, self.import_tick)
+        for step in steps:
+            if self.stopping.is_set():  # a signal during start-up: stop, do not finish it
+                return
+            step()
 
-    def stop(self) -> None:
-        """Stop new work, let the running jobs (and their requests) finish, close everything."""
+    def stop(self, grace: float = 30.0) -> list[str]:
+        """Stop new work, let the running jobs and the requests in flight finish, close
+        everything; the names of the jobs still running after `grace` seconds, which are left
+        behind (each one's work is one transaction: what it did not commit, the next start does
+        again). The calls in flight are always drained: each one's outcome is recorded."""
+        self.stopping.set()
         if self.dispatcher is not None:
             self.dispatcher.stop()
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
+            self.scheduler.shutdown(wait=False)
+        left = self._wait_for_jobs(grace)
         if self.dispatcher is not None:
             self.drain()
-            self.dispatcher.close()
+            if "dispatch" not in left:
+                self.dispatcher.close()
         if self.leading:  # a clean stop hands the periodic jobs over at once
             with self.store.transaction() as session:
                 release(session, PERIODIC, self.holder)
@@ -298,6 +352,13 @@ class Runner:
         if self.sandbox is not None:
             self.sandbox.close()
             self._sandbox_server.stop()
+        return left
+
+    def _wait_for_jobs(self, grace: float) -> list[str]:
+        """Wait (on a condition, not by polling) until no guarded job runs, or `grace` passed."""
+        with self._running_lock:
+            self._running_lock.wait_for(lambda: not self._running, timeout=grace)
+            return sorted(self._running)
 
     def _telephony(self) -> tuple[Telephony, str]:
         telephony = telephony_from_settings(self.settings, required=False)
@@ -316,6 +377,8 @@ class Runner:
     # -- the jobs (each one line of work, guarded so one failure never stops the scheduler)
 
     def _guard(self, name: str, fn: Any) -> Any:
+        with self._running_lock:
+            self._running[name] = self._running.get(name, 0) + 1
         try:
             return fn()
         except DialerError as exc:
@@ -330,6 +393,12 @@ class Runner:
                             first_line(exc.orig))  # fmt: skip
             else:
                 log.exception("%s failed", name)
+        finally:
+            with self._running_lock:
+                self._running[name] -= 1
+                if not self._running[name]:
+                    del self._running[name]
+                self._running_lock.notify_all()
         return None
 
     def dispatch_tick(self) -> None:
@@ -347,7 +416,7 @@ class Runner:
     def plan_tick(self) -> None:
         """Plan every service-event campaign (idempotent: only new events become tasks)."""
         for spec in self.specs:
-            if spec.trigger.type != "service_event":
+            if spec.trigger.type != "service_event" or self.stopping.is_set():
                 continue
             if self._guard(
                 f"plan {spec.slug}", lambda s=spec: plan_campaign(self.store, self.clock, s)
@@ -413,6 +482,45 @@ class Runner:
             self.stats.imported_files += done
             self.plan_tick()
         return done
+
+    def status(self) -> RunStatus:
+        """The figures of the minute's status line: since this process started, the calls and
+        SMS it placed, the calls answered by a person, the tasks reached; now, the member tasks
+        still open and when the next try may go (the earliest scheduled attempt: the gate
+        defers a try to its window's opening, so this is the next window)."""
+        now, since = self.clock.now(), self.started_at
+        a, t = Attempt, CallbackTask
+        with self.store.sessions() as session:
+            answered = session.scalar(
+                select(func.count()).where(
+                    a.placed_at >= since,
+                    a.channel != "sms",
+                    a.provider_status == "completed",
+                    func.coalesce(a.answered_by, "human").in_(("human", "unknown")),
+                )
+            )
+            reached = session.scalar(select(func.count()).where(t.reached_at >= since))
+            members = session.scalar(
+                select(func.count()).where(t.state.in_(OPEN_TASKS), t.member.is_(True))
+            )
+            due_now = session.scalar(
+                select(func.count()).where(a.state == AttemptState.SCHEDULED, a.due_at <= now)
+            )
+            nxt = session.scalar(
+                select(func.min(a.due_at)).where(a.state == AttemptState.SCHEDULED, a.due_at > now)
+            )
+        return RunStatus(now, self.stats.placed, int(answered or 0), int(reached or 0),
+                         int(members or 0), int(due_now or 0), nxt)  # fmt: skip
+
+    def status_tick(self) -> str | None:
+        """The status line, handed to `on_status` (the scheduler runs this every minute)."""
+        got: RunStatus | None = self._guard("status", self.status)
+        if got is None:
+            return None
+        line = got.line()
+        if self.on_status is not None:
+            self.on_status(line)
+        return line
 
     def slack_tick(self) -> int:
         """Refresh open tasks' slack and capacity flag (`capacity_short`, with this runner's
@@ -549,4 +657,4 @@ def _aps_trigger(spec: CampaignSpec, now: datetime) -> Any:
     return None
 
 
-__all__ = ["RunOptions", "RunStats", "Runner"]
+__all__ = ["RunOptions", "RunStats", "RunStatus", "Runner"]

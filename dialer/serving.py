@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType, TracebackType
 from typing import Any, Self
 
@@ -85,21 +88,51 @@ class AppServer:
         self.stop()
 
 
+class StopRequested(BaseException):
+    """A stop signal arrived during start-up (`StopSignal.raising`): start-up is abandoned."""
+
+
 class StopSignal:
     """SIGTERM or Ctrl-C, caught from construction on (so one during start-up is not lost).
 
     `dialer run` and `dialer serve` stop the same way: new work stops, what is in flight ends.
+    The first signal decides the exit (Ctrl-C: 130, SIGTERM: 0). Inside `raising()` (start-up,
+    which may plan a big file for minutes) the first signal also raises `StopRequested` where
+    the main thread is, so it is not ignored until start-up ends; with `force_on_second` a
+    second signal exits at once, without waiting for anything.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, force_on_second: bool = False) -> None:
         self.event = threading.Event()
         self.interrupted = False  # Ctrl-C: exit 130
+        self.count = 0
+        self.force_on_second = force_on_second
+        self._raise = False
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
-        self.interrupted = signum == signal.SIGINT
+        self.count += 1
+        if self.count == 1:
+            self.interrupted = signum == signal.SIGINT
         self.event.set()
+        if self.count > 1 and self.force_on_second:
+            os.write(2, b"second signal: stopping now, without waiting for work in flight\n")
+            os._exit(130 if self.interrupted else 0)
+        if self._raise:
+            self._raise = False
+            raise StopRequested(signum)
+
+    @contextmanager
+    def raising(self) -> Iterator[None]:
+        """While inside, a signal raises `StopRequested` in the main thread (start-up)."""
+        self._raise = not self.event.is_set()
+        try:
+            if self.event.is_set():
+                raise StopRequested(signal.SIGINT if self.interrupted else signal.SIGTERM)
+            yield
+        finally:
+            self._raise = False
 
     def wait(self, duration: float | None) -> bool:
         """Block until a signal or `duration` seconds; True when it was Ctrl-C."""

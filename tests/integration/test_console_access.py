@@ -23,6 +23,7 @@ from dialer import agent_work as work
 from dialer.attempts import CampaignBook
 from dialer.clock import SettableClock
 from dialer.console_web import create_console_app, mount_console
+from dialer.coverage import coverage
 from dialer.serving import AppServer
 from dialer.store import Store
 
@@ -257,3 +258,26 @@ def test_a_whole_call_over_http_leaves_no_phone_number_in_the_logs(
     page = alice.get(done.headers["location"])
     assert "已記錄：11-23 19:00 回電" in page.text
     assert not any(n in caplog.text for n in NUMBERS)
+
+
+def test_the_supervisor_sees_the_headline_not_the_ratio_alone(site: Site) -> None:
+    """Members still pending (the seeding's five, some reached by the tests before): the card
+    says "reached in time X of N members" and "on track", the ratio reached in time ÷ decided
+    (100% here) under its own label, never "goal met"."""
+    with site.store.sessions() as s:
+        (c,) = coverage(s, CampaignBook(), site.clock.now()).campaigns
+    h = c.headline
+    assert h.pending > 0 and h.in_time == h.decided > 0 and h.verdict == "on_track"
+    r = site.clients["sue"].get("/console/supervisor")
+    assert r.status_code == 200
+    card = r.text.split('id="coverage"', 1)[1].split("</table>", 1)[0]
+    text = " ".join(re.sub(r"<[^>]+>", "", card).split())
+    share = f"{h.in_time / h.members * 100:.0f}%"
+    assert (
+        f"Reached in time {h.in_time} of {h.members} members ({share}) · pending {h.pending} · "
+        f"at risk 0 · breached 0 — on track"
+    ) in text
+    assert (
+        f"Member coverage (reached in time ÷ decided): {h.in_time} ÷ {h.decided} = 100% (goal 100%)"
+    ) in text
+    assert 'data-verdict="on_track"' in card and "goal met" not in text

@@ -149,7 +149,10 @@ def test_an_agent_works_her_queue_and_the_supervisor_sees_it(
     coverage = sue.locator("#coverage")
     assert coverage.locator('tr[data-state="in_time"] td.m').inner_text() == "2"
     assert coverage.locator('tr[data-state="pending"] td.m').inner_text() == "3"
-    assert coverage.locator(".member-coverage").inner_text() == "100%"
+    assert coverage.locator(".member-coverage").inner_text() == "100%"  # 2 ÷ 2 decided
+    headline = coverage.locator(".headline").inner_text()
+    assert "Reached in time 2 of 5 members (40%) · pending 3" in headline
+    assert headline.endswith("on track") and "goal met" not in coverage.inner_text()
     assert "等候時間" in sue.locator("#complaints").inner_text()
     row = sue.locator('#loads tr[data-agent="alice"]')
     assert row.locator("td.open").inner_text().startswith("2 ")  # the callback and the third

@@ -57,7 +57,7 @@ def test_table_for_people(tmp_path: Path) -> None:
     got = run_dialer(tmp_path, "coverage", SLUG, db=db)
     assert got.returncode == 0, got.stderr
     assert "reached in time" in got.stdout and "at risk" in got.stdout
-    assert "member coverage 50.0% (goal 100.0%)" in got.stdout
+    assert "member coverage (reached in time ÷ decided): 1 ÷ 2 = 50.0% (goal 100.0%)" in got.stdout
     assert "member rows rejected at import: 0" in got.stdout
 
 
@@ -120,7 +120,8 @@ def test_at_a_past_instant(tmp_path: Path) -> None:
     assert c["members"]["in_time"] == 0 and c["members"]["breached"] == 0
     assert c["member_coverage"] is None
     local = run_dialer(tmp_path, "coverage", SLUG, "--at", "2026-01-01 10:00 Asia/Taipei", db=db)
-    assert local.returncode == 0 and "n/a" in local.stdout
+    assert local.returncode == 0
+    assert local.stdout.strip() == "no campaign had tasks at 2026-01-01 02:00:00 UTC"
     naive = run_dialer(tmp_path, "coverage", SLUG, "--at", "2026-01-01 10:00", db=db)
     assert naive.returncode == 2 and "time zone" in naive.stderr
 
@@ -185,3 +186,112 @@ def test_list_at_risk_names_a_task_that_is_not_callable(tmp_path: Path) -> None:
     assert entry["reason"].endswith(f"; time zones: {reason}")
     table = run_dialer(tmp_path, "coverage", SLUG, "--list", "at-risk", db=db)
     assert table.returncode == 0 and "callable" in table.stdout
+
+
+# ---------------------------------------------------------------- the headline tells the truth
+
+
+def build_thirteen(tmp_path: Path, reached: int = 3) -> Path:
+    """Issue 19's case: 13 member tasks, `reached` of them reached in time, the rest pending
+    with plenty of slack (deadline two days away)."""
+    db = tmp_path / "d.db"
+    store = Store.open(f"sqlite:///{db}")
+    now = SystemClock().now()
+    try:
+        spec = load_campaign(CAMPAIGNS / f"{SLUG}.toml")
+        ids = seed(store, SettableClock(now - 24 * H), spec, n=13)
+        with store.transaction() as s:
+            for i, tid in enumerate(ids):
+                values: dict[str, Any] = {"deadline": now + 48 * H, "slack_seconds": 80_000}
+                if i < reached:
+                    values.update(state="reached", reached_at=now - H, outcome="satisfied")
+                s.execute(update(CallbackTask).where(CallbackTask.id == tid).values(**values))
+    finally:
+        store.close()
+    return db
+
+
+def test_three_of_thirteen_is_not_goal_met(tmp_path: Path) -> None:
+    """3 reached, 10 pending: the ratio of docs/definitions.md is 100% (3 ÷ 3 decided), the headline says
+    3 of 13 and "on track", never "goal met"."""
+    db = build_thirteen(tmp_path)
+    got = run_dialer(tmp_path, "coverage", SLUG, db=db)
+    assert got.returncode == 0, got.stderr
+    lines = got.stdout.splitlines()
+    assert lines[1] == (
+        "reached in time 3 of 13 members (23.1%) · pending 10 · at risk 0 · breached 0 — on track"
+    )
+    assert "member coverage (reached in time ÷ decided): 3 ÷ 3 = 100.0% (goal 100.0%)" in got.stdout
+    assert "goal met" not in got.stdout
+    data = json.loads(run_dialer(tmp_path, "coverage", SLUG, "--json", db=db).stdout)
+    (c,) = data["campaigns"]
+    assert c["headline"] == {
+        "members": 13,
+        "reached_in_time": 3,
+        "reached_in_time_share": 3 / 13,
+        "pending": 10,
+        "at_risk": 0,
+        "breached": 0,
+        "decided": 3,
+        "member_coverage": 1.0,
+        "goal": 1.0,
+        "verdict": "on_track",
+    }
+    checked = run_dialer(tmp_path, "coverage", SLUG, "--check", db=db)
+    assert checked.returncode == 0, checked.stdout
+    assert "check passed: no member breached or at risk" in checked.stdout
+
+
+def test_goal_met_only_when_every_member_is_decided(tmp_path: Path) -> None:
+    db = build_thirteen(tmp_path, reached=13)
+    got = run_dialer(tmp_path, "coverage", SLUG, "--check", db=db)
+    assert got.returncode == 0, got.stdout
+    assert (
+        "reached in time 13 of 13 members (100.0%) · pending 0 · at risk 0 · breached 0 — goal met"
+        in got.stdout
+    )
+
+
+def test_check_says_why_and_names_the_members(tmp_path: Path) -> None:
+    """One member breached (notified by SMS, never reached), one at risk: `--check` prints both
+    conditions, that the goal is missed, and the two members with what was tried and why."""
+    db = build(tmp_path, risky=True)
+    got = run_dialer(tmp_path, "coverage", SLUG, "--check", db=db)
+    assert got.returncode == 1
+    assert "— goal missed" in got.stdout
+    assert (
+        f"check failed: {SLUG}: 1 member(s) breached (deadline passed, not reached); "
+        "1 member(s) at risk of missing the deadline; the goal of 100.0% can no longer be met "
+        "(at most 75.0%: 0 late, 1 breached, 0 not contactable)"
+    ) in got.stdout
+    behind = got.stdout.split("the members behind it")[1]
+    assert "C2" in behind and "C3" in behind and "C0" not in behind and "C1" not in behind
+    assert "deadline passed unreached" in behind and "need 5h03m" in behind
+    assert "+88691234567" not in got.stdout  # masked
+    as_json = run_dialer(tmp_path, "coverage", SLUG, "--check", "--json", db=db)
+    assert as_json.returncode == 1 and json.loads(as_json.stdout)["campaigns"]
+    assert "check failed" in as_json.stderr
+
+
+def test_empty_database_says_so(tmp_path: Path) -> None:
+    db = tmp_path / "empty.db"
+    for args in (("coverage",), ("coverage", "--check"), ("coverage", "--list", "breached")):
+        got = run_dialer(tmp_path, *args, db=db)
+        assert got.returncode == 0, got.stderr
+        assert got.stdout.strip() == "no campaign has tasks yet"
+    data = json.loads(run_dialer(tmp_path, "coverage", "--json", db=db).stdout)
+    assert data["campaigns"] == [] and data["message"] == "no campaign has tasks yet"
+
+
+def test_every_list_names_its_members_with_why_not_now(tmp_path: Path) -> None:
+    db = build(tmp_path, risky=True)
+    for which, key in (("breached", "C2"), ("at-risk", "C3"), ("pending", "C1")):
+        got = run_dialer(tmp_path, "coverage", SLUG, "--list", which, "--json", db=db)
+        assert got.returncode == 0, got.stderr
+        (entry,) = [json.loads(line) for line in got.stdout.splitlines()]
+        assert entry["customer_id"] == key and entry["why"] and "•" in entry["phone"]
+        assert entry["tries"] == "no try placed"
+    none = run_dialer(tmp_path, "coverage", SLUG, "--list", "not-contactable", db=db)
+    assert none.returncode == 0 and "no task is not contactable" in none.stdout
+    bad = run_dialer(tmp_path, "coverage", SLUG, "--list", "late", db=db)
+    assert bad.returncode == 2 and "breached, at-risk, pending, not-contactable" in bad.stderr

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -108,8 +111,9 @@ LABELS = {
 def _table(stdout: str) -> dict[str, tuple[int, int]]:
     """The coverage table's rows (state -> members, non-members) as printed."""
     rows = {}
+    table = stdout.split("member coverage (reached in time ÷ decided)")[0].splitlines()
     for state, label in LABELS.items():
-        [line] = [ln for ln in stdout.splitlines() if re.search(rf"\b{label}\b", ln)]
+        [line] = [ln for ln in table if ln.startswith("│") and re.search(rf"\b{label}\b", ln)]
         members, non_members = (int(n) for n in re.findall(r"\b\d+\b", line))
         rows[state] = (members, non_members)
     return rows
@@ -124,6 +128,16 @@ def test_the_demo_ends_now_so_coverage_needs_no_at(tmp_path: Path) -> None:
     printed = _table(got.stdout)
     flat = " ".join(got.stdout.split())
     assert "ended now" in flat and "--at" not in flat
+    # The last lines name the breached members (at most 10) and why, or say none breached.
+    breached = printed["breached"][0]
+    if breached:
+        assert f"{breached} member(s) breached their deadline — what was tried and why:" in flat
+        assert "why not now" in flat and "deadline passed unreached" in flat
+        assert "+8869" not in got.stdout  # numbers masked
+        if breached > 10:
+            assert f"… and {breached - 10} more: dialer --db" in flat
+    else:
+        assert "no member breached its deadline" in flat
     cov = run_dialer(tmp_path, "coverage", "--json", db=db)
     assert cov.returncode == 0, cov.stderr
     [campaign] = json.loads(cov.stdout)["campaigns"]
@@ -162,3 +176,42 @@ def test_demo_help_is_listed() -> None:
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert got.returncode == 0 and "--customers" in got.stdout
+
+
+def test_ctrl_c_removes_what_the_demo_wrote_and_says_so(tmp_path: Path) -> None:
+    """Ctrl-C while the demo fast-forwards (tasks planned, calls going on): exit 130, one line
+    saying what was removed, and no database, WAL or CSV left behind."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIALER_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dialer", "demo", "--customers", "400", "--days", "3"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    db = tmp_path / "dialer-demo.db"
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("dialer demo: 400 generated customers")
+        while proc.poll() is None and not _has_attempts(db):  # until the run is under way
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=0.2)
+        assert proc.poll() is None, "the demo ended before it could be interrupted"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    [said] = [line for line in err.splitlines() if line.startswith("interrupted")]
+    assert said.startswith("interrupted: removed what the demo wrote (dialer-demo.db, ")
+    assert said.endswith("dialer-demo-customers.csv)")  # (the WAL files too, when still there)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def _has_attempts(db: Path) -> bool:
+    if not db.exists():
+        return False
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+            return bool(conn.execute("select count(*) from attempts").fetchone()[0])
+    except sqlite3.Error:  # not created yet, or busy
+        return False

@@ -14,8 +14,10 @@ itself, recorded as failed with nothing written.
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import tempfile
+import zipfile
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -97,7 +99,29 @@ def workbooks(draw: st.DrawFn) -> tuple[str, bytes]:
         book.create_sheet(draw(st.sampled_from(["Sheet2", "客戶", "고객"])))
     out = io.BytesIO()
     book.save(out)
-    return draw(st.sampled_from(["c.xlsx", "c.xlsm", "c.csv"])), _damage(draw, out.getvalue())
+    data = same_bytes_every_time(out.getvalue())
+    return draw(st.sampled_from(["c.xlsx", "c.xlsm", "c.csv"])), _damage(draw, data)
+
+
+# openpyxl stamps the workbook with the time of saving (docProps/core.xml `created`/`modified`,
+# and each zip member's date), so the same drawn workbook compressed to a different size from
+# one run to the next, and `_damage`'s draws (bounded by the size) differed on replay: hypothesis'
+# FlakyStrategyDefinition. Fixed stamps make a workbook's bytes a function of the drawn data.
+FIXED_STAMP = b"2026-01-01T00:00:00Z"
+FIXED_ZIP_TIME = (2026, 1, 1, 0, 0, 0)
+_CORE_TIMES = re.compile(rb"(<dcterms:(?:created|modified)\b[^>]*>)[^<]*")
+
+
+def same_bytes_every_time(data: bytes) -> bytes:
+    """The workbook re-zipped with fixed time stamps (members, order and content unchanged)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            body = src.read(info)
+            if info.filename == "docProps/core.xml":
+                body = _CORE_TIMES.sub(rb"\g<1>" + FIXED_STAMP, body)
+            dst.writestr(zipfile.ZipInfo(info.filename, FIXED_ZIP_TIME), body, zipfile.ZIP_DEFLATED)
+    return out.getvalue()
 
 
 def _quote(cell: str, delimiter: str) -> str:

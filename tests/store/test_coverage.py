@@ -28,11 +28,13 @@ from dialer.coverage import (
     at_risk,
     classify,
     coverage,
+    member_rows_rejected,
     refresh_slack,
     risk_rule,
 )
 from dialer.errors import NotFoundError
-from dialer.models import Attempt, CallbackTask, ImportRun
+from dialer.ingest import Importer, row_digest
+from dialer.models import Attempt, CallbackTask, ImportRun, RejectedRow
 from dialer.store import Store
 
 CAMPAIGNS = Path(__file__).parents[2] / "campaigns"
@@ -118,17 +120,25 @@ def build(store: Store, clock: SettableClock, spec: CampaignSpec) -> list[int]:
 def test_coverage_counts_now(store: Store, clock: SettableClock, spec: CampaignSpec) -> None:
     build(store, clock, spec)
     with store.transaction() as s:
-        s.add(
-            ImportRun(
-                source_name="a.csv",
-                source_sha256="0" * 64,
-                file_format="csv",
-                rows_rejected=3,
-                members_rejected=2,
-                actor="t",
-                started_at=NOW - 24 * H,
-            )
+        run = ImportRun(
+            source_name="a.csv",
+            source_sha256="0" * 64,
+            file_format="csv",
+            rows_rejected=3,
+            members_rejected=2,
+            actor="t",
+            started_at=NOW - 24 * H,
         )
+        s.add(run)
+        s.flush()
+        for n, member in ((2, True), (3, True), (4, False)):
+            raw = {"姓名": f"x{n}", "會員": "是" if member else "否"}
+            s.add(
+                RejectedRow(
+                    import_run_id=run.id, row_number=n, reason="bad", member=member, raw=raw,
+                    content_sha256=row_digest(raw),
+                )
+            )  # fmt: skip
     with store.sessions() as s:
         report = coverage(s, CampaignBook(), NOW, campaign=SLUG)
     (c,) = report.campaigns
@@ -250,3 +260,30 @@ def test_refresh_slack_recomputes_open_tasks(
         )
     # 10:00 -> 12:00 Taipei: 7,200 - 210 = 6,990 s; past deadline: 0; reached: untouched
     assert got == {ids[0]: 6990, ids[1]: 0, ids[2]: 123}
+
+
+SAMPLE = Path(__file__).parents[2] / "dialer" / "samples" / "customers.csv"
+
+
+def test_rejected_member_rows_count_once_per_distinct_row(
+    store: Store, clock: SettableClock, tmp_path: Path
+) -> None:
+    """The sample file rejects two member rows. Imported twice (the second time under another
+    name, as the next day's extract repeating them), they still count 2; a file with one more
+    bad member row (new content) makes it 3. Imports started after `at` do not count."""
+    importer = Importer(store, clock, default_region="TW", actor="t")
+    assert importer.run(SAMPLE).members_rejected == 2
+    again = tmp_path / "extract-2.csv"
+    again.write_bytes(SAMPLE.read_bytes())
+    assert importer.run(again).members_rejected == 2
+    with store.sessions() as s:
+        assert member_rows_rejected(s, clock.now()) == 2
+    header = SAMPLE.read_text(encoding="utf-8").splitlines()[0]
+    more = tmp_path / "extract-3.csv"
+    more.write_text(f"{header}\nC9001,林新,先生,12,,是,否,,,zh-TW,2026/11/20,10:30,定期保養,,,\n",
+                    encoding="utf-8")  # fmt: skip
+    clock.advance(timedelta(hours=1))
+    assert importer.run(more).members_rejected == 1
+    with store.sessions() as s:
+        assert member_rows_rejected(s, clock.now()) == 3
+        assert member_rows_rejected(s, clock.now() - timedelta(minutes=30)) == 2

@@ -3,14 +3,21 @@ both engines; and the HTML it renders (escaped, aggregates only, self-contained)
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from datetime import timedelta
+from html import unescape
 
 import pytest
 from report_seeding import EVIL_REASON, NOW, SLUG, H, seed_report
+from seeding import SHIPPED_CAMPAIGNS, seed
+from sqlalchemy import update
 
 from dialer.attempts import CampaignBook
+from dialer.campaign_files import load_campaign
 from dialer.clock import SettableClock
 from dialer.errors import NotFoundError
+from dialer.models import CallbackTask
 from dialer.report import AgentRow, build_report, curve_instants
 from dialer.report_html import render_html
 from dialer.store import Store
@@ -95,3 +102,42 @@ def test_html_is_escaped_self_contained_and_has_no_customer_data(
     assert 'id="coverage-curve"' in html and 'id="outcome-chart"' in html
     assert "80.0%" in html
     assert EVIL_REASON.split("(")[0].lstrip("=") in html
+
+
+def _page_text(html: str) -> str:
+    """What a person reads: tags dropped, white space folded."""
+    body = html.split("<body>", 1)[1]
+    return " ".join(unescape(re.sub(r"<[^>]+>", "", body)).split())
+
+
+def test_three_of_thirteen_reached_is_not_goal_met(store: Store, clock: SettableClock) -> None:
+    """Issue 19: 3 of 13 members reached, the rest pending (2 days left, ample slack). The ratio
+    reached in time ÷ decided is 100%; the headline says 3 of 13 and "on track" in the "on track"
+    colour, never "goal met" in green."""
+    spec = load_campaign(SHIPPED_CAMPAIGNS / "after-service-satisfaction.toml")
+    ids = seed(store, clock, spec, n=13)
+    now = clock.now()
+    with store.transaction() as s:
+        s.execute(
+            update(CallbackTask)
+            .where(CallbackTask.id.in_(ids))
+            .values(deadline=now + timedelta(days=2), slack_seconds=80_000)
+        )
+        s.execute(
+            update(CallbackTask)
+            .where(CallbackTask.id.in_(ids[:3]))
+            .values(state="reached", reached_at=now, outcome="satisfied")
+        )
+    with store.sessions() as s:
+        r = build_report(s, CampaignBook(), now, spec.slug)
+    text = _page_text(render_html(r))
+    assert (
+        "Reached in time 3 of 13 members (23.1%) · pending 10 · at risk 0 · breached 0 — on track"
+    ) in text
+    assert "Member coverage (reached in time ÷ decided): 3 ÷ 3 = 100.0%, against the goal" in text
+    assert "goal met" not in text
+    html = render_html(r)
+    assert 'class="ok" id="verdict" data-verdict="on_track"' in html
+    rows = {(m, k): v for sec, m, k, v in r.rows() if sec == "target"}
+    assert rows[("verdict", "")] == "on_track" and rows[("goal_met", "")] is False
+    assert rows[("members", "total")] == 13 and rows[("reached_in_time_share", "")] == 3 / 13

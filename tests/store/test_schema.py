@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from dialer.clock import SettableClock
 from dialer.errors import StoreError
+from dialer.ingest import row_digest
 from dialer.migrate import head_revision
 from dialer.models import (
     Attempt,
@@ -21,6 +24,7 @@ from dialer.models import (
     Campaign,
     Customer,
     ImportRun,
+    RejectedRow,
 )
 from dialer.store import Store
 
@@ -166,3 +170,43 @@ def test_unreachable_database_is_one_clear_error() -> None:
 def test_unusable_urls_are_refused(url: str) -> None:
     with pytest.raises(StoreError):
         Store.open(url)
+
+
+@pytest.mark.parametrize(
+    "engine", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_0014_gives_stored_rejected_rows_their_content_digest(
+    engine: str, request: pytest.FixtureRequest, tmp_path: Path, clock: SettableClock
+) -> None:
+    """Rows rejected before migration 0014 get the digest `row_digest` gives new ones, so a row
+    rejected again after the upgrade counts once with the old one."""
+    if engine == "sqlite":
+        store = Store.open(f"sqlite:///{tmp_path / 'old.db'}", upgrade=False)
+    else:
+        url, schema = request.getfixturevalue("pg_schema")
+        store = Store.open(url, schema=schema, upgrade=False)
+    try:
+        store.upgrade("0011_claimable_only")
+        raw = {"姓名": "王小明", "手機": "12", "會員": "是"}
+        with store.engine.begin() as conn:
+            run_id = conn.execute(
+                text(
+                    "INSERT INTO import_runs (source_name, source_sha256, file_format, status, "
+                    "rows_read, rows_imported, rows_updated, rows_unchanged, rows_rejected, "
+                    "members_rejected, events_added, actor, started_at) VALUES ('a.csv', :sha, "
+                    "'csv', 'completed', 1, 0, 0, 0, 1, 1, 0, 't', :at) RETURNING id"
+                ),
+                {"sha": "0" * 64, "at": clock.now().replace(tzinfo=None)},
+            ).scalar_one()
+            conn.execute(
+                text(
+                    "INSERT INTO rejected_rows (import_run_id, row_number, reason, member, raw) "
+                    "VALUES (:run, 2, 'bad number', :member, :raw)"
+                ),
+                {"run": run_id, "member": True, "raw": json.dumps(raw, ensure_ascii=False)},
+            )
+        store.upgrade()
+        with store.sessions() as s:
+            assert s.scalar(select(RejectedRow.content_sha256)) == row_digest(raw)
+    finally:
+        store.close()

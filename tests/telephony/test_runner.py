@@ -4,6 +4,7 @@ escalation, dispatch through its own sandbox), and the command itself: ready, th
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from seeding import seed
 from sqlalchemy import func, select, update
@@ -160,7 +162,13 @@ def test_the_runner_dials_its_own_sandbox_without_credentials(
         )
 
 
-def test_dialer_run_says_ready_and_drains_on_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("stop", "code"), [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
+def test_dialer_run_says_where_it_listens_and_stops_on_the_first_signal(
+    tmp_path: Path, stop: signal.Signals, code: int
+) -> None:
+    """The first SIGTERM (exit 0) or Ctrl-C (exit 130) stops `dialer run`: drained, the
+    "stopped:" line, no traceback. The first line says where the webhooks and the console
+    listen; the console answers there."""
     env = {**os.environ, "DIALER_DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}"}
     for key in ("DIALER_TWILIO_ACCOUNT_SID", "DIALER_TWILIO_AUTH_TOKEN"):
         env.pop(key, None)
@@ -175,14 +183,84 @@ def test_dialer_run_says_ready_and_drains_on_sigterm(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None
         ready = proc.stdout.readline()
-        assert "dialer running: webhooks at http://127.0.0.1:" in ready, proc.stderr
-        proc.send_signal(signal.SIGTERM)
+        found = re.match(
+            r"dialer running: webhooks at (http://127\.0\.0\.1:\d+), console at "
+            r"(http://127\.0\.0\.1:\d+/console/), dialling the sandbox, 3 campaign\(s\); "
+            r"a status line every minute \(--quiet: none\); Ctrl-C or SIGTERM stops$",
+            ready.strip(),
+        )
+        assert found is not None, (ready, proc.stderr)
+        sign_in = httpx.get(f"{found.group(2)}sign-in", timeout=10)
+        assert sign_in.status_code == 200
+        proc.send_signal(stop)
         rest, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 0, err
+    assert proc.returncode == code, err
     assert rest.startswith("stopped:") and "Traceback" not in err
+
+
+def test_a_signal_during_start_up_stops_before_the_catch_up_goes_on(
+    runner_factory: object, store: Store, clock: SettableClock, tmp_path: Path
+) -> None:
+    """The first signal arrives while the runner is starting (its event is set): the catch-up
+    stops between steps, nothing is planned, and `stop` returns at once with nothing left."""
+    shutil.copy(SAMPLE, tmp_path / "inbox" / "extract.csv")
+    runner = runner_factory()  # type: ignore[operator]
+    runner.stopping.set()
+    runner.start(schedule=False)
+    assert count(store, ImportRun) == 0 and count(store, CallbackTask) == 0
+    assert runner.stop() == []
+
+
+def test_the_status_line_of_the_minute(
+    runner_factory: object, store: Store, clock: SettableClock, tmp_path: Path
+) -> None:
+    """One line a minute (the scheduler's "status" job, every 60 s): placed, answered by a
+    person, reached since start; member tasks open; the next window (tries due now, or the
+    next scheduled try). Computed at the settable clock's instant, without waiting."""
+    clock.set(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))
+    lines: list[str] = []
+    runner = runner_factory()  # type: ignore[operator]
+    runner.on_status = lines.append
+    runner.start(schedule=False)
+    job = runner.scheduler.get_job("status")
+    assert job is not None and job.trigger.interval == timedelta(minutes=1)
+    quiet = runner_factory()  # type: ignore[operator]
+    quiet.start(schedule=False)  # `--quiet`: no on_status, so no status job
+    assert quiet.scheduler.get_job("status") is None
+    [spec] = [s for s in runner.specs if s.slug == "after-service-satisfaction"]
+    ids = seed(store, clock, spec, n=3, key_prefix="S")
+    with store.transaction() as s:
+        s.execute(
+            update(CallbackTask)
+            .where(CallbackTask.id == ids[0])
+            .values(state="reached", reached_at=clock.now(), outcome="satisfied")
+        )
+        s.execute(  # the seeded tasks are due now: their tries are not scheduled yet
+            update(CallbackTask).where(CallbackTask.id.in_(ids[1:])).values(next_attempt_at=None)
+        )
+        task = s.get(CallbackTask, ids[1])
+        assert task is not None
+        s.add(
+            Attempt(
+                task_id=task.id, customer_id=task.customer_id, number=1, channel="voice",
+                state="scheduled", due_at=clock.now() + timedelta(hours=7),
+                created_at=clock.now(),
+            )
+        )  # fmt: skip
+    line = runner.status_tick()
+    assert lines == [line]
+    assert line == (
+        "02:00 UTC · since start: 0 placed, 0 answered, 1 reached · 2 members pending · "
+        "next window: next try at 2026-11-23 09:00 UTC"
+    )
+    clock.advance(timedelta(hours=7))
+    assert runner.status_tick() == (
+        "09:00 UTC · since start: 0 placed, 0 answered, 1 reached · 2 members pending · "
+        "next window: open now, 1 tries due"
+    )
 
 
 def test_dialer_run_refuses_bad_options_in_one_sentence(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from dialer.console_web.i18n import CATALOGUE, Translator
+from dialer.coverage_verdict import VERDICTS
 
 GATE = Path(__file__).parents[2] / "dialer" / "gate.py"
 REASONS = re.findall(r'Decision\(\s*"\w+",\s*f?"([^"]+)"', GATE.read_text(encoding="utf-8"), re.S)
@@ -31,4 +32,30 @@ def test_an_unknown_reason_is_shown_as_the_gate_said_it() -> None:
     assert (
         Translator("zh-TW").reason("outside the customer's calling window")
         == "不在客戶的可撥打時段內"
+    )
+
+
+VERDICT_KEYS = tuple(f"verdict_{v}" for v in VERDICTS)
+COVERAGE_KEYS = (
+    "reached_in_time_of",
+    "coverage_ratio",
+    "pending",
+    "at_risk",
+    "breached",
+    *VERDICT_KEYS,
+)
+
+
+@pytest.mark.parametrize("locale", ["zh-TW", "ko", "en"])
+def test_the_coverage_headline_speaks_every_locale(locale: str) -> None:
+    """The supervisor's coverage headline and every verdict have words of their own in each
+    locale (no silent fall-back to English)."""
+    for key in COVERAGE_KEYS:
+        assert key in CATALOGUE[locale], (locale, key)
+        if locale != "en":
+            assert CATALOGUE[locale][key] != CATALOGUE["en"][key], (locale, key)
+    said = Translator(locale)("reached_in_time_of", n=3, total=13, share="23%")
+    assert "3" in said and "13" in said and "23%" in said
+    assert Translator("zh-TW")("reached_in_time_of", n=3, total=13, share="23%") == (
+        "已準時回訪 3／13 位會員（23%）"
     )
