@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     public_base_url: str | None = Field(
         default=None, description="Public https URL Twilio posts webhooks to."
     )
+    placed_grace: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds past a placed attempt's expected end before Twilio is asked about "
+        "it when its final status callback has not come (`dialer run --placed-grace`).",
+    )
     crash_point: str | None = Field(
         default=None,
         description="Fault tests only: 'after_sdk_return' kills a dispatcher between the SDK's "

@@ -63,6 +63,7 @@ from dialer.models import (
 from dialer.planner import occurrence_for, plan_campaign
 from dialer.report_cli import ReportFormat, export_report
 from dialer.serving import AppServer
+from dialer.settle import Settling
 from dialer.store import Store, first_line
 from dialer.telephony.client import Telephony
 from dialer.telephony.setup import telephony_from_settings
@@ -93,6 +94,7 @@ class RunOptions:
     reports_dir: Path = Path("reports")  # nightly summary reports: <slug>-<local date>.html
     role: str = "all"  # all | dispatcher | planner (see ROLES); `web` is `dialer serve`
     lease: timedelta = timedelta(minutes=2)  # a claimed attempt's lease (dispatch_config)
+    placed_grace: timedelta | None = None  # the settle checks' margin; None: the settings'
 
 
 @dataclass
@@ -195,6 +197,9 @@ class Runner:
                 cps=self.options.cps,
                 company=self.settings.company_name,
                 lease=self.options.lease,
+                settling=Settling(
+                    grace=self.options.placed_grace or timedelta(seconds=self.settings.placed_grace)
+                ),
                 fleet_pacing=self.store.dialect == "postgresql",
                 crash_point=self.settings.crash_point,
             ),
