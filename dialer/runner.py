@@ -136,6 +136,7 @@ class Runner:
         role = self.options.role
         if role not in ROLES or role == "web":
             raise ConfigError(f"the runner runs roles all, dispatcher or planner, not {role!r}")
+        self.store.check_writable()  # a locked database: one sentence and exit 4, before any job
         if role in ("all", "dispatcher"):
             self._start_dispatching(role)
         if role in ("all", "planner"):
