@@ -60,7 +60,8 @@ def run_command(
     if role == "web":
         serve_command(ctx, host=host, port=port, duration=duration)
         return
-    if tick <= 0 or cps <= 0 or speed <= 0 or lease <= 0 or (placed_grace or 1) <= 0:
+    grace_bad = placed_grace is not None and placed_grace <= 0
+    if tick <= 0 or cps <= 0 or speed <= 0 or lease <= 0 or grace_bad:
         raise UsageError(
             "--tick, --cps, --speed, --lease and --placed-grace must be positive numbers"
         )

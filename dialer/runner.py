@@ -198,9 +198,7 @@ class Runner:
                 cps=self.options.cps,
                 company=self.settings.company_name,
                 lease=self.options.lease,
-                settling=Settling(
-                    grace=self.options.placed_grace or timedelta(seconds=self.settings.placed_grace)
-                ),
+                settling=Settling(grace=self._placed_grace()),
                 fleet_pacing=self.store.dialect == "postgresql",
                 crash_point=self.settings.crash_point,
             ),
@@ -208,6 +206,12 @@ class Runner:
         self.scheduler.add_job(
             self.dispatch_tick, "interval", seconds=self.options.tick_seconds, id="dispatch"
         )
+
+    def _placed_grace(self) -> timedelta:
+        """`--placed-grace`, else DIALER_PLACED_GRACE: the settle checks' margin."""
+        if self.options.placed_grace is not None:
+            return self.options.placed_grace
+        return timedelta(seconds=self.settings.placed_grace)
 
     def _schedule_periodic(self) -> None:
         """Planning, escalation, assignment, slack, triggers, imports and reports: run by the
