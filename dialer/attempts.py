@@ -23,6 +23,7 @@ from typing import Any, Literal, cast
 
 from sqlalchemy import (
     ARRAY,
+    DateTime,
     Integer,
     String,
     Table,
@@ -595,13 +596,16 @@ def mark_placed(
     lease: timedelta,
 ) -> None:
     """Record the provider's acceptance; a status callback that came first is not undone."""
-    mark_placed_many(session, [(attempt_id, sid, status)], now, lease)
+    mark_placed_many(session, [(attempt_id, sid, status, now + lease)], now)
 
 
 def mark_placed_many(
-    session: Session, placed: Sequence[tuple[int, str, str]], now: datetime, lease: timedelta
+    session: Session, placed: Sequence[tuple[int, str, str, datetime]], now: datetime
 ) -> None:
-    """`mark_placed` for a batch of (attempt id, sid, status): one statement, or two.
+    """`mark_placed` for a batch of (attempt id, sid, status, settle check): one statement, or two.
+
+    The settle check (the placed lease) is each attempt's own: when its final status should have
+    come at the latest (`dialer.settle`), so the reaper asks Twilio then if it has not.
 
     The first moves claimed attempts to placed; the second only fills in the SID and placing
     time of attempts a status callback has already moved on (it finds nothing to do otherwise).
@@ -615,18 +619,18 @@ def mark_placed_many(
     connection = session.connection()  # Core: the ORM adds nothing to a bulk update by id
     if connection.dialect.name == "postgresql":
         batch: dict[str, Any] = {
-            "b_ids": [aid for aid, _, _ in placed],
-            "b_sids": [sid for _, sid, _ in placed],
-            "b_statuses": [status for _, _, status in placed],
+            "b_ids": [aid for aid, _, _, _ in placed],
+            "b_sids": [sid for _, sid, _, _ in placed],
+            "b_statuses": [status for _, _, status, _ in placed],
+            "b_leases": [until for _, _, _, until in placed],
             "b_now": now,
-            "b_lease": now + lease,
         }
         if connection.execute(_PLACED_ARRAYS, batch).rowcount != len(placed):
             connection.execute(_PLACED_LATE_ARRAYS, batch)  # some callbacks came first
         return
     rows = [
-        {"b_id": aid, "b_sid": sid, "b_status": status, "b_now": now, "b_lease": now + lease}
-        for aid, sid, status in placed
+        {"b_id": aid, "b_sid": sid, "b_status": status, "b_now": now, "b_lease": until}
+        for aid, sid, status, until in placed
     ]
     moved = connection.execute(_PLACED, rows).rowcount
     if moved != len(rows):  # some callbacks came first (or the driver cannot count)
@@ -657,8 +661,9 @@ _batch = (
         _BATCH_IDS,
         bindparam("b_sids", type_=ARRAY(String)),
         bindparam("b_statuses", type_=ARRAY(String)),
+        bindparam("b_leases", type_=ARRAY(DateTime(timezone=True))),
     )
-    .table_valued("id", "sid", "status")
+    .table_valued("id", "sid", "status", "lease")
     .render_derived(name="batch")
 )
 _PLACED_ARRAYS = (
@@ -673,7 +678,7 @@ _PLACED_ARRAYS = (
         provider_sid=_batch.c.sid,
         provider_status=_batch.c.status,
         placed_at=bindparam("b_now"),
-        lease_expires_at=bindparam("b_lease"),
+        lease_expires_at=_batch.c.lease,
     )
 )
 _PLACED_LATE_ARRAYS = (

@@ -120,7 +120,11 @@ class Context:
 
     def store(self, *, upgrade: bool = True) -> Store:
         if self._store is None:
-            self._store = Store.open(self.settings.database_url, upgrade=upgrade)
+            self._store = Store.open(
+                self.settings.database_url,
+                upgrade=upgrade,
+                busy_timeout_ms=int(self.settings.sqlite_busy_timeout * 1000),
+            )
         return self._store
 
     def close(self) -> None:

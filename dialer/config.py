@@ -36,6 +36,18 @@ class Settings(BaseSettings):
     public_base_url: str | None = Field(
         default=None, description="Public https URL Twilio posts webhooks to."
     )
+    sqlite_busy_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a SQLite writer waits for a lock another process holds before it "
+        "gives up (`dialer run` then exits 4 naming the file).",
+    )
+    placed_grace: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds past a placed attempt's expected end before Twilio is asked about "
+        "it when its final status callback has not come (`dialer run --placed-grace`).",
+    )
     crash_point: str | None = Field(
         default=None,
         description="Fault tests only: 'after_sdk_return' kills a dispatcher between the SDK's "

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
 
+from dialer.settle import Settling
+
 
 @dataclass(frozen=True)
 class DispatchConfig:
@@ -22,7 +24,8 @@ class DispatchConfig:
     max_in_flight: int = 16
     claim_batch: int = 100
     lease: timedelta = timedelta(minutes=2)
-    placed_lease: timedelta = timedelta(minutes=15)
+    # When a placed attempt whose final status has not come is asked about (dialer.settle).
+    settling: Settling = field(default_factory=Settling)
     contact_cap: int = 3  # contacts per customer in any 24 hours, across channels and campaigns
     min_gap: timedelta = timedelta(minutes=30)
     machine_detection: bool = True

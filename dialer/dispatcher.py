@@ -86,7 +86,7 @@ class Dispatcher:
             FleetPacer(store, clock) if config.fleet_pacing else Pacer(clock)
         )
         self.halt = HaltFlag(store, clock)
-        self.reconciler = Reconciler(store, clock, telephony, self.book, config.placed_lease)
+        self.reconciler = Reconciler(store, clock, telephony, self.book, config.settling)
         if crash_after_request is None and config.crash_point == CRASH_AFTER_SDK_RETURN:
             crash_after_request = _die
         self._crash_after_request = crash_after_request  # tests: die between API and record
@@ -215,7 +215,7 @@ class Dispatcher:
                 self._inflight.pop(fut)
                 fut.result()  # a crash in a worker: raised here; the reaper reconciles the claim
             results.append((self._inflight[fut], fut.result()))
-        placed = [(job, value) for job, (what, value) in results if what == "placed"]
+        placed = [(job, *value) for job, (what, value) in results if what == "placed"]
         tries: list[TickReport] = []
 
         def record(session: Session) -> list[int]:
@@ -235,11 +235,11 @@ class Dispatcher:
             for job, result in results:
                 if result[0] != "placed":
                     self._record_one(session, job, result, counted)
+            now = self.clock.now()
             books.mark_placed_many(
                 session,
-                [(job.attempt_id, rec.sid, rec.status) for job, rec in placed],
-                self.clock.now(),
-                self.config.placed_lease,
+                [(job.attempt_id, rec.sid, rec.status, now + life) for job, rec, life in placed],
+                now,
             )
             return ids
 
@@ -252,7 +252,7 @@ class Dispatcher:
         report.placed += len(placed)
         if placed and self.halt(fresh=True):
             # The emergency stop came while these requests were in flight: cancel them too.
-            for job, rec in placed:
+            for job, rec, _ in placed:
                 if job.channel != "sms":
                     self.telephony.cancel_call(rec.sid)
         return ids
@@ -284,18 +284,20 @@ class Dispatcher:
             return again.verdict == "go"
 
         base = self.config.public_base_url.rstrip("/")
+        settling = self.config.settling
         try:
             if job.channel == "sms":
+                validity = int((decision.sms_validity or timedelta(hours=1)).total_seconds())
                 record = self.telephony.send_sms(
                     to=job.to,
                     from_=job.from_,
                     body=self._sms_text(job),
                     status_callback=f"{base}/twilio/status/sms/{job.attempt_id}",
-                    validity_period=int(
-                        (decision.sms_validity or timedelta(hours=1)).total_seconds()
-                    ),
+                    validity_period=validity,
                     before_send=last_check,
                 )
+                placed = self.clock.now()
+                life = settling.sms_check(placed, timedelta(seconds=validity)) - placed
             else:
                 policy = job.spec.attempt_policy("voice")
                 ring = int((policy.ring_timeout or timedelta(seconds=30)).total_seconds())
@@ -308,6 +310,10 @@ class Dispatcher:
                     time_limit=max(60, int(job.spec.handle_time.total_seconds() * 2)),
                     machine_detection=self.config.machine_detection,
                     before_send=last_check,
+                )
+                placed = self.clock.now()
+                life = (
+                    settling.call_check(placed, self._queueing(), timedelta(seconds=ring)) - placed
                 )
         except NotSentError:
             if lapsed:
@@ -324,7 +330,12 @@ class Dispatcher:
             self.pacer.succeeded(lim.key)
         if self._crash_after_request is not None:
             self._crash_after_request(job.attempt_id)
-        return "placed", record
+        return "placed", (record, life)
+
+    def _queueing(self) -> timedelta:
+        """How long a call may wait in Twilio's queue: at most the pipe's worth at the CPS (the
+        dispatcher paces its requests at the CPS, so Twilio's queue holds no more than that)."""
+        return timedelta(seconds=self.config.max_in_flight / self.config.cps)
 
     def _await_slot(self, limits: list[Limit]) -> bool:
         """Book an evenly spaced pacing slot and sleep until it; False if stopped meanwhile."""

@@ -6,7 +6,8 @@ the call may exist). The provider's calls/messages to that number from that send
 after the claim are listed — not with Twilio's StartTime filter, which misses calls still
 queued — and the first one no other attempt owns is adopted; only when none exists is the
 attempt released to be dialled. A placed attempt whose final callback never came is fetched by
-its SID and ended from what Twilio says.
+its SID at its settle check (`dialer.settle`) and ended from what Twilio says, through the same
+transitions as a callback; the look-ups are paced by a `FetchBudget` (the oldest checks first).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dialer import attempts as books
 from dialer.clock import Clock
 from dialer.errors import TelephonyError
 from dialer.models import Attempt, AttemptState
+from dialer.settle import FetchBudget, Settling
 from dialer.store import Store
 from dialer.telephony.client import Kind, ProviderRecord, Telephony
 
@@ -59,10 +61,11 @@ class Reconciler:
         clock: Clock,
         telephony: Telephony,
         book: books.CampaignBook,
-        placed_lease: timedelta,
+        settling: Settling,
     ) -> None:
         self.store, self.clock, self.telephony = store, clock, telephony
-        self.book, self.placed_lease = book, placed_lease
+        self.book, self.settling = book, settling
+        self.budget = FetchBudget(settling.fetch_rps)
 
     def find(self, channel: str, to: str, from_: str, claimed_at: datetime) -> list[ProviderRecord]:
         return self.telephony.find(
@@ -81,6 +84,7 @@ class Reconciler:
         if not fresh:
             return False
         rec = fresh[0]
+        now = self.clock.now()
         statuses.adopt(
             session,
             self.book,
@@ -88,8 +92,8 @@ class Reconciler:
             sid=rec.sid,
             status=rec.status,
             created_at=rec.created_at,
-            now=self.clock.now(),
-            lease=self.placed_lease,
+            now=now,
+            lease=self.settling.again(now, rec.created_at) - now,
             payload=payload(rec),
         )
         return True
@@ -139,7 +143,7 @@ class Reconciler:
             session.execute(
                 update(Attempt)
                 .where(Attempt.id == row.id)
-                .values(lease_expires_at=now + self.placed_lease)
+                .values(lease_expires_at=self.settling.again(now, row.placed_at))
             )
         return False
 
@@ -150,6 +154,9 @@ class Reconciler:
         request came back; the clock may have run past the lease meanwhile): not reaped here.
         """
         now = self.clock.now()
+        budget = self.budget.available(self.clock.monotonic())
+        if budget <= 0:
+            return 0, 0
         with self.store.sessions() as session:
             expired = session.execute(
                 select(
@@ -160,12 +167,14 @@ class Reconciler:
                     Attempt.from_e164,
                     Attempt.claimed_at,
                     Attempt.provider_sid,
+                    Attempt.placed_at,
                 )
                 .where(
                     Attempt.state.in_((AttemptState.CLAIMED, AttemptState.PLACED)),
                     Attempt.lease_expires_at < now,
                 )
-                .limit(500)
+                .order_by(Attempt.lease_expires_at)
+                .limit(budget)
             ).all()
         reaped = adopted = 0
         for row in expired:
@@ -173,6 +182,7 @@ class Reconciler:
                 continue
             if not self._take(row.id, row.state, now):
                 continue  # another dispatcher of the fleet is reconciling it
+            self.budget.spend()
             try:
                 if row.state == AttemptState.CLAIMED or row.provider_sid is None:
                     found = self.find(

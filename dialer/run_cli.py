@@ -53,6 +53,13 @@ def run_command(
             "reconciles it with Twilio (a dispatcher that died) before it is dialled again."
         ),
     ] = 120.0,
+    placed_grace: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds past a placed call's or SMS's expected end before Twilio is asked "
+            "about it when its final status has not come (default: DIALER_PLACED_GRACE, 30)."
+        ),
+    ] = None,
 ) -> None:
     """Run the campaigns: import, plan, dispatch, serve webhooks (the sandbox without Twilio)."""
     check_port(port)
@@ -61,14 +68,18 @@ def run_command(
     if role == "web":
         serve_command(ctx, host=host, port=port, duration=duration)
         return
-    if tick <= 0 or cps <= 0 or speed <= 0 or lease <= 0:
-        raise UsageError("--tick, --cps, --speed and --lease must be positive numbers")
+    grace_bad = placed_grace is not None and placed_grace <= 0
+    if tick <= 0 or cps <= 0 or speed <= 0 or lease <= 0 or grace_bad:
+        raise UsageError(
+            "--tick, --cps, --speed, --lease and --placed-grace must be positive numbers"
+        )
     if watch is not None and not watch.is_dir():
         raise UsageError(f"the watched folder {str(watch)!r} does not exist")
     c: Any = ctx.find_root().obj
     options = RunOptions(
         host=host, port=port, campaigns_dir=folder, watch=watch, tick_seconds=tick, speed=speed,
         cps=cps, role=role, lease=timedelta(seconds=lease),
+        placed_grace=None if placed_grace is None else timedelta(seconds=placed_grace),
     )  # fmt: skip
     stop = StopSignal(force_on_second=True)
     runner = Runner(c.settings, c.store(), c.clock, options)

@@ -65,6 +65,7 @@ from dialer.models import (
 from dialer.planner import occurrence_for, plan_campaign
 from dialer.report_cli import ReportFormat, export_report
 from dialer.serving import AppServer
+from dialer.settle import Settling
 from dialer.store import Store, first_line
 from dialer.telephony.client import Telephony
 from dialer.telephony.setup import telephony_from_settings
@@ -95,6 +96,7 @@ class RunOptions:
     reports_dir: Path = Path("reports")  # nightly summary reports: <slug>-<local date>.html
     role: str = "all"  # all | dispatcher | planner (see ROLES); `web` is `dialer serve`
     lease: timedelta = timedelta(minutes=2)  # a claimed attempt's lease (dispatch_config)
+    placed_grace: timedelta | None = None  # the settle checks' margin; None: the settings'
 
 
 @dataclass
@@ -173,6 +175,7 @@ class Runner:
         role = self.options.role
         if role not in ROLES or role == "web":
             raise ConfigError(f"the runner runs roles all, dispatcher or planner, not {role!r}")
+        self.store.check_writable()  # a locked database: one sentence and exit 4, before any job
         if role in ("all", "dispatcher"):
             self._start_dispatching(role)
         self.started_at = self.clock.now()
@@ -237,6 +240,7 @@ class Runner:
                 cps=self.options.cps,
                 company=self.settings.company_name,
                 lease=self.options.lease,
+                settling=Settling(grace=self._placed_grace()),
                 fleet_pacing=self.store.dialect == "postgresql",
                 crash_point=self.settings.crash_point,
             ),
@@ -244,6 +248,12 @@ class Runner:
         self.scheduler.add_job(
             self.dispatch_tick, "interval", seconds=self.options.tick_seconds, id="dispatch"
         )
+
+    def _placed_grace(self) -> timedelta:
+        """`--placed-grace`, else DIALER_PLACED_GRACE: the settle checks' margin."""
+        if self.options.placed_grace is not None:
+            return self.options.placed_grace
+        return timedelta(seconds=self.settings.placed_grace)
 
     def _schedule_periodic(self) -> None:
         """Planning, escalation, assignment, slack, triggers, imports and reports: run by the

@@ -9,6 +9,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -54,6 +55,7 @@ def make_engine(
     schema: str | None = None,
     echo: bool = False,
     application_name: str = APPLICATION_NAME,
+    busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
 ) -> Engine:
     """Build an engine tuned for its backend; `schema` pins PostgreSQL's search_path (test isolation).
 
@@ -78,7 +80,7 @@ def make_engine(
             folder = Path(database).expanduser().resolve().parent
             if not folder.is_dir():
                 raise StoreError(f"the folder for the SQLite database {database!r} does not exist")
-        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        kwargs["connect_args"] = {"timeout": busy_timeout_ms / 1000}
     elif backend == "postgresql":
         kwargs["pool_pre_ping"] = True
         connect_args: dict[str, Any] = {"application_name": application_name}
@@ -94,17 +96,21 @@ def make_engine(
     except (ArgumentError, ImportError) as exc:
         raise StoreError(f"cannot use the database URL {url!r}: {exc}") from exc
     if backend == "sqlite":
-        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(
+            engine, "connect", partial(_sqlite_on_connect, busy_timeout_ms=busy_timeout_ms)
+        )
     return engine
 
 
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_on_connect(
+    dbapi_connection: Any, _record: Any, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS
+) -> None:
     """WAL for concurrent readers, foreign keys on, and NORMAL sync (safe under WAL)."""
     cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")  # first: WAL may need the lock
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
@@ -162,9 +168,13 @@ class Store:
         schema: str | None = None,
         upgrade: bool = True,
         application_name: str = APPLICATION_NAME,
+        busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
     ) -> Store:
         """Open the database, bringing the schema up to date first unless told not to."""
-        store = cls(make_engine(url, schema=schema, application_name=application_name))
+        engine = make_engine(
+            url, schema=schema, application_name=application_name, busy_timeout_ms=busy_timeout_ms
+        )
+        store = cls(engine)
         if upgrade:
             store.upgrade()
         return store
@@ -205,6 +215,34 @@ class Store:
                 f"cannot reach the database {describe_url(str(self.engine.url))}: "
                 f"{first_line(exc.orig)}"
             ) from exc
+
+    def check_writable(self) -> None:
+        """Fail now, in one sentence, when this process cannot write: a SQLite file another
+        process holds locked (after waiting busy_timeout for the lock), a read-only file, a
+        server that refuses. A long-running command checks this before it starts its workers,
+        which would otherwise each wait for the lock and fail in their own threads."""
+        url = describe_url(str(self.engine.url))
+        try:
+            with self.engine.connect() as conn:
+                if self.dialect != "sqlite":
+                    conn.execute(text("SELECT 1"))
+                    return
+                conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock, or busy_timeout waited
+                conn.exec_driver_sql("ROLLBACK")
+        except DBAPIError as exc:
+            reason = first_line(exc.orig)
+            if "locked" in reason or "busy" in reason:
+                where = self.engine.url.database or url
+                waited = self._busy_timeout_s()
+                raise StoreError(
+                    f"the SQLite database {where} is locked by another process: its write lock "
+                    f"was not released within the busy timeout ({waited:g} s)"
+                ) from exc
+            raise StoreError(f"cannot write to the database {url}: {reason}") from exc
+
+    def _busy_timeout_s(self) -> float:
+        with self.engine.connect() as conn:
+            return float(conn.exec_driver_sql("PRAGMA busy_timeout").scalar() or 0) / 1000
 
     def current_revision(self) -> str | None:
         from dialer.migrate import current_revision

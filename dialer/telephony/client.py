@@ -5,7 +5,9 @@ the API call and recording it must never lead to a second call). Twilio's except
 `TransientTelephonyError` (retry later: 429, 5xx, timeouts), `PermanentTelephonyError` (the
 number or route cannot work) or `TelephonyConfigError` (credentials: stop dispatching), each
 keeping Twilio's code. With no credentials configured, the sandbox stands in for Twilio and the
-SDK reaches it through `RewritingHttpClient` (no monkeypatching).
+SDK reaches it through `RewritingHttpClient` (no monkeypatching). Every StatusCallback and Url
+carries Twilio's connection overrides (`dialer.telephony.overrides`), so a failed callback is
+retried.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from dialer.errors import (
     TransientTelephonyError,
 )
 from dialer.telephony.http import RewritingHttpClient
+from dialer.telephony.overrides import STATUS_CALLBACK, TWIML, with_overrides
 
 Kind = Literal["call", "sms"]
 
@@ -192,9 +195,9 @@ class Telephony:
         kwargs: dict[str, Any] = {
             "to": to,
             "from_": from_,
-            "url": url,
+            "url": with_overrides(url, TWIML),
             "method": "POST",
-            "status_callback": status_callback,
+            "status_callback": with_overrides(status_callback, STATUS_CALLBACK),
             "status_callback_event": CALL_EVENTS,
             "status_callback_method": "POST",
             "timeout": max(5, min(600, ring_timeout)),
@@ -235,7 +238,7 @@ class Telephony:
                 to=to,
                 from_=from_,
                 body=body,
-                status_callback=status_callback,
+                status_callback=with_overrides(status_callback, STATUS_CALLBACK),
                 validity_period=max(1, min(MAX_VALIDITY, validity_period)),
             )
             return _record("sms", msg)

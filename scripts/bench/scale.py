@@ -135,7 +135,9 @@ def ours_worker(url: str, schema: str, name: str, go: Any, out: Any) -> None:
         with store.transaction() as s:  # the claim first, as the dispatcher does
             claimed = books.claim(s, name, clock.now(), timedelta(minutes=2), BATCH)
             books.mark_placed_many(
-                s, [(i, f"CA{i:032x}", "queued") for i in ids], clock.now(), timedelta(minutes=15)
+                s,
+                [(i, f"CA{i:032x}", "queued", clock.now() + timedelta(minutes=15)) for i in ids],
+                clock.now(),
             )
         done, ids = done + len(ids), claimed
         if not ids:

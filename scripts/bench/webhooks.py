@@ -243,7 +243,7 @@ def seed(url: str, schema: str | None, calls: int) -> list[tuple[int, str, str]]
         with store.transaction() as s:
             claimed = books.claim(s, "bench", now, timedelta(minutes=2), 2000)
             books.mark_placed_many(
-                s, [(a, f"CA{a:032x}", "queued") for a in claimed], now, timedelta(minutes=15)
+                s, [(a, f"CA{a:032x}", "queued", now + timedelta(minutes=15)) for a in claimed], now
             )
         if not claimed:
             break

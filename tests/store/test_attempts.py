@@ -177,7 +177,8 @@ def test_a_batch_is_placed_row_by_row_and_a_callback_that_came_first_stands(
     store: Store, clock: SettableClock, spec: CampaignSpec
 ) -> None:
     """`mark_placed_many` (one statement over arrays on PostgreSQL) gives each attempt its own
-    SID and status; the one whose callback won the race keeps its state and gets its SID."""
+    SID, status and settle check; the one whose callback won the race keeps its state and gets
+    its SID."""
     seed(store, clock, spec, n=3)
     schedule(store, clock)
     with store.transaction() as s:
@@ -189,23 +190,22 @@ def test_a_batch_is_placed_row_by_row_and_a_callback_that_came_first_stands(
         books.mark_placed_many(
             s,
             [
-                (first, "CA" + "a" * 32, "queued"),
-                (second, SID, "queued"),
-                (third, "CA" + "c" * 32, "ringing"),
+                (first, "CA" + "a" * 32, "queued", clock.now() + timedelta(minutes=2)),
+                (second, SID, "queued", clock.now() + timedelta(minutes=2)),
+                (third, "CA" + "c" * 32, "ringing", clock.now() + timedelta(minutes=7)),
             ],
             clock.now(),
-            timedelta(minutes=15),
         )
     with store.sessions() as s:
         rows = {
             a.id: (a.state, a.provider_sid, a.provider_status, a.placed_at, a.lease_expires_at)
             for a in s.scalars(select(Attempt))
         }
-    until = clock.now() + timedelta(minutes=15)
-    assert rows == {
-        first: (AttemptState.PLACED, "CA" + "a" * 32, "queued", clock.now(), until),
+    now = clock.now()
+    assert rows == {  # each its own settle check
+        first: (AttemptState.PLACED, "CA" + "a" * 32, "queued", now, now + timedelta(minutes=2)),
         second: (AttemptState.COMPLETED, SID, "busy", called_at, None),  # the callback's
-        third: (AttemptState.PLACED, "CA" + "c" * 32, "ringing", clock.now(), until),
+        third: (AttemptState.PLACED, "CA" + "c" * 32, "ringing", now, now + timedelta(minutes=7)),
     }
 
 
@@ -385,7 +385,9 @@ def test_every_order_of_a_calls_statuses_ends_the_same(
     with store.transaction() as s:
         aids = books.claim(s, "A", clock.now(), timedelta(minutes=2), len(orders))
         books.mark_placed_many(
-            s, [(a, f"CA{a:032x}", "queued") for a in aids], clock.now(), timedelta(minutes=15)
+            s,
+            [(a, f"CA{a:032x}", "queued", clock.now() + timedelta(minutes=15)) for a in aids],
+            clock.now(),
         )
     for aid, order in zip(aids, orders, strict=True):
         seen = []

@@ -171,7 +171,9 @@ def test_callbacks_posted_at_once_are_each_applied_once(
     with store.transaction() as s:
         aids = books.claim(s, "w", clock.now(), timedelta(minutes=2), 8)
         books.mark_placed_many(
-            s, [(a, f"CA{a:032x}", "queued") for a in aids], clock.now(), timedelta(minutes=15)
+            s,
+            [(a, f"CA{a:032x}", "queued", clock.now() + timedelta(minutes=15)) for a in aids],
+            clock.now(),
         )
 
     def lifecycle(aid: int) -> list[int]:

@@ -4,7 +4,9 @@ Events are plain callables due at a virtual time; `pump` runs those due at `cloc
 test moves a SettableClock and pumps, and the real-time mode pumps from a thread. An event runs
 "at" its due time (World.now()), so a late pump or a clock jump never stretches the timeline:
 what follows an event is scheduled from when it was due, not from when it happened to run. Webhooks are
-real HTTP requests signed like Twilio's (`X-Twilio-Signature`), made outside any state lock.
+real HTTP requests signed like Twilio's (`X-Twilio-Signature`), made outside any state lock,
+to the URL without its fragment (the connection overrides, `dialer.telephony.overrides`, which
+say how a failed one is retried: status callbacks later on the clock, TwiML fetches at once).
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from urllib.parse import urlencode
 
 from twilio.request_validator import RequestValidator
 
 from dialer.clock import Clock
+from dialer.telephony.overrides import Overrides
+from dialer.telephony.overrides import parse as parse_overrides
 from dialer.telephony.sandbox.behaviour import (
     Behaviour,
     FaultState,
@@ -64,7 +69,29 @@ class Scheduler:
 
 
 class WebhookError(Exception):
-    """The application's webhook failed (unreachable, non-2xx, timeout): Twilio error 11200."""
+    """The application's webhook failed (unreachable, non-2xx, timeout): Twilio error 11200.
+
+    `failure` names it as a retry policy does: "ct", "rt", "4xx" or "5xx".
+    """
+
+    def __init__(self, message: str, failure: str) -> None:
+        super().__init__(message)
+        self.failure = failure
+
+    def cost(self, overrides: Overrides) -> int:
+        """Virtual milliseconds the failed try took: the timeout that ran out, or (an answer
+        came, or the connection was refused at once) ANSWERED_TRY_MS."""
+        if self.failure == "ct":
+            return overrides.ct
+        if self.failure == "rt":
+            return overrides.rt
+        return ANSWERED_TRY_MS
+
+
+# The sandbox charges a try that failed without a timeout this long before the next one goes:
+# Twilio does not document its spacing; a second keeps `tt` meaningful on a settable clock.
+ANSWERED_TRY_MS = 1_000
+Schedule = Callable[[float, Event], None]
 
 
 class Webhooks:
@@ -77,9 +104,35 @@ class Webhooks:
         self.http = Client(timeout)
         self._held: dict[str, list[tuple[str, str, dict[str, str]]]] = {}
         self._lock = threading.Lock()
+        # Runs an event `delay` virtual seconds from the running one's time (the World sets
+        # it): status callback retries wait on the clock, never in a sleep.
+        self.schedule: Schedule | None = None
+        self.retried: Counter[str] = Counter()  # retries made, by failure
+        self.given_up = 0  # status callbacks that failed every try
 
     def request(self, url: str, method: str, params: dict[str, str]) -> Answer:
-        """One signed request; raises WebhookError unless the answer is 2xx."""
+        """One signed request, retried at once as the URL's connection overrides say (a TwiML
+        fetch: the call waits for it); raises WebhookError unless an answer is 2xx."""
+        base, overrides = parse_overrides(url)
+        tries, spent = 0, 0
+        while True:
+            try:
+                return self._once(base, method, params, overrides)
+            except WebhookError as exc:
+                spent += exc.cost(overrides)
+                if not self._retry(exc, overrides, tries, spent):
+                    raise
+                tries += 1
+
+    def _retry(self, exc: WebhookError, overrides: Overrides, tries: int, spent: int) -> bool:
+        """Whether a try that failed so is retried: allowed by `rp`, under `rc`, inside `tt`."""
+        go = overrides.retries_on(exc.failure) and tries < overrides.rc and spent < overrides.tt
+        if go:
+            self.retried[exc.failure] += 1
+        return go
+
+    def _once(self, url: str, method: str, params: dict[str, str], overrides: Overrides) -> Answer:
+        """One signed try at `url` (fragment-less: what Twilio requests and signs)."""
         method = method.upper()
         if method == "GET":
             sep = "&" if "?" in url else "?"
@@ -98,12 +151,15 @@ class Webhooks:
         }
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
+        # A try waits at most `rt` (and never past what is left of `tt`) for the answer.
+        wait = min(self.timeout, overrides.rt / 1000, overrides.tt / 1000)
         try:
-            answer = self.http.request(method, url, body, headers)
+            answer = self.http.request(method, url, body, headers, timeout=wait)
         except HttpError as exc:
-            raise WebhookError(f"{method} {url} failed: {exc}") from exc
+            raise WebhookError(f"{method} {url} failed: {exc}", exc.failure) from exc
         if not 200 <= answer.status < 300:
-            raise WebhookError(f"{method} {url} answered HTTP {answer.status}")
+            failure = "4xx" if 400 <= answer.status < 500 else "5xx"
+            raise WebhookError(f"{method} {url} answered HTTP {answer.status}", failure)
         return answer
 
     def fetch_twiml(self, url: str, method: str, params: dict[str, str]) -> str:
@@ -138,10 +194,34 @@ class Webhooks:
             self._send(h_url, h_method, h_params)
 
     def _send(self, url: str, method: str, params: dict[str, str]) -> None:
+        base, overrides = parse_overrides(url)
+        self._deliver(base, overrides, method, params, 0, 0)
+
+    def _deliver(
+        self,
+        url: str,
+        overrides: Overrides,
+        method: str,
+        params: dict[str, str],
+        tries: int,
+        spent: int,
+    ) -> None:
+        """One try of a status callback; a failed one is retried later on the clock, as the
+        URL's overrides say (Twilio's defaults: one retry on connect failures and timeouts)."""
         try:
-            self.request(url, method, params)
+            self._once(url, method, params, overrides)
+            return
         except WebhookError as exc:
-            log.warning("sandbox: status callback not delivered: %s", exc)
+            cost = exc.cost(overrides)
+            if not self._retry(exc, overrides, tries, spent + cost):
+                self.given_up += 1
+                log.warning("sandbox: status callback not delivered: %s", exc)
+                return
+        again = partial(self._deliver, url, overrides, method, params, tries + 1, spent + cost)
+        if self.schedule is None:
+            again()
+        else:
+            self.schedule(cost / 1000, again)
 
     def close(self) -> None:
         self.http.close()
@@ -172,6 +252,11 @@ class World:
         self._nth: Counter[tuple[str, str]] = Counter()
         self._previous_request: dict[str, datetime] = {}  # per send queue
         self._running = threading.local()
+        webhooks.schedule = self._after
+
+    def _after(self, delay: float, event: Event) -> None:
+        """Run `event` `delay` seconds after the running event's time (or now)."""
+        self.scheduler.at(self.now() + timedelta(seconds=delay), event)
 
     def now(self) -> datetime:
         """The virtual time of the event being run (so a late pump keeps the timeline), else now."""

@@ -28,7 +28,19 @@ class Answer(NamedTuple):
 
 
 class HttpError(Exception):
-    """The request got no HTTP answer: refused, reset, timed out or an unreadable response."""
+    """The request got no HTTP answer: refused, reset, timed out or an unreadable response.
+
+    `failure` is Twilio's name for it in a retry policy: "ct" (no connection) or "rt" (no
+    answer in time on a connection that was made).
+    """
+
+    def __init__(self, message: str, failure: str = "ct") -> None:
+        super().__init__(message)
+        self.failure = failure
+
+
+def _failure(exc: BaseException) -> str:
+    return "rt" if isinstance(exc, TimeoutError) else "ct"
 
 
 _DEAD = (
@@ -51,7 +63,15 @@ class Client:
         self._conns: dict[tuple[int, Origin], http.client.HTTPConnection] = {}
         self._lock = threading.Lock()
 
-    def request(self, method: str, url: str, body: bytes | None, headers: dict[str, str]) -> Answer:
+    def request(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        timeout: float | None = None,
+    ) -> Answer:
+        """One request; `timeout` (seconds) instead of the client's for this one, if given."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise HttpError(f"not an http(s) URL: {url}")
@@ -59,22 +79,23 @@ class Client:
         target = parts.path or "/"
         if parts.query:
             target = f"{target}?{parts.query}"
+        wait = self.timeout if timeout is None else timeout
         conn, reused = self._connection(origin)
         try:
-            return self._exchange(conn, method, target, body, headers)
+            return self._exchange(conn, method, target, body, headers, wait)
         except _DEAD as exc:
             self._drop(origin)
             if not reused:
-                raise HttpError(type(exc).__name__) from exc
+                raise HttpError(type(exc).__name__, _failure(exc)) from exc
         except (OSError, http.client.HTTPException) as exc:
             self._drop(origin)
-            raise HttpError(type(exc).__name__) from exc
+            raise HttpError(type(exc).__name__, _failure(exc)) from exc
         conn, _ = self._connection(origin)  # the server closed the kept one: once more, fresh
         try:
-            return self._exchange(conn, method, target, body, headers)
+            return self._exchange(conn, method, target, body, headers, wait)
         except (OSError, http.client.HTTPException) as exc:
             self._drop(origin)
-            raise HttpError(type(exc).__name__) from exc
+            raise HttpError(type(exc).__name__, _failure(exc)) from exc
 
     @staticmethod
     def _exchange(
@@ -83,7 +104,11 @@ class Client:
         target: str,
         body: bytes | None,
         headers: dict[str, str],
+        timeout: float,
     ) -> Answer:
+        conn.timeout = timeout
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout)
         conn.request(method, target, body=body, headers=headers)
         response = conn.getresponse()
         data = response.read()
