@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from dialer import audit
 from dialer.agent_work_cli import assignments_command, call_command, outcome_command, passwd_command
@@ -339,9 +340,12 @@ def _write_rejects(store: Store, run_id: int, target: Path) -> int:
             for rej in rejected_rows(store, run_id):
                 if raw_header is None:
                     raw_header = list(rej.raw)
-                    writer.writerow(REJECT_HEADER + raw_header)
+                    writer.writerow(REJECT_HEADER + [safe_cell(h) for h in raw_header])
                 writer.writerow(
-                    [rej.row_number, rej.column or "", rej.value or "", rej.reason]
+                    [
+                        safe_cell(cell)
+                        for cell in (rej.row_number, rej.column or "", rej.value or "", rej.reason)
+                    ]
                     + [safe_cell(rej.raw.get(h, "")) for h in raw_header]
                 )
                 count += 1
@@ -477,45 +481,48 @@ def customers_list(
     c = _ctx(ctx)
     store = c.store()
     flt = CustomerFilter(member=members, search=search, limit=limit or None, offset=offset)
-    shown: list[int] = []
     with store.sessions() as session:
-        if as_json:
-            for cust in list_customers(session, flt):
-                print(json.dumps(customer_json(cust, reveal), ensure_ascii=False))
-                shown.append(cust.id)
-        else:
-            custs = list(list_customers(session, flt))
-            shown = [cu.id for cu in custs]
-            last = last_service(session, shown)
-            total, member_count = count_customers(session)
-            table = Table(title=f"{len(custs)} of {total} customers ({member_count} members)")
-            table.add_column("customer", no_wrap=True, overflow="ellipsis", max_width=20)
-            table.add_column("name", max_width=24, min_width=6)
-            table.add_column("member")
-            table.add_column("phone", no_wrap=True)
-            table.add_column("type")
-            table.add_column("time zone")
-            table.add_column("lang")
-            table.add_column("last service")
-            for cu in custs:
-                phone = cu.phones[0] if cu.phones else None
-                more = f" +{len(cu.phones) - 1}" if len(cu.phones) > 1 else ""
-                zones = cu.time_zones[0] if cu.time_zones else "(campaign)"
-                if len(cu.time_zones) > 1:
-                    zones += f" +{len(cu.time_zones) - 1}"
-                table.add_row(
-                    cu.customer_key,
-                    cu.name,
-                    "yes" if cu.member else "no",
-                    (phone_view(phone.e164, reveal) + more) if phone else "",
-                    PHONE_TYPE_SHORT.get(phone.phone_type, phone.phone_type) if phone else "",
-                    zones,
-                    cu.language or "",
-                    str(last.get(cu.id, "")),
-                )
-            out.print(table)
-    if reveal and shown:
+        custs = list(list_customers(session, flt))
+        shown = [cu.id for cu in custs]
+        lines = [customer_json(cust, reveal) for cust in custs] if as_json else []
+        table = None if as_json else _customers_table(session, custs, reveal)
+    if reveal and shown:  # committed before a single number is printed: no entry, no numbers
         _audit_reveal(c, store, "customers list", shown)
+    for line in lines:
+        print(json.dumps(line, ensure_ascii=False))
+    if table is not None:
+        out.print(table)
+
+
+def _customers_table(session: Session, custs: list[Customer], reveal: bool) -> Table:
+    last = last_service(session, [cu.id for cu in custs])
+    total, member_count = count_customers(session)
+    table = Table(title=f"{len(custs)} of {total} customers ({member_count} members)")
+    table.add_column("customer", no_wrap=True, overflow="ellipsis", max_width=20)
+    table.add_column("name", max_width=24, min_width=6)
+    table.add_column("member")
+    table.add_column("phone", no_wrap=True)
+    table.add_column("type")
+    table.add_column("time zone")
+    table.add_column("lang")
+    table.add_column("last service")
+    for cu in custs:
+        phone = cu.phones[0] if cu.phones else None
+        more = f" +{len(cu.phones) - 1}" if len(cu.phones) > 1 else ""
+        zones = cu.time_zones[0] if cu.time_zones else "(campaign)"
+        if len(cu.time_zones) > 1:
+            zones += f" +{len(cu.time_zones) - 1}"
+        table.add_row(
+            cu.customer_key,
+            cu.name,
+            "yes" if cu.member else "no",
+            (phone_view(phone.e164, reveal) + more) if phone else "",
+            PHONE_TYPE_SHORT.get(phone.phone_type, phone.phone_type) if phone else "",
+            zones,
+            cu.language or "",
+            str(last.get(cu.id, "")),
+        )
+    return table
 
 
 def customer_json(cust: Customer, reveal: bool) -> dict[str, Any]:

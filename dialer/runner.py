@@ -66,12 +66,12 @@ from dialer.serving import AppServer
 from dialer.store import Store, first_line
 from dialer.telephony.client import Telephony
 from dialer.telephony.setup import telephony_from_settings
+from dialer.watch_folder import customer_files, read_regular
 from dialer.webhooks import create_app
 
 log = logging.getLogger(__name__)
 
 ESCALATION = {"sms": "SMS", "agent": "a person"}
-CUSTOMER_FILES = (".csv", ".tsv", ".txt", ".xlsx")
 SLACK_MINUTES = 5  # how stale the slack `dialer coverage` reads may get
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
 ROLES = ("all", "dispatcher", "planner", "web")  # what one `dialer run` process of a fleet does
@@ -393,8 +393,12 @@ class Runner:
         if folder is None or not folder.is_dir():
             return 0
         done = 0
-        for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in CUSTOMER_FILES):
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in customer_files(folder):
+            try:
+                digest = hashlib.sha256(read_regular(path)).hexdigest()
+            except OSError as exc:  # swapped for a link or FIFO since the listing, or vanished
+                log.warning("watched file %s skipped: %s", path.name, exc.strerror or exc)
+                continue
             with self.store.sessions() as session:
                 seen = session.scalar(
                     select(ImportRun.id).where(

@@ -89,6 +89,24 @@ def test_rejects_file_and_strict_exit(tmp_path: Path) -> None:
     assert json.loads(listing.stdout.splitlines()[0])["rejected"] == 3
 
 
+def test_rejects_file_neutralises_formulas_in_every_cell(tmp_path: Path) -> None:
+    evil = '=HYPERLINK("http://evil.example","x")'
+    path = tmp_path / "evil.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        rows = [["姓名", "手機", "=cmd"], ["王小明", evil, "a"], ["陳美玲", "@SUM(1+1)", "b"]]
+        csv.writer(fh).writerows([*rows, ["林志豪", "0912345678", "c"]])
+    for args in (("import", str(path), "--rejects", "r1.csv"), ("imports", "rejects", "1")):
+        result = run(tmp_path, *args, *(("--out", "r2.csv") if args[0] == "imports" else ()))
+        assert result.returncode == 0, result.stderr
+    for name in ("r1.csv", "r2.csv"):
+        with (tmp_path / name).open(encoding="utf-8-sig", newline="") as fh:
+            rows = list(csv.reader(fh))
+        assert rows[0] == ["row", "column", "value", "reason", "姓名", "手機", "'=cmd"]
+        assert [r[2][:11] for r in rows[1:]] == ["'=HYPERLINK", "'@SUM(1+1)"]  # value: cut short
+        assert [r[5] for r in rows[1:]] == ["'" + evil, "'@SUM(1+1)"]
+        assert not any(cell.startswith(("=", "@", "+")) for r in rows for cell in r)
+
+
 def test_missing_file_is_one_sentence(tmp_path: Path) -> None:
     result = run(tmp_path, "import", "nothing-here.csv")
     assert result.returncode == 3

@@ -95,6 +95,43 @@ def test_watched_folder_files_are_imported_once_and_planned(
     assert count(store, CallbackTask) > 0
 
 
+def test_watched_folder_skips_a_symlink_out_of_it_with_a_logged_reason(
+    runner_factory: object,
+    store: Store,
+    clock: SettableClock,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    shutil.copy(SAMPLE, outside / "secret.csv")
+    (tmp_path / "inbox" / "secret.csv").symlink_to(outside / "secret.csv")
+    (tmp_path / "inbox" / "nested.csv").mkdir()
+    runner = runner_factory()  # type: ignore[operator]
+    runner.start(schedule=False)
+    assert runner.import_tick() == 0
+    assert count(store, ImportRun) == 0
+    said = caplog.text
+    assert "secret.csv skipped: it is a symbolic link" in said
+    assert "nested.csv skipped: it is a folder" in said
+    shutil.copy(SAMPLE, tmp_path / "inbox" / "extract.csv")  # a real file beside them is read
+    assert runner.import_tick() == 1
+
+
+def test_dialer_run_for_ends_with_a_fifo_in_the_watched_folder(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    os.mkfifo(inbox / "extract.csv")  # opening it would wait for a writer that never comes
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIALER_")}
+    env["DIALER_DATABASE_URL"] = f"sqlite:///{tmp_path / 'run.db'}"
+    cmd = [sys.executable, "-m", "dialer", "run", "--port", "0", "--for", "1"]
+    cmd += ["--dir", str(ROOT / "campaigns"), "--watch", str(inbox)]
+    result = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "extract.csv skipped: it is a FIFO" in result.stderr
+    assert result.stdout.splitlines()[-1].startswith("stopped:")
+
+
 def test_escalation_sends_late_members_to_sms_and_pulls_others_in(
     runner_factory: object, store: Store, clock: SettableClock, tmp_path: Path
 ) -> None:
