@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from cli_context import refuse_audit_entries
 from dialer_process import run_dialer
 
 from dialer.models import AuditEntry
@@ -74,6 +75,22 @@ def test_reveal_shows_numbers_and_is_audited(tmp_path: Path) -> None:
             ]
     finally:
         store.close()
+
+
+def test_reveal_prints_no_number_when_its_audit_entry_cannot_commit(tmp_path: Path) -> None:
+    assert run(tmp_path, "import", "--sample").returncode == 0
+    store = Store.open(f"sqlite:///{tmp_path / 'd.db'}")
+    try:
+        refuse_audit_entries(store)
+    finally:
+        store.close()
+    for args in (("customers", "list", "--reveal"), ("customers", "list", "--reveal", "--json")):
+        result = run(tmp_path, *args)
+        assert result.returncode == 4, result.stderr
+        assert_one_sentence(result)
+        assert "912345678" not in result.stdout and "王小明" not in result.stdout
+    shown = run(tmp_path, "customers", "show", "C0001", "--reveal", "--json")
+    assert shown.returncode == 4 and "912345678" not in shown.stdout
 
 
 def test_rejects_file_and_strict_exit(tmp_path: Path) -> None:
