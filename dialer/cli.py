@@ -32,7 +32,7 @@ from dialer.campaign_cli import campaign_app
 from dialer.cases_cli import cases_app
 from dialer.clock import Clock, SystemClock
 from dialer.config import Settings
-from dialer.console import err, out, sub_app
+from dialer.console import err, out, sub_app, term_safe
 from dialer.coverage_cli import coverage_command
 from dialer.customers import (
     CustomerFilter,
@@ -390,7 +390,7 @@ def imports_list(
         table.add_row(
             str(r.id),
             f"{r.started_at:%Y-%m-%d %H:%M}",
-            Path(r.source_name).name,
+            term_safe(Path(r.source_name).name),
             r.status,
             str(r.rows_read),
             str(r.rows_imported),
@@ -438,7 +438,9 @@ def imports_rejects(
         return
     table = Table("row", "column", "value", "reason")
     for rej in rejected_rows(store, run_id):
-        table.add_row(str(rej.row_number), rej.column or "", rej.value or "", rej.reason)
+        table.add_row(
+            str(rej.row_number), term_safe(rej.column), term_safe(rej.value), term_safe(rej.reason)
+        )
     out.print(table)
 
 
@@ -513,14 +515,14 @@ def _customers_table(session: Session, custs: list[Customer], reveal: bool) -> T
         if len(cu.time_zones) > 1:
             zones += f" +{len(cu.time_zones) - 1}"
         table.add_row(
-            cu.customer_key,
-            cu.name,
+            term_safe(cu.customer_key),
+            term_safe(cu.name),
             "yes" if cu.member else "no",
             (phone_view(phone.e164, reveal) + more) if phone else "",
             PHONE_TYPE_SHORT.get(phone.phone_type, phone.phone_type) if phone else "",
-            zones,
-            cu.language or "",
-            str(last.get(cu.id, "")),
+            term_safe(zones),
+            term_safe(cu.language),
+            term_safe(last.get(cu.id, "")),
         )
     return table
 
@@ -597,28 +599,31 @@ def customers_show(
         print(json.dumps(data, ensure_ascii=False))
         return
     out.print(
-        f"[bold]{cust.name}[/] ({data['customer_id']}) — "
+        f"[bold]{term_safe(cust.name)}[/] ({term_safe(data['customer_id'])}) — "
         f"{'member' if data['member'] else 'not a member'}"
     )
     for p in data["phones"]:
         ext = f" ext. {p['extension']}" if p["extension"] else ""
-        out.print(f"  {p['phone_e164']}{ext}  {p['phone_type']}  {', '.join(p['time_zones'])}")
+        line = f"  {p['phone_e164']}{ext}  {p['phone_type']}  {', '.join(p['time_zones'])}"
+        out.print(term_safe(line))
     out.print(
-        f"  time zones: {', '.join(data['time_zones']) or '(campaign default)'}"
-        f"{' (from the file)' if data['time_zone_explicit'] else ''}"
+        term_safe(
+            f"  time zones: {', '.join(data['time_zones']) or '(campaign default)'}"
+            f"{' (from the file)' if data['time_zone_explicit'] else ''}"
+        )
     )
     for key in ("language", "marketing_consent", "quiet_hours", "region"):
         if data[key] is not None:
-            out.print(f"  {key.replace('_', ' ')}: {data[key]}")
+            out.print(f"  {key.replace('_', ' ')}: {term_safe(data[key])}")
     if data["service_events"]:
         table = Table("date", "service", "vehicle", "km", "store")
         for e in data["service_events"]:
             table.add_row(
                 e["service_date"],
-                e["service_type"] or "",
-                e["vehicle"] or "",
+                term_safe(e["service_type"]),
+                term_safe(e["vehicle"]),
                 str(e["mileage_km"] or ""),
-                e["store"] or "",
+                term_safe(e["store"]),
             )
         out.print(table)
 
@@ -628,7 +633,7 @@ def main() -> None:
     try:
         app()
     except DialerError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"[red]error:[/] {term_safe(exc)}", highlight=False)
         sys.exit(exc.exit_code)
     except SQLAlchemyError as exc:
         first = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]

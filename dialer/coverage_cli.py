@@ -19,7 +19,7 @@ import typer
 from rich.table import Table
 
 from dialer.attempts import CampaignBook
-from dialer.console import out
+from dialer.console import out, term_safe
 from dialer.coverage import STATES, CoverageReport, RiskEntry, at_risk, coverage
 from dialer.errors import UsageError
 from dialer.phones import mask_phone
@@ -120,12 +120,12 @@ def _list(entries: list[RiskEntry], as_json: bool) -> None:
     for e in entries:
         table.add_row(
             e.campaign,
-            e.customer_key,
-            e.name,
+            term_safe(e.customer_key),
+            term_safe(e.name),
             "yes" if e.member else "no",
             mask_phone(e.phone) if e.phone else "",
             f"{e.deadline:%Y-%m-%d %H:%M}",
-            e.reason,
+            term_safe(e.reason),
         )
     out.print(table)
     if not entries:

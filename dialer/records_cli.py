@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from dialer import audit
-from dialer.console import out
+from dialer.console import out, term_safe
 from dialer.errors import UsageError
 from dialer.records import (
     ExportFormat,
@@ -135,9 +134,7 @@ def records_command(
     table = Table(*(title for _, title in SCREEN_COLUMNS))
     for row in shown:
         data = asdict(row)
-        table.add_row(
-            *(escape(str(data[key] if data[key] is not None else "")) for key, _ in SCREEN_COLUMNS)
-        )
+        table.add_row(*(term_safe(data[key]) for key, _ in SCREEN_COLUMNS))
     if shown:
         out.print(table)
     more = (

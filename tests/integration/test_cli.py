@@ -93,6 +93,26 @@ def test_reveal_prints_no_number_when_its_audit_entry_cannot_commit(tmp_path: Pa
     assert shown.returncode == 4 and "912345678" not in shown.stdout
 
 
+def test_markup_and_escape_sequences_in_customer_data_stay_inert_text(tmp_path: Path) -> None:
+    link = "\x1b]8;;http://evil.example\x07click\x1b]8;;\x07"
+    title, colour = "\x1b]0;pwned\x07", "\x1b[31m"
+    name = f"[link=http://evil.example]王[/link]{link}{title}{colour}小明"
+    path = tmp_path / "names.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        head = ["客戶編號", "姓名", "手機", "服務日期", "服務項目"]
+        rows = [head, ["C1", name, "0912345678", "2026/11/20", f"[b]{colour}x"]]
+        csv.writer(fh).writerows([*rows, ["C2", "陳美玲", f"[red]{link}", "2026/11/20", ""]])
+    assert run(tmp_path, "import", str(path)).returncode == 0
+    for args in (("customers", "list"), ("customers", "show", "C1"), ("imports", "rejects", "1")):
+        result = run(tmp_path, *args)
+        assert result.returncode == 0, result.stderr
+        assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "[link=" in run(tmp_path, "customers", "list").stdout  # the column wraps it
+    shown = run(tmp_path, "customers", "show", "C1").stdout
+    assert "[link=http://evil.example]王[/link]click小明" in shown and "[b]x" in shown
+    assert "[red]" in run(tmp_path, "imports", "rejects", "1").stdout
+
+
 def test_rejects_file_and_strict_exit(tmp_path: Path) -> None:
     out = tmp_path / "rejects.csv"
     result = run(tmp_path, "import", "--sample", "--rejects", str(out), "--strict")
@@ -137,6 +157,16 @@ def test_missing_columns_name_fields_and_headers(tmp_path: Path) -> None:
     assert result.returncode == 3
     assert_one_sentence(result)
     assert "name" in result.stderr and "地址" in result.stderr
+
+
+def test_a_header_less_file_error_masks_the_numbers_it_quotes(tmp_path: Path) -> None:
+    path = tmp_path / "no-header.csv"
+    path.write_text("王小明,0912-345-678\n陳美玲,0928222333\n", encoding="utf-8")
+    result = run(tmp_path, "import", str(path))
+    assert result.returncode == 3
+    assert_one_sentence(result)
+    assert "0••••••678" in result.stderr  # masked the way listings mask a number
+    assert "345" not in result.stderr and "912" not in result.stderr
 
 
 def test_bad_map_option(tmp_path: Path) -> None:

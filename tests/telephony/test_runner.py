@@ -118,6 +118,17 @@ def test_watched_folder_skips_a_symlink_out_of_it_with_a_logged_reason(
     assert runner.import_tick() == 1
 
 
+def test_the_runner_log_masks_a_number_quoted_by_an_import_error(
+    runner_factory: object, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "inbox" / "extract.csv").write_text("王小明,0912345678\n", encoding="utf-8")
+    runner = runner_factory()  # type: ignore[operator]
+    runner.start(schedule=False)
+    assert runner.import_tick() == 0 and runner.stats.errors == 2  # at start-up, and now
+    assert "missing required column" in caplog.text
+    assert "0912345678" not in caplog.text and "0••••••678" in caplog.text
+
+
 def test_dialer_run_for_ends_with_a_fifo_in_the_watched_folder(tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()

@@ -13,6 +13,8 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 from twilio.rest.api.v2010.account.call import CallInstance
 
+from dialer.errors import PermanentTelephonyError
+from dialer.telephony.client import Telephony
 from dialer.telephony.sandbox.testing import SandboxHarness, WebhookReceiver
 
 MakeSandbox = Callable[..., SandboxHarness]
@@ -297,6 +299,20 @@ def test_test_numbers_raise_their_error_codes(
         twilio_client.calls.create(to=to, from_=SENDER, url=webhooks.url("/v"))
     assert info.value.code == code and info.value.status == 400
     assert info.value.uri.endswith("/Calls.json")
+
+
+def test_twilios_message_quoting_the_number_is_masked_at_the_boundary(
+    sandbox: SandboxHarness, webhooks: WebhookReceiver
+) -> None:
+    sb = sandbox.sandbox
+    telephony = Telephony(sb.account_sid, sb.auth_token, base_url=sandbox.base_url)
+    with pytest.raises(PermanentTelephonyError) as info:
+        telephony.place_call(
+            to="0912345678", from_=SENDER, url=webhooks.url("/v"),
+            status_callback=webhooks.url("/s"), ring_timeout=30,
+        )  # fmt: skip
+    assert info.value.code == 21211 and "Invalid 'To' Phone Number" in str(info.value)
+    assert "0912345678" not in str(info.value) and "0••••••678" in str(info.value)
 
 
 def test_missing_url_and_unknown_sid(twilio_client: Client) -> None:
