@@ -257,3 +257,42 @@ def test_a_whole_call_over_http_leaves_no_phone_number_in_the_logs(
     page = alice.get(done.headers["location"])
     assert "已記錄：11-23 19:00 回電" in page.text
     assert not any(n in caplog.text for n in NUMBERS)
+
+
+ODD_IDS = ["abc", "1.5", "-1", "0", str(2**31), str(2**63), str(10**30), "%00"]
+
+
+@pytest.mark.parametrize("odd", ODD_IDS)
+def test_odd_ids_get_the_consoles_own_404_page_never_a_500(site: Site, odd: str) -> None:
+    sue = site.clients["sue"]  # the supervisor: every page is hers, so nothing hides the id
+    token = site.csrf["sue"]
+    answers = [
+        sue.get(f"/console/tasks/{odd}"),
+        sue.get(f"/console/cases/{odd}"),
+        sue.post(f"/console/tasks/{odd}/call", data={"csrf": token}),
+        sue.post(f"/console/tasks/{odd}/end", data={"csrf": token, "result": "busy"}),
+        sue.post(f"/console/tasks/{odd}/outcome", data={"csrf": token, "outcome": "satisfied"}),
+        sue.post("/console/supervisor/reassign", data={"csrf": token, "task": odd, "agent": "bob"}),
+    ]
+    for r in answers:
+        assert r.status_code in (404, 422), (r.request.url, r.status_code, r.text[:200])
+        assert "text/html" in r.headers["content-type"] and "<html" in r.text, r.text[:200]
+
+
+def test_odd_values_get_the_consoles_own_page_never_a_500(site: Site) -> None:
+    sue, token = site.clients["sue"], site.csrf["sue"]
+    task = site.seeded.alice[0]
+    answers = [
+        sue.get(f"/console/tasks/{task}?done=yes"),
+        sue.post(f"/console/tasks/{task}/outcome", data={"csrf": token, "outcome": "bogus"}),
+        sue.post(f"/console/tasks/{task}/end", data={"csrf": token, "result": "bogus"}),
+        sue.post(f"/console/tasks/{task}/outcome", data={"csrf": token, "outcome": "x" * 5000}),
+        sue.get("/console/?agent=%00"),
+        sue.get("/console/?agent=nobody-here"),
+        sue.post(
+            "/console/supervisor/reassign", data={"csrf": token, "task": str(task), "agent": "\x00"}
+        ),
+    ]
+    for r in answers:
+        assert r.status_code in (400, 404, 409, 422), (r.request.url, r.status_code, r.text[:200])
+        assert "text/html" in r.headers["content-type"] and "<html" in r.text, r.text[:200]
