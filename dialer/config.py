@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     public_base_url: str | None = Field(
         default=None, description="Public https URL Twilio posts webhooks to."
     )
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="Comma-separated addresses of the reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed (uvicorn's forwarded_allow_ips); empty: none, the TCP "
+        "peer is the client (the console's sign-in limits count per client address).",
+    )
     crash_point: str | None = Field(
         default=None,
         description="Fault tests only: 'after_sdk_return' kills a dispatcher between the SDK's "

@@ -179,7 +179,10 @@ class Runner:
                     telephony, lambda: self.settings.public_base_url or self._base_url(),
                     self.settings.sender_numbers),
             )  # fmt: skip
-            self.webhooks = AppServer(app, self.options.host, self.options.port, "webhooks")
+            self.webhooks = AppServer(
+                app, self.options.host, self.options.port, "webhooks",
+                forwarded_allow_ips=self.settings.forwarded_allow_ips,
+            )  # fmt: skip
             self.webhooks.start()
             public = (self.settings.public_base_url or self.webhooks.base_url).rstrip("/")
         if self.sandbox is not None:

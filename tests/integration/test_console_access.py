@@ -18,11 +18,13 @@ import pytest
 from console_seeding import NUMBERS, PASSWORD, Seeded, seed_console
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from sqlalchemy import select
 
 from dialer import agent_work as work
 from dialer.attempts import CampaignBook
 from dialer.clock import SettableClock
 from dialer.console_web import create_console_app, mount_console
+from dialer.models import SignInFailure
 from dialer.serving import AppServer
 from dialer.store import Store
 
@@ -234,9 +236,22 @@ def test_sign_in_refuses_forged_forms_and_throttles_guessing(site: Site) -> None
         assert forged.status_code == 403
         token = CSRF.search(page.text)
         assert token is not None
+        # A forged X-Forwarded-For is not believed (no proxy is configured): every failure
+        # counts against the real peer address, whatever address the header claims.
         form = {"username": "mallory", "password": "guess-guess-guess", "csrf": token.group(1)}
-        codes = [c.post("/console/sign-in", data=form).status_code for _ in range(6)]
-    assert codes == [401] * 5 + [429]
+        codes = [
+            c.post("/console/sign-in", data=form, headers={"X-Forwarded-For": f"203.0.113.{n}"})
+            for n in range(3)
+        ]
+        assert [r.status_code for r in codes] == [401] * 3
+        with site.store.sessions() as s:
+            keys = set(s.scalars(select(SignInFailure.key)))
+        assert keys == {"address:127.0.0.1"}
+        # A known agent's failures slow her next tries down (even with the right password).
+        form = {"username": "bob", "password": "guess-guess-guess", "csrf": token.group(1)}
+        codes = [c.post("/console/sign-in", data=form) for _ in range(6)]
+        assert [r.status_code for r in codes] == [401] * 5 + [429]
+        assert 0 < int(codes[-1].headers["Retry-After"]) <= 16
 
 
 def test_a_whole_call_over_http_leaves_no_phone_number_in_the_logs(
