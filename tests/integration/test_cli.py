@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import stat
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -142,6 +144,33 @@ def test_rejects_file_neutralises_formulas_in_every_cell(tmp_path: Path) -> None
         assert [r[2][:11] for r in rows[1:]] == ["'=HYPERLINK", "'@SUM(1+1)"]  # value: cut short
         assert [r[5] for r in rows[1:]] == ["'" + evil, "'@SUM(1+1)"]
         assert not any(cell.startswith(("=", "@", "+")) for r in rows for cell in r)
+
+
+def test_rejects_out_to_a_folder_is_one_sentence(tmp_path: Path) -> None:
+    assert run(tmp_path, "import", "--sample").returncode == 0
+    for folder in ("/", str(tmp_path)):
+        result = run(tmp_path, "imports", "rejects", "1", "--out", folder)
+        assert result.returncode == 2, result.stderr
+        assert_one_sentence(result)
+        assert "internal error" not in result.stderr and "give a file name" in result.stderr
+
+
+def test_files_holding_customer_data_are_private_to_their_owner(tmp_path: Path) -> None:
+    result = run(tmp_path, "import", "--sample", "--rejects", "rejects.csv")
+    assert result.returncode == 0, result.stderr
+    assert run(tmp_path, "imports", "rejects", "1", "--out", "again.csv").returncode == 0
+    for name in ("d.db", "rejects.csv", "again.csv"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+    store = Store.open(f"sqlite:///{tmp_path / 'live.db'}")  # while open: its WAL and index
+    try:
+        with store.transaction() as s:
+            s.add(
+                AuditEntry(at=datetime(2026, 11, 23, tzinfo=UTC), actor="t", action="t", detail={})
+            )
+        for name in ("live.db", "live.db-wal", "live.db-shm"):
+            assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+    finally:
+        store.close()
 
 
 def test_missing_file_is_one_sentence(tmp_path: Path) -> None:
