@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 from seeding import seed
 from sqlalchemy import func, select, update
 
@@ -198,6 +199,8 @@ def test_the_runner_dials_its_own_sandbox_without_credentials(
     runner.dispatch_tick()  # sends, and records what came back by the next tick
     runner.drain()
     assert runner.stats.placed > 0
+    log = f"{runner._sandbox_server.base_url}/sandbox/log.json"  # whom it called: not for all
+    assert requests.get(log, timeout=5).status_code == 401
     assert len(runner.sandbox.requests[("POST", "calls")]) == runner.stats.placed
     with store.sessions() as s:
         assert (

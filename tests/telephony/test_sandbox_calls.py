@@ -350,7 +350,8 @@ def test_the_log_tells_who_rang_when_and_how_often(
     assert rings[1] - rings[0] >= timedelta(hours=1)
     assert sandbox.sandbox.requests[("POST", "calls")][0] <= rings[0]
 
-    log = requests.get(f"{sandbox.base_url}/sandbox/log.json", timeout=5).json()
+    auth = (sandbox.sandbox.account_sid, sandbox.sandbox.auth_token)
+    log = requests.get(f"{sandbox.base_url}/sandbox/log.json", auth=auth, timeout=5).json()
     assert [c["rang_at"] for c in log["contacts"]] == [r.isoformat() for r in rings]
     assert {"method": "POST", "resource": "calls", "count": 3} in [
         {k: v for k, v in r.items() if k != "arrivals"} for r in log["requests"]
