@@ -310,7 +310,9 @@ def judge_cmd(
     if stands:
         out.print(f"case {case_id} stands: {state}; next `dialer cases investigate {case_id}`")
     else:
-        out.print(f"case {case_id} does not stand: rejected and closed; answered: {answer}")
+        out.print(
+            f"case {case_id} does not stand: rejected and closed; answered: {term_safe(answer)}"
+        )
 
 
 @cases_app.command("reject")
@@ -327,7 +329,7 @@ def reject_cmd(
         case = cases.reject(session, case_id, reason, actor, c.clock.now(), reply=reply)
         audit.record(session, c.clock, actor, "case.reject", "case", case_id, reason=reason)
         answer = case.reply
-    out.print(f"case {case_id} does not stand: rejected and closed; answered: {answer}")
+    out.print(f"case {case_id} does not stand: rejected and closed; answered: {term_safe(answer)}")
 
 
 @cases_app.command("investigate")

@@ -80,7 +80,7 @@ def add_cmd(
             created=result.created,
             cancelled_attempts=result.cancelled,
         )
-    what = f"{target.label()} ({channel}{', marketing only' if marketing_only else ''})"
+    what = f"{term_safe(target.label())} ({channel}{', marketing only' if marketing_only else ''})"
     if not result.created:
         out.print(f"{what} is already on the do-not-contact list (entry #{result.entry_id})")
         return
