@@ -19,7 +19,7 @@ from rich.table import Table
 from dialer import agent_queue
 from dialer import agent_work as work
 from dialer.attempts import CampaignBook
-from dialer.console import out
+from dialer.console import out, term_safe
 from dialer.console_web.auth import set_password
 from dialer.errors import UsageError
 from dialer.models import AgentRole
@@ -90,7 +90,7 @@ def assignments_command(
         table.add_column(col)
     for i in items:
         table.add_row(
-            str(i.task_id), i.customer_name, "yes" if i.member else "", _left(i.time_left),
+            str(i.task_id), term_safe(i.customer_name), "yes" if i.member else "", _left(i.time_left),
             _appointment(i), "open" if i.window_open else "closed",
             f"{i.local_now:%H:%M} {i.zone}",
         )  # fmt: skip

@@ -32,7 +32,7 @@ from dialer.agents import (
     profile_of,
     set_active,
 )
-from dialer.console import err, out, sub_app
+from dialer.console import err, out, sub_app, term_safe
 from dialer.errors import NotFoundError
 from dialer.models import Agent, AgentRole, Campaign
 from dialer.phones import mask_phone
@@ -170,8 +170,8 @@ def agents_list(
                   "zone", "active")  # fmt: skip
     for r in rows:
         table.add_row(
-            r["username"],
-            r["name"],
+            term_safe(r["username"]),
+            term_safe(r["name"]),
             r["phone"] or "",
             ",".join(r["languages"]),
             r["skills"] if isinstance(r["skills"], str) else ",".join(r["skills"]),

@@ -214,7 +214,6 @@ _ATTEMPT_COLUMNS = (
 _ATTEMPT_BY_ID = (
     select(*_ATTEMPT_COLUMNS).where(_attempts.c.id == bindparam("b_id")).with_for_update()
 )
-_ATTEMPT_BY_SID = select(*_ATTEMPT_COLUMNS).where(_attempts.c.provider_sid == bindparam("b_sid"))
 _SET_SID = (
     update(_attempts)
     .where(_attempts.c.id == bindparam("b_id"))
@@ -470,11 +469,11 @@ def _apply(
             if ended is not None:
                 return _Applied(True, attempt_id, _finish(conn, book, ended, params, now))
     # The reading path: no attempt with that id, another kind or SID, ended, or a late status.
+    # A callback moves only the attempt its URL names (never one found by the SID it carries:
+    # a signed callback to one attempt's URL must not move another); no id, nothing moves.
     row = None
     if attempt_id is not None:
         row = conn.execute(_ATTEMPT_BY_ID, {"b_id": attempt_id}).first()
-    if row is None:
-        row = conn.execute(_ATTEMPT_BY_SID, {"b_sid": sid}).first()
     if row is None or kind_of(row.channel) != kind:
         log.warning("status %s for %s matches no attempt; kept in the event log", status, sid)
         return _Applied(True)
@@ -486,7 +485,6 @@ def _apply(
         if row.provider_sid is None:
             conn.execute(_SET_SID, {"b_id": row.id, "b_sid": sid})
         return _Applied(True, row.id)
-    # Found by SID (the URL's id named no attempt): move it as the fast path would have.
     params["b_id"] = row.id
     if new != TERMINAL:
         _FAST[kind, False].run(conn, params)

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from dialer import audit
-from dialer.console import out
+from dialer.console import out, term_safe
 from dialer.errors import UsageError
 
 
@@ -55,5 +55,11 @@ def audit_command(
         table.add_column(col)
     for row in data:
         detail = ", ".join(f"{k}={v}" for k, v in row["detail"].items() if v is not None)
-        table.add_row(row["at"][:19], row["actor"], row["action"], row["subject"], detail)
+        table.add_row(
+            row["at"][:19],
+            term_safe(row["actor"]),
+            row["action"],
+            row["subject"],
+            term_safe(detail),
+        )
     out.print(table)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from dialer import audit, cases
-from dialer.console import out, sub_app
+from dialer.console import out, sub_app, term_safe
 from dialer.errors import NotFoundError, UsageError
 from dialer.models import (
     Agent,
@@ -123,11 +123,11 @@ def list_cmd(
         table.add_row(
             str(case.id),
             slug,
-            key,
+            term_safe(key),
             case.state + (f" (round {case.follow_up_round})" if case.follow_up_round > 1 else ""),
-            case.reason or "",
-            case.department or "",
-            username or "",
+            term_safe(case.reason),
+            term_safe(case.department),
+            term_safe(username),
             _when(case.opened_at),
             follow_up + (" [red]missed[/]" if is_missed else ""),
         )
@@ -222,7 +222,7 @@ def show_cmd(
     out.print(f"[bold]case {case_id}[/]")
     for label, value in fields:
         if value not in (None, ""):
-            out.print(f"  {label:<17} {value}")
+            out.print(f"  {label:<17} {term_safe(value)}")
     table = Table("at (UTC)", "step", "by", "detail", title="history")
     for st in steps:
         detail = "; ".join(
@@ -235,7 +235,8 @@ def show_cmd(
             if x
         )
         step = f"{st['from']} → {st['to']}" if st["from"] else f"→ {st['to']}"
-        table.add_row(str(st["at"])[:16].replace("T", " "), step, st["actor"], detail)
+        at = str(st["at"])[:16].replace("T", " ")
+        table.add_row(at, step, term_safe(st["actor"]), term_safe(detail))
     out.print(table)
 
 
@@ -309,7 +310,9 @@ def judge_cmd(
     if stands:
         out.print(f"case {case_id} stands: {state}; next `dialer cases investigate {case_id}`")
     else:
-        out.print(f"case {case_id} does not stand: rejected and closed; answered: {answer}")
+        out.print(
+            f"case {case_id} does not stand: rejected and closed; answered: {term_safe(answer)}"
+        )
 
 
 @cases_app.command("reject")
@@ -326,7 +329,7 @@ def reject_cmd(
         case = cases.reject(session, case_id, reason, actor, c.clock.now(), reply=reply)
         audit.record(session, c.clock, actor, "case.reject", "case", case_id, reason=reason)
         answer = case.reply
-    out.print(f"case {case_id} does not stand: rejected and closed; answered: {answer}")
+    out.print(f"case {case_id} does not stand: rejected and closed; answered: {term_safe(answer)}")
 
 
 @cases_app.command("investigate")

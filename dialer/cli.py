@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from dialer import audit
 from dialer.agent_work_cli import assignments_command, call_command, outcome_command, passwd_command
@@ -32,7 +33,7 @@ from dialer.campaign_cli import campaign_app
 from dialer.cases_cli import cases_app
 from dialer.clock import Clock, SystemClock
 from dialer.config import Settings
-from dialer.console import err, out, sub_app
+from dialer.console import err, out, sub_app, term_safe
 from dialer.coverage_cli import coverage_command
 from dialer.customers import (
     CustomerFilter,
@@ -357,10 +358,10 @@ def _report_import(summary: ImportSummary, as_json: bool, rejects: Path | None) 
     for dup in summary.possible_duplicates:
         out.print(
             f"possible duplicate: row {dup.row}, {dup.phone} is also the number of "
-            f"{escape(dup.names[0])}; kept apart from {escape(dup.names[1])}"
+            f"{term_safe(dup.names[0])}; kept apart from {term_safe(dup.names[1])}"
         )
     if summary.ignored_columns:
-        out.print(f"columns not used: {', '.join(summary.ignored_columns)}")
+        out.print(f"columns not used: {term_safe(', '.join(summary.ignored_columns))}")
     if summary.read == 0:
         out.print("[yellow]the file has no data rows: nothing was imported[/]")
     if summary.rejected or summary.numbers_dropped:
@@ -387,9 +388,12 @@ def _write_rejects(store: Store, run_id: int, target: Path) -> int:
             for rej in rejected_rows(store, run_id):
                 if raw_header is None:
                     raw_header = list(rej.raw)
-                    writer.writerow(REJECT_HEADER + raw_header)
+                    writer.writerow(REJECT_HEADER + [safe_cell(h) for h in raw_header])
                 writer.writerow(
-                    [rej.row_number, rej.column or "", rej.value or "", rej.reason]
+                    [
+                        safe_cell(cell)
+                        for cell in (rej.row_number, rej.column or "", rej.value or "", rej.reason)
+                    ]
                     + [safe_cell(rej.raw.get(h, "")) for h in raw_header]
                 )
                 count += 1
@@ -434,7 +438,7 @@ def imports_list(
         table.add_row(
             str(r.id),
             f"{r.started_at:%Y-%m-%d %H:%M}",
-            Path(r.source_name).name,
+            term_safe(Path(r.source_name).name),
             r.status,
             str(r.rows_read),
             str(r.rows_imported),
@@ -483,7 +487,9 @@ def imports_rejects(
         return
     table = Table("row", "column", "value", "reason")
     for rej in rejected_rows(store, run_id):
-        table.add_row(str(rej.row_number), rej.column or "", rej.value or "", rej.reason)
+        table.add_row(
+            str(rej.row_number), term_safe(rej.column), term_safe(rej.value), term_safe(rej.reason)
+        )
     out.print(table)
 
 
@@ -526,45 +532,48 @@ def customers_list(
     c = _ctx(ctx)
     store = c.store()
     flt = CustomerFilter(member=members, search=search, limit=limit or None, offset=offset)
-    shown: list[int] = []
     with store.sessions() as session:
-        if as_json:
-            for cust in list_customers(session, flt):
-                print(json.dumps(customer_json(cust, reveal), ensure_ascii=False))
-                shown.append(cust.id)
-        else:
-            custs = list(list_customers(session, flt))
-            shown = [cu.id for cu in custs]
-            last = last_service(session, shown)
-            total, member_count = count_customers(session)
-            table = Table(title=f"{len(custs)} of {total} customers ({member_count} members)")
-            table.add_column("customer", no_wrap=True, overflow="ellipsis", max_width=20)
-            table.add_column("name", max_width=24, min_width=6)
-            table.add_column("member")
-            table.add_column("phone", no_wrap=True)
-            table.add_column("type")
-            table.add_column("time zone")
-            table.add_column("lang")
-            table.add_column("last service")
-            for cu in custs:
-                phone = cu.phones[0] if cu.phones else None
-                more = f" +{len(cu.phones) - 1}" if len(cu.phones) > 1 else ""
-                zones = cu.time_zones[0] if cu.time_zones else "(country's safe window)"
-                if len(cu.time_zones) > 1:
-                    zones += f" +{len(cu.time_zones) - 1}"
-                table.add_row(
-                    cu.customer_key,
-                    cu.name,
-                    "yes" if cu.member else "no",
-                    (phone_view(phone.e164, reveal) + more) if phone else "",
-                    PHONE_TYPE_SHORT.get(phone.phone_type, phone.phone_type) if phone else "",
-                    zones,
-                    cu.language or "",
-                    str(last.get(cu.id, "")),
-                )
-            out.print(table)
-    if reveal and shown:
+        custs = list(list_customers(session, flt))
+        shown = [cu.id for cu in custs]
+        lines = [customer_json(cust, reveal) for cust in custs] if as_json else []
+        table = None if as_json else _customers_table(session, custs, reveal)
+    if reveal and shown:  # committed before a single number is printed: no entry, no numbers
         _audit_reveal(c, store, "customers list", shown)
+    for line in lines:
+        print(json.dumps(line, ensure_ascii=False))
+    if table is not None:
+        out.print(table)
+
+
+def _customers_table(session: Session, custs: list[Customer], reveal: bool) -> Table:
+    last = last_service(session, [cu.id for cu in custs])
+    total, member_count = count_customers(session)
+    table = Table(title=f"{len(custs)} of {total} customers ({member_count} members)")
+    table.add_column("customer", no_wrap=True, overflow="ellipsis", max_width=20)
+    table.add_column("name", max_width=24, min_width=6)
+    table.add_column("member")
+    table.add_column("phone", no_wrap=True)
+    table.add_column("type")
+    table.add_column("time zone")
+    table.add_column("lang")
+    table.add_column("last service")
+    for cu in custs:
+        phone = cu.phones[0] if cu.phones else None
+        more = f" +{len(cu.phones) - 1}" if len(cu.phones) > 1 else ""
+        zones = cu.time_zones[0] if cu.time_zones else "(country's safe window)"
+        if len(cu.time_zones) > 1:
+            zones += f" +{len(cu.time_zones) - 1}"
+        table.add_row(
+            term_safe(cu.customer_key),
+            term_safe(cu.name),
+            "yes" if cu.member else "no",
+            (phone_view(phone.e164, reveal) + more) if phone else "",
+            PHONE_TYPE_SHORT.get(phone.phone_type, phone.phone_type) if phone else "",
+            term_safe(zones),
+            term_safe(cu.language),
+            term_safe(last.get(cu.id, "")),
+        )
+    return table
 
 
 def customer_json(cust: Customer, reveal: bool) -> dict[str, Any]:
@@ -640,30 +649,34 @@ def customers_show(
         print(json.dumps(data, ensure_ascii=False))
         return
     out.print(
-        f"[bold]{cust.name}[/] ({data['customer_id']}) — "
+        f"[bold]{term_safe(cust.name)}[/] ({term_safe(data['customer_id'])}) — "
         f"{'member' if data['member'] else 'not a member'}"
     )
     for p in data["phones"]:
         ext = f" ext. {p['extension']}" if p["extension"] else ""
-        out.print(f"  {p['phone_e164']}{ext}  {p['phone_type']}  {', '.join(p['time_zones'])}")
+        line = f"  {p['phone_e164']}{ext}  {p['phone_type']}  {', '.join(p['time_zones'])}"
+        out.print(term_safe(line))
     out.print(
-        f"  time zones: {', '.join(data['time_zones']) or '(none: the safe window of its country)'}"
-        f"{' (from the file)' if data['time_zone_explicit'] else ''}"
+        term_safe(
+            f"  time zones: {', '.join(data['time_zones']) or '(none: the safe window of its country)'}"
+            f"{' (from the file)' if data['time_zone_explicit'] else ''}"
+        )
     )
     for key in ("language", "marketing_consent", "quiet_hours", "region"):
         if data[key] is not None:
             source = data["language_source"] if key == "language" else None
             said = {"file": " (from the file)", "number": " (from the number's country)"}
-            out.print(f"  {key.replace('_', ' ')}: {data[key]}{said.get(source or '', '')}")
+            value = term_safe(data[key])
+            out.print(f"  {key.replace('_', ' ')}: {value}{said.get(source or '', '')}")
     if data["service_events"]:
         table = Table("date", "service", "vehicle", "km", "store")
         for e in data["service_events"]:
             table.add_row(
                 e["service_date"],
-                e["service_type"] or "",
-                e["vehicle"] or "",
+                term_safe(e["service_type"]),
+                term_safe(e["vehicle"]),
                 str(e["mileage_km"] or ""),
-                e["store"] or "",
+                term_safe(e["store"]),
             )
         out.print(table)
 
@@ -673,7 +686,7 @@ def main() -> None:
     try:
         app()
     except DialerError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"[red]error:[/] {term_safe(exc)}", highlight=False)
         sys.exit(exc.exit_code)
     except SQLAlchemyError as exc:
         first = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]

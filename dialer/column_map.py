@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from dialer.errors import MissingColumnsError, UsageError
+from dialer.phones import mask_numbers_in
 
 __all__ = [
     "FIELDS",
@@ -242,7 +243,9 @@ def build_column_map(headers: list[str], overrides: dict[str, str] | None = None
         if not (has_name if f == "name" else phones if f == "phone" else f in fields)
     ]
     if missing:
-        raise MissingColumnsError(missing, [h for h in headers if h])
+        # A file without a header row offers its first customer's cells as headers: never echo
+        # their number in the error (nor in the runner's log that repeats it).
+        raise MissingColumnsError(missing, [mask_numbers_in(h) for h in headers if h])
     return ColumnMap(
         fields=dict(sorted(fields.items(), key=lambda item: item[1])),
         phone_columns=[(index, header) for _, index, header in phones],

@@ -48,6 +48,12 @@ class Settings(BaseSettings):
         description="Seconds past a placed attempt's expected end before Twilio is asked about "
         "it when its final status callback has not come (`dialer run --placed-grace`).",
     )
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="Comma-separated addresses of the reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed (uvicorn's forwarded_allow_ips); empty: none, the TCP "
+        "peer is the client (the console's sign-in limits count per client address).",
+    )
     crash_point: str | None = Field(
         default=None,
         description="Fault tests only: 'after_sdk_return' kills a dispatcher between the SDK's "

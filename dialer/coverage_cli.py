@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dialer.attempts import CampaignBook
-from dialer.console import err, out
+from dialer.console import err, out, term_safe
 from dialer.coverage import STATES, CampaignCoverage, CoverageReport, RiskEntry, at_risk, coverage
 from dialer.coverage_lists import LISTS, Listed, ListName, listed
 from dialer.coverage_verdict import headline_text, ratio_text
@@ -134,7 +134,7 @@ def render_listed(entries: list[Listed], *, empty: str, to: Console = out) -> No
             mask_phone(e.phone) if e.phone else "", e.local(e.deadline), e.tries, why,
             e.local(e.next_at) or "–",
         ]  # fmt: skip
-        table.add_row(*([e.campaign, *cells] if several else cells))
+        table.add_row(*(term_safe(x) for x in ([e.campaign, *cells] if several else cells)))
     to.print(table)
 
 

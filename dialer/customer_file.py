@@ -20,6 +20,7 @@ import csv
 import dataclasses
 import io
 import re
+import stat
 import warnings
 import zipfile
 from collections import Counter
@@ -377,7 +378,10 @@ class CustomerFile:
         if path.is_dir():
             raise InputFileError(f"{path} is a directory, not a customer file")
         try:
-            self.size_bytes = path.stat().st_size
+            info = path.stat()
+            if not stat.S_ISREG(info.st_mode):  # a FIFO or device: opening it could block forever
+                raise InputFileError(f"{path} is not a regular file")
+            self.size_bytes = info.st_size
             with path.open("rb") as fh:
                 head = fh.read(8)
         except OSError as err:

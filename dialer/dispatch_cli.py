@@ -15,7 +15,7 @@ from rich.table import Table
 from sqlalchemy import select, update
 
 from dialer import audit
-from dialer.console import out, sub_app
+from dialer.console import out, sub_app, term_safe
 from dialer.dispatcher import resume_all, stop_all
 from dialer.errors import NotFoundError, UsageError
 from dialer.models import Attempt, CallbackTask, Campaign, CampaignStatus, Customer
@@ -170,7 +170,7 @@ def attempts_list(
             table.add_row(
                 str(a.id),
                 slug,
-                key,
+                term_safe(key),
                 str(a.number),
                 a.channel,
                 number,

@@ -13,12 +13,11 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
-from rich.markup import escape
 from rich.table import Table
 
 from dialer import audit, dnc
 from dialer.config import Settings
-from dialer.console import err, out, sub_app
+from dialer.console import err, out, sub_app, term_safe
 from dialer.errors import InputFileError, UsageError
 
 dnc_app = sub_app("The do-not-contact list: numbers and customers never to call or text.")
@@ -81,7 +80,7 @@ def add_cmd(
             created=result.created,
             cancelled_attempts=result.cancelled,
         )
-    what = f"{target.label()} ({channel}{', marketing only' if marketing_only else ''})"
+    what = f"{term_safe(target.label())} ({channel}{', marketing only' if marketing_only else ''})"
     if not result.created:
         out.print(f"{what} is already on the do-not-contact list (entry #{result.entry_id})")
         return
@@ -228,11 +227,11 @@ def list_cmd(
     for e in items:
         table.add_row(
             str(e.id),
-            e.who(reveal),
+            term_safe(e.who(reveal)),
             e.channel,
             e.scope,
-            escape(e.reason or ""),
-            e.source or "",
+            term_safe(e.reason),
+            term_safe(e.source),
             f"{e.created_at:%Y-%m-%d %H:%M}",
         )
     if items:

@@ -210,6 +210,18 @@ def mask_phone(e164: str) -> str:
     return f"{prefix}{national[:head]}{_MASK * hidden}{national[n - tail :]}".rstrip()
 
 
+# A run of at least seven digits, maybe led by + and split by spaces, dots, dashes or brackets
+# (ASCII or full-width): anything that could be a phone number written inside a message.
+_NUMBER_IN_TEXT = re.compile(r"\+?[(（]?[0-9０-９](?:[\s().\-（）－]{0,3}[0-9０-９]){6,}")
+
+
+def mask_numbers_in(text: str) -> str:
+    """`text` with every phone-number-like run masked as `mask_phone` masks it: for errors and
+    log lines that quote a file's cells or Twilio's message ("The 'To' number +1555… is not
+    valid"), which must not carry a customer's number (客戶資料保密)."""
+    return _NUMBER_IN_TEXT.sub(lambda m: mask_phone(m.group()), text)
+
+
 def sort_key(p: ParsedPhone) -> int:
     """Rank for ordering a customer's numbers: the likeliest to reach the person first."""
     return _SORT_RANK[p.phone_type]

@@ -24,7 +24,7 @@ from dialer.campaign_cli import DirOption
 from dialer.campaign_files import campaign_path, existing_campaign_folder, names_a_file
 from dialer.campaigns import CampaignSpec, load_campaign
 from dialer.clock import Clock, SystemClock
-from dialer.console import err, out
+from dialer.console import err, out, term_safe
 from dialer.errors import ConfigError, DialerError
 from dialer.planner import PlanResult, plan_campaign
 from dialer.store import Store
@@ -114,13 +114,13 @@ def report(result: PlanResult, spec: CampaignSpec, limit: int) -> None:
         for t in result.planned[:limit]:
             note = t.not_contactable or (t.infeasible.action if t.infeasible else "")
             table.add_row(
-                t.customer_key,
-                t.name,
+                term_safe(t.customer_key),
+                term_safe(t.name),
                 "yes" if t.member else "",
                 _local(t.next_attempt_at, zone),
                 _local(t.deadline, zone),
                 f"{(t.slack_seconds or 0) / 3600:.1f}",
-                note,
+                term_safe(note),
             )
         out.print(table)
     if result.dry_run and result.skips and limit:
@@ -129,7 +129,11 @@ def report(result: PlanResult, spec: CampaignSpec, limit: int) -> None:
             table.add_column(col)
         for s in result.skips[:limit]:
             table.add_row(
-                s.customer_key, s.name, "yes" if s.member else "", REASONS[s.reason], s.detail
+                term_safe(s.customer_key),
+                term_safe(s.name),
+                "yes" if s.member else "",
+                REASONS[s.reason],
+                term_safe(s.detail),
             )
         out.print(table)
     if result.not_contactable and limit:
@@ -137,16 +141,18 @@ def report(result: PlanResult, spec: CampaignSpec, limit: int) -> None:
             Text("not contactable (kept as tasks: members stay in coverage):", style="yellow")
         )
         for t in result.not_contactable[:limit]:
-            out.print(f"  {t.customer_key} {t.name}{' (member)' if t.member else ''}: "
-                      f"{t.not_contactable}")  # fmt: skip
+            out.print(term_safe(f"  {t.customer_key} {t.name}{' (member)' if t.member else ''}: "
+                                f"{t.not_contactable}"))  # fmt: skip
     if result.infeasible and limit:
         out.print(Text("cannot be met before the deadline:", style="red"))
         for t in result.infeasible[:limit]:
             assert t.infeasible is not None
             out.print(
-                f"  {t.customer_key} {t.name}{' (member)' if t.member else ''}: "
-                f"{t.infeasible.reason}; earliest possible "
-                f"{_local(t.infeasible.earliest_possible, zone)} {zone}; {t.infeasible.action}",
+                term_safe(
+                    f"  {t.customer_key} {t.name}{' (member)' if t.member else ''}: "
+                    f"{t.infeasible.reason}; earliest possible "
+                    f"{_local(t.infeasible.earliest_possible, zone)} {zone}; {t.infeasible.action}"
+                ),
                 soft_wrap=True,
             )
     if result.zone_notes and limit:

@@ -1,8 +1,9 @@
 """`dialer records --campaign SLUG`: the callback record (回訪記錄表) on screen or as a file.
 
 On screen (a rich table or `--json` lines) the numbers are masked and the listing is limited;
-`--export csv|xlsx` writes every row atomically. Every export and every `--reveal` is written to
-the audit log in the same transaction as the read, so an access without its entry cannot happen.
+`--export csv|xlsx` writes every row atomically. Every export, every `--reveal` and every `--json`
+listing (it carries the agents' notes) is written to the audit log in the same transaction as the
+read, and nothing is printed until that entry has committed: no entry, no data.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from dialer import audit
-from dialer.console import out
+from dialer.console import out, term_safe
 from dialer.errors import UsageError
 from dialer.records import (
     ExportFormat,
@@ -112,35 +112,29 @@ def records_command(
         cid, zone = find_campaign(session, campaign)
         total = count_records(session, cid, window)
         rows = iter_records(session, cid, campaign, zone, reveal=reveal, window=window)
-        picked = islice(rows, limit) if limit else rows
-        shown: list[RecordRow] = []
-        n = 0
-        for row in picked:
-            if as_json:
-                print(json.dumps(asdict(row), ensure_ascii=False))
-            else:
-                shown.append(row)
-            n += 1
-        if reveal:
+        shown: list[RecordRow] = list(islice(rows, limit) if limit else rows)
+        if reveal or as_json:  # full numbers, or the JSON's notes and answers about a customer
             audit.record(
                 session,
                 clock,
                 actor,
-                "records.reveal",
+                "records.reveal" if reveal else "records.view",
                 "campaign",
                 campaign,
-                rows=n,
+                rows=len(shown),
+                json=as_json,
                 since=since,
                 until=until,
             )
+    # Committed: nothing is shown unless its audit entry is in the log.
     if as_json:
+        for row in shown:
+            print(json.dumps(asdict(row), ensure_ascii=False))
         return
     table = Table(*(title for _, title in SCREEN_COLUMNS))
     for row in shown:
         data = asdict(row)
-        table.add_row(
-            *(escape(str(data[key] if data[key] is not None else "")) for key, _ in SCREEN_COLUMNS)
-        )
+        table.add_row(*(term_safe(data[key]) for key, _ in SCREEN_COLUMNS))
     if shown:
         out.print(table)
     more = (

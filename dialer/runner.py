@@ -69,12 +69,12 @@ from dialer.settle import Settling
 from dialer.store import Store, first_line
 from dialer.telephony.client import Telephony
 from dialer.telephony.setup import telephony_from_settings
+from dialer.watch_folder import customer_files, read_regular
 from dialer.webhooks import create_app
 
 log = logging.getLogger(__name__)
 
 ESCALATION = {"sms": "SMS", "agent": "a person"}
-CUSTOMER_FILES = (".csv", ".tsv", ".txt", ".xlsx")
 SLACK_MINUTES = 5  # how stale the slack `dialer coverage` reads may get
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
 ROLES = ("all", "dispatcher", "planner", "web")  # what one `dialer run` process of a fleet does
@@ -224,7 +224,10 @@ class Runner:
                     telephony, lambda: self.settings.public_base_url or self._base_url(),
                     self.settings.sender_numbers),
             )  # fmt: skip
-            self.webhooks = AppServer(app, self.options.host, self.options.port, "webhooks")
+            self.webhooks = AppServer(
+                app, self.options.host, self.options.port, "webhooks",
+                forwarded_allow_ips=self.settings.forwarded_allow_ips,
+            )  # fmt: skip
             self.webhooks.start()
             public = (self.settings.public_base_url or self.webhooks.base_url).rstrip("/")
         if self.sandbox is not None:
@@ -472,8 +475,12 @@ class Runner:
         if folder is None or not folder.is_dir():
             return 0
         done = 0
-        for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in CUSTOMER_FILES):
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in customer_files(folder):
+            try:
+                digest = hashlib.sha256(read_regular(path)).hexdigest()
+            except OSError as exc:  # swapped for a link or FIFO since the listing, or vanished
+                log.warning("watched file %s skipped: %s", path.name, exc.strerror or exc)
+                continue
             with self.store.sessions() as session:
                 seen = session.scalar(
                     select(ImportRun.id).where(

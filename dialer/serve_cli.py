@@ -70,7 +70,9 @@ def serve_command(
     mount_console(app, c.store(), c.clock, company=settings.company_name,
                   public_base_url=settings.public_base_url)  # fmt: skip
     stop = StopSignal()
-    with AppServer(app, host, port, "webhooks") as server:
+    with AppServer(
+        app, host, port, "webhooks", forwarded_allow_ips=settings.forwarded_allow_ips
+    ) as server:
         public = settings.public_base_url or server.base_url
         out.print(
             f"dialer serving webhooks at {server.base_url} (signed for {public}); "

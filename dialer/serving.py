@@ -18,13 +18,24 @@ class AppServer:
     """`with AppServer(app) as srv: ... srv.base_url ...`; port 0 picks a free port."""
 
     def __init__(
-        self, app: Any, host: str = "127.0.0.1", port: int = 0, name: str = "http"
+        self,
+        app: Any,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        name: str = "http",
+        *,
+        forwarded_allow_ips: str = "",
     ) -> None:
+        """`forwarded_allow_ips`: the proxies whose X-Forwarded-* headers are believed; none by
+        default (uvicorn would believe any local process's, so a client could pick its address
+        and dodge the console's per-address sign-in limit)."""
         self.app, self.host, self.port, self.name = app, host, port, name
         config = uvicorn.Config(
             app,
             host=host,
             port=port,
+            proxy_headers=bool(forwarded_allow_ips.strip()),
+            forwarded_allow_ips=forwarded_allow_ips.strip() or None,
             log_level="warning",
             access_log=False,
             lifespan="off",

@@ -6,6 +6,7 @@ The service layer owns transactions (`Store.transaction()`); query helpers never
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -80,6 +81,8 @@ def make_engine(
             folder = Path(database).expanduser().resolve().parent
             if not folder.is_dir():
                 raise StoreError(f"the folder for the SQLite database {database!r} does not exist")
+            if not database.startswith("file:"):
+                _create_private(Path(database).expanduser())
         kwargs["connect_args"] = {"timeout": busy_timeout_ms / 1000}
     elif backend == "postgresql":
         kwargs["pool_pre_ping"] = True
@@ -100,6 +103,20 @@ def make_engine(
             engine, "connect", partial(_sqlite_on_connect, busy_timeout_ms=busy_timeout_ms)
         )
     return engine
+
+
+def _create_private(path: Path) -> None:
+    """A new SQLite database file is created empty with mode 0600 before SQLite opens it: it
+    holds customer data, and SQLite gives its -wal and -shm files the database file's mode."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # EEXIST on a symlink
+    except FileExistsError:
+        return  # an existing database keeps the mode its owner gave it
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the SQLite database {str(path)!r}: {exc.strerror}"
+        ) from exc
+    os.close(fd)
 
 
 def _sqlite_on_connect(

@@ -46,6 +46,8 @@ def serve_workers(settings: Settings, host: str, port: int, workers: int) -> Non
         log_level="warning",
         access_log=False,
         lifespan="on",  # each worker closes its webhook app (status writer) as it stops
+        proxy_headers=bool(settings.forwarded_allow_ips.strip()),  # none believed by default
+        forwarded_allow_ips=settings.forwarded_allow_ips.strip() or None,
         timeout_graceful_shutdown=2,
     )
 

@@ -41,6 +41,9 @@ __all__ = ["MAX_BODY", "WebhookApp", "create_app"]
 MAX_ID = 2**31 - 1  # the largest id every engine's INTEGER column holds (32 bits on PostgreSQL)
 _SID = re.compile(r"^(CA|SM|MM)[0-9a-fA-F]{32}$")
 _STATUS = re.compile(r"^[a-z-]{3,20}$")
+# Numeric fields a status callback may carry: an INTEGER column holds them (a huge one was a 500).
+_COUNTS = ("CallDuration", "Duration", "ErrorCode")
+_COUNT = re.compile(r"[0-9]{1,9}\Z", re.ASCII)
 
 
 class WebhookApp:
@@ -147,8 +150,10 @@ class WebhookApp:
             or not (seq_text.isascii() and seq_text.isdigit() and len(seq_text) <= 9)
         ):
             return 400, f"{sid_field}, {status_field} or SequenceNumber invalid"
+        if not all(_COUNT.match(form.get(name) or "0") for name in _COUNTS):
+            return 400, f"{', '.join(_COUNTS)} must be whole numbers below 10^9"
         if attempt_id is not None and not 0 < attempt_id <= MAX_ID:
-            attempt_id = None  # no attempt has such an id: kept by its SID, as an unknown one
+            attempt_id = None  # no attempt has such an id: kept in the event log, moves nothing
         sequence = int(seq_text)
         try:
             await self.status_writer.apply(
@@ -157,7 +162,7 @@ class WebhookApp:
             )  # fmt: skip
         except (IntegrityError, sqlite3.IntegrityError):
             # No such attempt (a deleted campaign's, or a stray id): kept in the event log by its
-            # SID alone, never a 500.
+            # SID alone, never a 500; it moves no attempt (not even one holding that SID).
             log.warning("status %s for an unknown attempt id %s", status, attempt_id)
             await self.status_writer.apply(
                 kind=kind, attempt_id=None, sid=sid, status=status, sequence=sequence,

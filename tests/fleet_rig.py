@@ -11,6 +11,7 @@ Used by the multi-worker and `kill -9` tests and by `scripts/bench/scale.py`:
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -28,6 +29,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 SID = "AC" + "f1ee7" * 6 + "ab"
 TOKEN = "fleet-test-token"
+# The sandbox's log names the numbers it called: it answers only the account's own credentials.
+BASIC = {"Authorization": "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()}
 SENDER = "+15005550006"
 PREFIX = "+8869"  # Taiwanese mobiles: valid E.164 for the sandbox
 
@@ -229,7 +232,8 @@ class Fleet:
         )  # fmt: skip
 
     def sandbox_log(self) -> dict[str, Any]:
-        with urllib.request.urlopen(f"{self.sandbox_url}/sandbox/log.json", timeout=120) as resp:
+        request = urllib.request.Request(f"{self.sandbox_url}/sandbox/log.json", headers=BASIC)
+        with urllib.request.urlopen(request, timeout=120) as resp:
             data: dict[str, Any] = json.load(resp)
         return data
 

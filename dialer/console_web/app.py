@@ -14,12 +14,15 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Form, Request, Response
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from dialer import agent_queue, supervision
@@ -36,6 +39,11 @@ from dialer.store import Store
 
 COOKIE = "dialer_console"
 PRE_CSRF = "dialer_console_csrf"  # the sign-in form's double-submit token (before a session)
+
+MAX_ID = 2**31 - 1  # the largest id every engine's INTEGER column holds (32 bits on PostgreSQL)
+# A task or case id in a path: anything else (text, 0, negative, past 32 bits) is the console's
+# own 404 page (`_refused`), never a database error.
+Id = Annotated[int, PathParam(gt=0, le=MAX_ID)]
 
 ClickToCall = Callable[[str, str, int], None]
 """Ring the agent's phone, then bridge to the customer: (agent phone, customer number, attempt)."""
@@ -155,6 +163,18 @@ class ConsoleApp:
         except DialerError as exc:
             assert c is not None
             return self.render(c, "message.html.j2", 400, message=c.t("error", message=exc))
+        except (DataError, OverflowError, ValueError):  # a value no column can hold (NUL, huge)
+            assert c is not None
+            return self.render(c, "message.html.j2", 400, message=c.t("bad_value"))
+
+    def refused(self, request: Request, exc: RequestValidationError) -> HTMLResponse:
+        """A path, query or form value of the wrong kind, as the console's own page: 404 for an
+        address naming nothing (`/tasks/abc`), 422 for a form or query value."""
+        t = Translator(choose((), request.headers.get("accept-language")))
+        c = _Ctx(None, "", t, secrets.token_urlsafe(16), request.scope.get("root_path", ""))
+        if any(err.get("loc", ("",))[0] == "path" for err in exc.errors()):
+            return self.not_found(c)
+        return self.render(c, "message.html.j2", 422, message=t("bad_value"))
 
     def cookie(self, response: Response, name: str, value: str, root: str, max_age: int) -> None:
         response.set_cookie(
@@ -207,6 +227,11 @@ def create_console_app(
     )
     app = FastAPI(title="dialer console", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.console = con
+
+    @app.exception_handler(RequestValidationError)
+    async def refused(request: Request, exc: RequestValidationError) -> HTMLResponse:
+        return con.refused(request, exc)
+
     if auth_token is not None:
         add_bridge_routes(app, store, auth_token, public_base_url, senders or {})
 
@@ -272,7 +297,7 @@ def create_console_app(
         return con.guarded(request, None, handle)
 
     @app.get("/tasks/{task_id}")
-    def task_page(request: Request, task_id: int, done: int = 0) -> Response:
+    def task_page(request: Request, task_id: Id, done: int = 0) -> Response:
         def handle(session: Session, c: _Ctx) -> Response:
             if done:
                 return _recorded(con, session, c, task_id)
@@ -281,7 +306,7 @@ def create_console_app(
         return con.guarded(request, None, handle)
 
     @app.post("/tasks/{task_id}/call")
-    def start_call(request: Request, task_id: int, csrf: str = Form("")) -> Response:
+    def start_call(request: Request, task_id: Id, csrf: str = Form("")) -> Response:
         started: list[work.CallStart] = []
 
         def handle(session: Session, c: _Ctx) -> Response:
@@ -316,7 +341,7 @@ def create_console_app(
 
     @app.post("/tasks/{task_id}/end")
     def end_call(
-        request: Request, task_id: int, csrf: str = Form(""), result: str = Form("")
+        request: Request, task_id: Id, csrf: str = Form(""), result: str = Form("")
     ) -> Response:
         def handle(session: Session, c: _Ctx) -> Response:
             assert c.me is not None
@@ -328,7 +353,7 @@ def create_console_app(
     @app.post("/tasks/{task_id}/outcome")
     def outcome(
         request: Request,
-        task_id: int,
+        task_id: Id,
         csrf: str = Form(""),
         outcome: str = Form(""),
         reason: str = Form(""),
@@ -346,7 +371,7 @@ def create_console_app(
         return con.guarded(request, csrf, handle)
 
     @app.get("/cases/{case_id}")
-    def case_page(request: Request, case_id: int) -> Response:
+    def case_page(request: Request, case_id: Id) -> Response:
         def handle(session: Session, c: _Ctx) -> Response:
             assert c.me is not None
             case = supervision.visible_case(session, clock, c.me, case_id)
@@ -365,10 +390,11 @@ def create_console_app(
         def handle(session: Session, c: _Ctx) -> Response:
             assert c.me is not None
             supervision.require_supervisor(c.me, "such page")
-            if not task.strip().isdigit():
+            number = task.strip()
+            if not (number.isascii() and number.isdigit() and 0 < int(number) <= MAX_ID):
                 raise NotFoundError(f"there is no task {task!r}")
-            moved: Agent = supervision.reassign(session, clock, c.me, int(task), agent)
-            flash = c.t("reassigned", task=int(task), agent=moved.username)
+            moved: Agent = supervision.reassign(session, clock, c.me, int(number), agent)
+            flash = c.t("reassigned", task=int(number), agent=moved.username)
             return con.supervisor_page(session, c, flash=flash)
 
         return con.guarded(request, csrf, handle)

@@ -31,6 +31,7 @@ from dialer.errors import (
     TelephonyError,
     TransientTelephonyError,
 )
+from dialer.phones import mask_numbers_in
 from dialer.telephony.http import RewritingHttpClient
 from dialer.telephony.overrides import STATUS_CALLBACK, TWIML, with_overrides
 
@@ -146,7 +147,8 @@ class Telephony:
             yield
         except TwilioRestException as exc:
             code, status = exc.code, exc.status
-            msg = f"Twilio refused to {what}: {exc.msg or 'error'} (code {code}, HTTP {status})"
+            said = mask_numbers_in(exc.msg or "error")  # "The 'To' number +1… is not valid"
+            msg = f"Twilio refused to {what}: {said} (code {code}, HTTP {status})"
             if status == 429 or code == 20429:
                 retry = _retry_after(self.http.last_headers())
                 raise TransientTelephonyError(

@@ -21,6 +21,7 @@ where it is working hours now, so the gate lets every call through. Not part of 
 from __future__ import annotations
 
 import argparse
+import base64
 import gc
 import json
 import re
@@ -87,7 +88,11 @@ class Child:
         assert re.match(r"http://127\.0\.0\.1:\d+$", self.base), self.base
 
     def log(self) -> list[dict[str, Any]]:
-        with urllib.request.urlopen(f"{self.base}/sandbox/log.json", timeout=60) as resp:
+        credentials = base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
+        request = urllib.request.Request(
+            f"{self.base}/sandbox/log.json", headers={"Authorization": f"Basic {credentials}"}
+        )
+        with urllib.request.urlopen(request, timeout=60) as resp:
             data = json.load(resp)
         return list(data["contacts"] if isinstance(data, dict) else data)
 

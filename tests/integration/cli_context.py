@@ -46,3 +46,31 @@ def audits(store: Store) -> list[AuditEntry]:
     """The audit log, oldest first."""
     with store.sessions() as s:
         return list(s.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+
+
+def refuse_audit_entries(store: Store) -> None:
+    """Make the database itself refuse every new audit entry (a trigger), as a full disk or a
+    revoked grant would: a command that shows data must then show none."""
+    from sqlalchemy import text
+
+    with store.transaction() as s:
+        if store.dialect == "postgresql":
+            s.execute(
+                text(
+                    "CREATE FUNCTION refuse_audit() RETURNS trigger AS "
+                    "$$ BEGIN RAISE EXCEPTION 'audit log refused'; END $$ LANGUAGE plpgsql"
+                )
+            )
+            s.execute(
+                text(
+                    "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_audit()"
+                )
+            )
+        else:
+            s.execute(
+                text(
+                    "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log "
+                    "BEGIN SELECT RAISE(ABORT, 'audit log refused'); END"
+                )
+            )

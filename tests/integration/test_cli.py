@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
+import stat
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cli_context import refuse_audit_entries
 from dialer_process import run_dialer
 
 from dialer.models import AuditEntry
@@ -76,6 +79,42 @@ def test_reveal_shows_numbers_and_is_audited(tmp_path: Path) -> None:
         store.close()
 
 
+def test_reveal_prints_no_number_when_its_audit_entry_cannot_commit(tmp_path: Path) -> None:
+    assert run(tmp_path, "import", "--sample").returncode == 0
+    store = Store.open(f"sqlite:///{tmp_path / 'd.db'}")
+    try:
+        refuse_audit_entries(store)
+    finally:
+        store.close()
+    for args in (("customers", "list", "--reveal"), ("customers", "list", "--reveal", "--json")):
+        result = run(tmp_path, *args)
+        assert result.returncode == 4, result.stderr
+        assert_one_sentence(result)
+        assert "912345678" not in result.stdout and "王小明" not in result.stdout
+    shown = run(tmp_path, "customers", "show", "C0001", "--reveal", "--json")
+    assert shown.returncode == 4 and "912345678" not in shown.stdout
+
+
+def test_markup_and_escape_sequences_in_customer_data_stay_inert_text(tmp_path: Path) -> None:
+    link = "\x1b]8;;http://evil.example\x07click\x1b]8;;\x07"
+    title, colour = "\x1b]0;pwned\x07", "\x1b[31m"
+    name = f"[link=http://evil.example]王[/link]{link}{title}{colour}小明"
+    path = tmp_path / "names.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        head = ["客戶編號", "姓名", "手機", "服務日期", "服務項目"]
+        rows = [head, ["C1", name, "0912345678", "2026/11/20", f"[b]{colour}x"]]
+        csv.writer(fh).writerows([*rows, ["C2", "陳美玲", f"[red]{link}", "2026/11/20", ""]])
+    assert run(tmp_path, "import", str(path)).returncode == 0
+    for args in (("customers", "list"), ("customers", "show", "C1"), ("imports", "rejects", "1")):
+        result = run(tmp_path, *args)
+        assert result.returncode == 0, result.stderr
+        assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "[link=" in run(tmp_path, "customers", "list").stdout  # the column wraps it
+    shown = run(tmp_path, "customers", "show", "C1").stdout
+    assert "[link=http://evil.example]王[/link]click小明" in shown and "[b]x" in shown
+    assert "[red]" in run(tmp_path, "imports", "rejects", "1").stdout
+
+
 def test_rejects_file_and_strict_exit(tmp_path: Path) -> None:
     out = tmp_path / "rejects.csv"
     result = run(tmp_path, "import", "--sample", "--rejects", str(out), "--strict")
@@ -87,6 +126,51 @@ def test_rejects_file_and_strict_exit(tmp_path: Path) -> None:
     assert "姓名" in rows[0]
     listing = run(tmp_path, "imports", "list", "--json")
     assert json.loads(listing.stdout.splitlines()[0])["rejected"] == 3
+
+
+def test_rejects_file_neutralises_formulas_in_every_cell(tmp_path: Path) -> None:
+    evil = '=HYPERLINK("http://evil.example","x")'
+    path = tmp_path / "evil.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        rows = [["姓名", "手機", "=cmd"], ["王小明", evil, "a"], ["陳美玲", "@SUM(1+1)", "b"]]
+        csv.writer(fh).writerows([*rows, ["林志豪", "0912345678", "c"]])
+    for args in (("import", str(path), "--rejects", "r1.csv"), ("imports", "rejects", "1")):
+        result = run(tmp_path, *args, *(("--out", "r2.csv") if args[0] == "imports" else ()))
+        assert result.returncode == 0, result.stderr
+    for name in ("r1.csv", "r2.csv"):
+        with (tmp_path / name).open(encoding="utf-8-sig", newline="") as fh:
+            rows = list(csv.reader(fh))
+        assert rows[0] == ["row", "column", "value", "reason", "姓名", "手機", "'=cmd"]
+        assert [r[2][:11] for r in rows[1:]] == ["'=HYPERLINK", "'@SUM(1+1)"]  # value: cut short
+        assert [r[5] for r in rows[1:]] == ["'" + evil, "'@SUM(1+1)"]
+        assert not any(cell.startswith(("=", "@", "+")) for r in rows for cell in r)
+
+
+def test_rejects_out_to_a_folder_is_one_sentence(tmp_path: Path) -> None:
+    assert run(tmp_path, "import", "--sample").returncode == 0
+    for folder in ("/", str(tmp_path)):
+        result = run(tmp_path, "imports", "rejects", "1", "--out", folder)
+        assert result.returncode == 2, result.stderr
+        assert_one_sentence(result)
+        assert "internal error" not in result.stderr and "give a file name" in result.stderr
+
+
+def test_files_holding_customer_data_are_private_to_their_owner(tmp_path: Path) -> None:
+    result = run(tmp_path, "import", "--sample", "--rejects", "rejects.csv")
+    assert result.returncode == 0, result.stderr
+    assert run(tmp_path, "imports", "rejects", "1", "--out", "again.csv").returncode == 0
+    for name in ("d.db", "rejects.csv", "again.csv"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+    store = Store.open(f"sqlite:///{tmp_path / 'live.db'}")  # while open: its WAL and index
+    try:
+        with store.transaction() as s:
+            s.add(
+                AuditEntry(at=datetime(2026, 11, 23, tzinfo=UTC), actor="t", action="t", detail={})
+            )
+        for name in ("live.db", "live.db-wal", "live.db-shm"):
+            assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+    finally:
+        store.close()
 
 
 def test_missing_file_is_one_sentence(tmp_path: Path) -> None:
@@ -102,6 +186,16 @@ def test_missing_columns_name_fields_and_headers(tmp_path: Path) -> None:
     assert result.returncode == 3
     assert_one_sentence(result)
     assert "name" in result.stderr and "地址" in result.stderr
+
+
+def test_a_header_less_file_error_masks_the_numbers_it_quotes(tmp_path: Path) -> None:
+    path = tmp_path / "no-header.csv"
+    path.write_text("王小明,0912-345-678\n陳美玲,0928222333\n", encoding="utf-8")
+    result = run(tmp_path, "import", str(path))
+    assert result.returncode == 3
+    assert_one_sentence(result)
+    assert "0••••••678" in result.stderr  # masked the way listings mask a number
+    assert "345" not in result.stderr and "912" not in result.stderr
 
 
 def test_bad_map_option(tmp_path: Path) -> None:

@@ -18,12 +18,14 @@ import pytest
 from console_seeding import NUMBERS, PASSWORD, Seeded, seed_console
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from sqlalchemy import select
 
 from dialer import agent_work as work
 from dialer.attempts import CampaignBook
 from dialer.clock import SettableClock
 from dialer.console_web import create_console_app, mount_console
 from dialer.coverage import coverage
+from dialer.models import SignInFailure
 from dialer.serving import AppServer
 from dialer.store import Store
 
@@ -235,9 +237,22 @@ def test_sign_in_refuses_forged_forms_and_throttles_guessing(site: Site) -> None
         assert forged.status_code == 403
         token = CSRF.search(page.text)
         assert token is not None
+        # A forged X-Forwarded-For is not believed (no proxy is configured): every failure
+        # counts against the real peer address, whatever address the header claims.
         form = {"username": "mallory", "password": "guess-guess-guess", "csrf": token.group(1)}
-        codes = [c.post("/console/sign-in", data=form).status_code for _ in range(6)]
-    assert codes == [401] * 5 + [429]
+        codes = [
+            c.post("/console/sign-in", data=form, headers={"X-Forwarded-For": f"203.0.113.{n}"})
+            for n in range(3)
+        ]
+        assert [r.status_code for r in codes] == [401] * 3
+        with site.store.sessions() as s:
+            keys = set(s.scalars(select(SignInFailure.key)))
+        assert keys == {"address:127.0.0.1"}
+        # A known agent's failures slow her next tries down (even with the right password).
+        form = {"username": "bob", "password": "guess-guess-guess", "csrf": token.group(1)}
+        codes = [c.post("/console/sign-in", data=form) for _ in range(6)]
+        assert [r.status_code for r in codes] == [401] * 5 + [429]
+        assert 0 < int(codes[-1].headers["Retry-After"]) <= 16
 
 
 def test_a_whole_call_over_http_leaves_no_phone_number_in_the_logs(
@@ -281,3 +296,42 @@ def test_the_supervisor_sees_the_headline_not_the_ratio_alone(site: Site) -> Non
         f"Member coverage (reached in time ÷ decided): {h.in_time} ÷ {h.decided} = 100% (goal 100%)"
     ) in text
     assert 'data-verdict="on_track"' in card and "goal met" not in text
+
+
+ODD_IDS = ["abc", "1.5", "-1", "0", str(2**31), str(2**63), str(10**30), "%00"]
+
+
+@pytest.mark.parametrize("odd", ODD_IDS)
+def test_odd_ids_get_the_consoles_own_404_page_never_a_500(site: Site, odd: str) -> None:
+    sue = site.clients["sue"]  # the supervisor: every page is hers, so nothing hides the id
+    token = site.csrf["sue"]
+    answers = [
+        sue.get(f"/console/tasks/{odd}"),
+        sue.get(f"/console/cases/{odd}"),
+        sue.post(f"/console/tasks/{odd}/call", data={"csrf": token}),
+        sue.post(f"/console/tasks/{odd}/end", data={"csrf": token, "result": "busy"}),
+        sue.post(f"/console/tasks/{odd}/outcome", data={"csrf": token, "outcome": "satisfied"}),
+        sue.post("/console/supervisor/reassign", data={"csrf": token, "task": odd, "agent": "bob"}),
+    ]
+    for r in answers:
+        assert r.status_code in (404, 422), (r.request.url, r.status_code, r.text[:200])
+        assert "text/html" in r.headers["content-type"] and "<html" in r.text, r.text[:200]
+
+
+def test_odd_values_get_the_consoles_own_page_never_a_500(site: Site) -> None:
+    sue, token = site.clients["sue"], site.csrf["sue"]
+    task = site.seeded.alice[0]
+    answers = [
+        sue.get(f"/console/tasks/{task}?done=yes"),
+        sue.post(f"/console/tasks/{task}/outcome", data={"csrf": token, "outcome": "bogus"}),
+        sue.post(f"/console/tasks/{task}/end", data={"csrf": token, "result": "bogus"}),
+        sue.post(f"/console/tasks/{task}/outcome", data={"csrf": token, "outcome": "x" * 5000}),
+        sue.get("/console/?agent=%00"),
+        sue.get("/console/?agent=nobody-here"),
+        sue.post(
+            "/console/supervisor/reassign", data={"csrf": token, "task": str(task), "agent": "\x00"}
+        ),
+    ]
+    for r in answers:
+        assert r.status_code in (400, 404, 409, 422), (r.request.url, r.status_code, r.text[:200])
+        assert "text/html" in r.headers["content-type"] and "<html" in r.text, r.text[:200]

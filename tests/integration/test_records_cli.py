@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import typer
-from cli_context import audits, cli_app
+from cli_context import audits, cli_app, refuse_audit_entries
 from dialer_process import run_dialer
 from openpyxl import load_workbook
 from seeding import seed
@@ -93,6 +93,28 @@ def test_reveal_shows_numbers_and_is_audited(
     [entry] = audits(store)
     assert (entry.actor, entry.action, entry.subject_id) == ("ops-tester", "records.reveal", SLUG)
     assert entry.at == clock.now() and entry.detail["rows"] == 3
+
+
+def test_reveal_prints_no_number_when_its_audit_entry_cannot_commit(
+    app: typer.Typer, store: Store, seeded: list[int]
+) -> None:
+    refuse_audit_entries(store)
+    for args in (("--reveal",), ("--reveal", "--json"), ("--json",)):
+        result = invoke(app, *args)
+        assert result.exit_code != 0
+        assert "912345670" not in result.output and "9•••••670" not in result.output
+    assert audits(store) == []
+
+
+def test_json_listing_with_the_notes_is_audited(
+    app: typer.Typer, store: Store, clock: SettableClock, seeded: list[int]
+) -> None:
+    result = invoke(app, "--json")
+    assert result.exit_code == 0, result.output
+    assert len(result.output.splitlines()) == 3 and '"note"' in result.output
+    [entry] = audits(store)
+    assert (entry.actor, entry.action, entry.subject_id) == ("ops-tester", "records.view", SLUG)
+    assert entry.detail["rows"] == 3 and entry.detail["json"] is True
 
 
 def test_json_lines_carry_local_time_in_the_customers_zone(

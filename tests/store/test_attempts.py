@@ -423,7 +423,7 @@ def test_every_order_of_a_calls_statuses_ends_the_same(
         assert set(nexts) == {clock.now() + timedelta(hours=2)}
 
 
-def test_a_status_finds_its_attempt_by_sid_and_refuses_another_attempts_sid(
+def test_a_status_moves_only_the_attempt_named_and_refuses_another_attempts_sid(
     store: Store, clock: SettableClock, spec: CampaignSpec
 ) -> None:
     [task_id] = seed(store, clock, spec, n=1)
@@ -431,7 +431,13 @@ def test_a_status_finds_its_attempt_by_sid_and_refuses_another_attempts_sid(
     with store.transaction() as s:
         [aid] = books.claim(s, "A", clock.now(), timedelta(minutes=2), 5)
         books.mark_placed(s, aid, SID, "queued", clock.now(), timedelta(minutes=15))
-    with store.transaction() as s:  # no attempt id: the SID names the attempt
+    with store.transaction() as s:  # no attempt id: kept, but the SID moves nothing
+        assert statuses.apply_status(
+            s, book(s), clock.now(), kind="call", attempt_id=None, sid=SID, status="ringing",
+            sequence=0, payload={},
+        )  # fmt: skip
+    assert attempts_of(store, task_id)[0].provider_status == "queued"
+    with store.transaction() as s:  # its own id: moved
         held = s.get(Attempt, aid)  # an ORM copy the session holds sees the new state
         assert held is not None and held.provider_status == "queued"
         assert statuses.apply_status(
@@ -439,7 +445,7 @@ def test_a_status_finds_its_attempt_by_sid_and_refuses_another_attempts_sid(
             book(s),
             clock.now(),
             kind="call",
-            attempt_id=None,
+            attempt_id=aid,
             sid=SID,
             status="ringing",
             sequence=1,

@@ -1,5 +1,6 @@
 """Signing in to the console on the real store (SQLite and PostgreSQL): Argon2 passwords,
-sessions that expire, the per-username-and-address rate limit kept in the database."""
+sessions that expire, the sign-in rate limits (per address; per agent, slowing) kept in the
+database, common passwords refused, typed user names never stored."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dialer.agents import AgentSpec, add_agent, set_active
 from dialer.clock import SettableClock
 from dialer.console_web import auth
 from dialer.errors import NotFoundError, UsageError
-from dialer.models import Agent, AuditEntry
+from dialer.models import Agent, AuditEntry, SignInFailure
 from dialer.store import Store
 
 PASSWORD = "correct horse battery"
@@ -85,18 +86,70 @@ def test_sign_in_sessions_expire_and_end(store: Store, clock: SettableClock) -> 
     assert type(_sign_in(store, clock, PASSWORD)) is auth.SignInError  # inactive
 
 
-def test_failed_sign_ins_are_rate_limited_per_username_and_address(
+def test_an_agents_failed_sign_ins_slow_the_next_try_from_any_address_but_never_lock(
     store: Store, clock: SettableClock
 ) -> None:
     _agent(store, clock)
-    for _ in range(auth.MAX_FAILURES):
+    for _ in range(auth.USER_FREE_FAILURES):
         assert type(_sign_in(store, clock, "wrong password!")) is auth.SignInError
-    throttled = _sign_in(store, clock, PASSWORD)  # even the right password waits
+    throttled = _sign_in(store, clock, PASSWORD, address="10.0.0.2")  # another address waits too
     assert isinstance(throttled, auth.SignInThrottled)
-    assert throttled.retry_after == auth.FAILURE_WINDOW
-    assert isinstance(_sign_in(store, clock, PASSWORD, address="10.0.0.2"), auth.SignedIn)
-    clock.advance(auth.FAILURE_WINDOW)
+    assert throttled.retry_after == auth.USER_DELAY
+    waits = []
+    for _ in range(8):  # each failure doubles the wait, up to USER_MAX_DELAY: slowed, not locked
+        clock.advance(waits[-1] if waits else auth.USER_DELAY)
+        assert type(_sign_in(store, clock, "wrong password!")) is auth.SignInError
+        got = _sign_in(store, clock, PASSWORD)
+        assert isinstance(got, auth.SignInThrottled)
+        waits.append(got.retry_after)
+    assert waits[:3] == [auth.USER_DELAY * 2, auth.USER_DELAY * 4, auth.USER_DELAY * 8]
+    assert max(waits) == auth.USER_MAX_DELAY < auth.FAILURE_WINDOW
+    clock.advance(auth.USER_MAX_DELAY)
     assert isinstance(_sign_in(store, clock, PASSWORD), auth.SignedIn)
+    assert type(_sign_in(store, clock, "wrong password!")) is auth.SignInError  # count reset
     with store.sessions() as s:
         failed = s.scalars(select(AuditEntry).where(AuditEntry.action == "console_sign_in_failed"))
-        assert len(list(failed)) == auth.MAX_FAILURES
+        assert {e.actor for e in failed} == {"alice"}
+
+
+def test_spraying_many_user_names_from_one_address_is_limited(
+    store: Store, clock: SettableClock
+) -> None:
+    _agent(store, clock)
+    for n in range(auth.ADDRESS_MAX_FAILURES):
+        with store.transaction() as s:
+            got = auth.sign_in(s, clock, f"user{n}", PASSWORD, "10.0.0.9")
+        assert type(got) is auth.SignInError
+    throttled = _sign_in(store, clock, PASSWORD, address="10.0.0.9")
+    assert isinstance(throttled, auth.SignInThrottled)
+    assert throttled.retry_after == auth.FAILURE_WINDOW
+    assert isinstance(_sign_in(store, clock, PASSWORD, address="10.0.0.1"), auth.SignedIn)
+    clock.advance(auth.FAILURE_WINDOW)
+    assert isinstance(_sign_in(store, clock, PASSWORD, address="10.0.0.9"), auth.SignedIn)
+
+
+def test_a_password_typed_as_the_user_name_is_never_stored(
+    store: Store, clock: SettableClock
+) -> None:
+    _agent(store, clock)
+    for _ in range(2):
+        with store.transaction() as s:
+            assert (
+                type(auth.sign_in(s, clock, "Hunter2-secret!", "", "10.0.0.1")) is auth.SignInError
+            )
+    with store.sessions() as s:
+        actors = [e.actor for e in s.scalars(select(AuditEntry).where(
+            AuditEntry.action == "console_sign_in_failed"))]  # fmt: skip
+        keys = [f.key for f in s.scalars(select(SignInFailure))]
+    assert actors[0] == actors[1] and actors[0].startswith("unknown:")  # one hash, matchable
+    assert not any("hunter2" in text.casefold() for text in actors + keys)
+
+
+@pytest.mark.parametrize("password", ["password123", "qwertyuiop", "1234567890", "iloveyou12",
+                                      "alice12345", "AliceAlice12"])  # fmt: skip
+def test_common_and_guessable_passwords_are_refused(
+    store: Store, clock: SettableClock, password: str
+) -> None:
+    _agent(store, clock)
+    with store.transaction() as s, pytest.raises(UsageError, match="too easy to guess"):
+        auth.set_password(s, clock, "alice", password, actor="ops")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import requests
 from seeding import seed
 from sqlalchemy import func, select, update
 
@@ -97,6 +98,54 @@ def test_watched_folder_files_are_imported_once_and_planned(
     assert count(store, CallbackTask) > 0
 
 
+def test_watched_folder_skips_a_symlink_out_of_it_with_a_logged_reason(
+    runner_factory: object,
+    store: Store,
+    clock: SettableClock,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    shutil.copy(SAMPLE, outside / "secret.csv")
+    (tmp_path / "inbox" / "secret.csv").symlink_to(outside / "secret.csv")
+    (tmp_path / "inbox" / "nested.csv").mkdir()
+    runner = runner_factory()  # type: ignore[operator]
+    runner.start(schedule=False)
+    assert runner.import_tick() == 0
+    assert count(store, ImportRun) == 0
+    said = caplog.text
+    assert "secret.csv skipped: it is a symbolic link" in said
+    assert "nested.csv skipped: it is a folder" in said
+    shutil.copy(SAMPLE, tmp_path / "inbox" / "extract.csv")  # a real file beside them is read
+    assert runner.import_tick() == 1
+
+
+def test_the_runner_log_masks_a_number_quoted_by_an_import_error(
+    runner_factory: object, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "inbox" / "extract.csv").write_text("王小明,0912345678\n", encoding="utf-8")
+    runner = runner_factory()  # type: ignore[operator]
+    runner.start(schedule=False)
+    assert runner.import_tick() == 0 and runner.stats.errors == 2  # at start-up, and now
+    assert "missing required column" in caplog.text
+    assert "0912345678" not in caplog.text and "0••••••678" in caplog.text
+
+
+def test_dialer_run_for_ends_with_a_fifo_in_the_watched_folder(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    os.mkfifo(inbox / "extract.csv")  # opening it would wait for a writer that never comes
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIALER_")}
+    env["DIALER_DATABASE_URL"] = f"sqlite:///{tmp_path / 'run.db'}"
+    cmd = [sys.executable, "-m", "dialer", "run", "--port", "0", "--for", "1"]
+    cmd += ["--dir", str(ROOT / "campaigns"), "--watch", str(inbox)]
+    result = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "extract.csv skipped: it is a FIFO" in result.stderr
+    assert result.stdout.splitlines()[-1].startswith("stopped:")
+
+
 def test_escalation_sends_late_members_to_sms_and_pulls_others_in(
     runner_factory: object, store: Store, clock: SettableClock, tmp_path: Path
 ) -> None:
@@ -152,6 +201,8 @@ def test_the_runner_dials_its_own_sandbox_without_credentials(
     runner.dispatch_tick()  # sends, and records what came back by the next tick
     runner.drain()
     assert runner.stats.placed > 0
+    log = f"{runner._sandbox_server.base_url}/sandbox/log.json"  # whom it called: not for all
+    assert requests.get(log, timeout=5).status_code == 401
     assert len(runner.sandbox.requests[("POST", "calls")]) == runner.stats.placed
     with store.sessions() as s:
         assert (

@@ -13,6 +13,8 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 from twilio.rest.api.v2010.account.call import CallInstance
 
+from dialer.errors import PermanentTelephonyError
+from dialer.telephony.client import Telephony
 from dialer.telephony.sandbox.testing import SandboxHarness, WebhookReceiver
 
 MakeSandbox = Callable[..., SandboxHarness]
@@ -300,6 +302,20 @@ def test_test_numbers_raise_their_error_codes(
     assert info.value.uri.endswith("/Calls.json")
 
 
+def test_twilios_message_quoting_the_number_is_masked_at_the_boundary(
+    sandbox: SandboxHarness, webhooks: WebhookReceiver
+) -> None:
+    sb = sandbox.sandbox
+    telephony = Telephony(sb.account_sid, sb.auth_token, base_url=sandbox.base_url)
+    with pytest.raises(PermanentTelephonyError) as info:
+        telephony.place_call(
+            to="0912345678", from_=SENDER, url=webhooks.url("/v"),
+            status_callback=webhooks.url("/s"), ring_timeout=30,
+        )  # fmt: skip
+    assert info.value.code == 21211 and "Invalid 'To' Phone Number" in str(info.value)
+    assert "0912345678" not in str(info.value) and "0••••••678" in str(info.value)
+
+
 def test_missing_url_and_unknown_sid(twilio_client: Client) -> None:
     with pytest.raises(TwilioRestException) as info:
         twilio_client.calls.create(to=CUSTOMER, from_=SENDER)
@@ -335,7 +351,8 @@ def test_the_log_tells_who_rang_when_and_how_often(
     assert rings[1] - rings[0] >= timedelta(hours=1)
     assert sandbox.sandbox.requests[("POST", "calls")][0] <= rings[0]
 
-    log = requests.get(f"{sandbox.base_url}/sandbox/log.json", timeout=5).json()
+    auth = (sandbox.sandbox.account_sid, sandbox.sandbox.auth_token)
+    log = requests.get(f"{sandbox.base_url}/sandbox/log.json", auth=auth, timeout=5).json()
     assert [c["rang_at"] for c in log["contacts"]] == [r.isoformat() for r in rings]
     assert {"method": "POST", "resource": "calls", "count": 3} in [
         {k: v for k, v in r.items() if k != "arrivals"} for r in log["requests"]

@@ -48,8 +48,13 @@ def test_control_routes_refuse_bad_requests(sandbox: SandboxHarness) -> None:
     assert sandbox.sandbox.faults.rate_429 == 0.0
 
 
-def test_health_and_log_need_no_auth(sandbox: SandboxHarness) -> None:
+def test_health_needs_no_auth_but_the_log_of_whom_it_called_does(
+    sandbox: SandboxHarness,
+) -> None:
     health = requests.get(f"{sandbox.base_url}/sandbox/health", timeout=5)
     assert health.json() == {"status": "ok", "account_sid": sandbox.sandbox.account_sid}
-    log = requests.get(f"{sandbox.base_url}/sandbox/log.json", timeout=5).json()
+    url = f"{sandbox.base_url}/sandbox/log.json"
+    assert requests.get(url, timeout=5).status_code == 401
+    assert requests.get(url, auth=(sandbox.sandbox.account_sid, "x"), timeout=5).status_code == 401
+    log = requests.get(url, auth=_auth(sandbox), timeout=5).json()
     assert log["contacts"] == [] and log["account_sid"] == sandbox.sandbox.account_sid

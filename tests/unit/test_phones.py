@@ -629,3 +629,14 @@ def test_parsers_do_not_share_a_cache() -> None:
     one.parse("0912345678", "TW")
     assert len(one) == 1
     assert len(two) == 0
+
+
+def test_numbers_inside_a_message_are_masked_and_the_rest_kept() -> None:
+    from dialer.phones import mask_numbers_in
+
+    said = "Invalid 'To' Phone Number: +886912345678; headers found: '王小明', '0912-345-678'"
+    assert mask_numbers_in(said) == (
+        "Invalid 'To' Phone Number: +886 9•••••678; headers found: '王小明', '0••••••678'"
+    )
+    for kept in ("code 21211, HTTP 400", "row 12345 of 2 files", "run #123456"):
+        assert mask_numbers_in(kept) == kept

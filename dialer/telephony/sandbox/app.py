@@ -141,7 +141,9 @@ class SandboxApp:
         raise ApiError(405, 20004, f"Method {method} not allowed on {scope['path']}")
 
     async def _sandbox_route(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Health and log for anyone on loopback; control (persons, faults) with the account's auth.
+        """Health for anyone on loopback; the log (customers' full numbers) and control
+        (persons, faults) with the account's auth: `dialer run` starts a sandbox whose random
+        token it never prints, so no other local user can read whom it called.
 
         The control routes let another process (a benchmark, a multi-worker test) set up what a
         test in-process does with `sb.person(...)`, `sb.faults` and `sb.fail_next(...)`.
@@ -150,13 +152,14 @@ class SandboxApp:
         if method == "GET" and path == "/sandbox/health":
             await _respond(send, 200, {"status": "ok", "account_sid": self.sb.account_sid})
             return
-        if method == "GET" and path == "/sandbox/log.json":
-            await _respond(send, 200, self.sb.log_json())
-            return
-        if method != "POST" or path not in CONTROL:
+        readable = method == "GET" and path == "/sandbox/log.json"
+        if not readable and (method != "POST" or path not in CONTROL):
             raise ApiError(404, 20404, f"No sandbox route {method} {path}")
         if not self.sb.check_auth(*_basic_auth(scope)):
             raise unauthorized()
+        if readable:
+            await _respond(send, 200, self.sb.log_json())
+            return
         try:
             body = json.loads(await _body(receive) or b"{}")
             if not isinstance(body, dict):
