@@ -138,7 +138,8 @@ def render_listed(entries: list[Listed], *, empty: str, to: Console = out) -> No
     to.print(table)
 
 
-def _listed_json(e: Listed) -> dict[str, Any]:
+def _whom_json(e: Listed | RiskEntry) -> dict[str, Any]:
+    """The keys every listed task carries in JSON, whichever list it is on (number masked)."""
     return {
         "task_id": e.task_id,
         "campaign": e.campaign,
@@ -147,6 +148,12 @@ def _listed_json(e: Listed) -> dict[str, Any]:
         "member": e.member,
         "phone": mask_phone(e.phone) if e.phone else None,
         "deadline": e.deadline.isoformat(),
+    }
+
+
+def _listed_json(e: Listed) -> dict[str, Any]:
+    return {
+        **_whom_json(e),
         "time_zone": e.zone,
         "state": e.state,
         "tries": e.tries,
@@ -161,13 +168,7 @@ def _list(entries: list[RiskEntry], listed_: dict[int, Listed], as_json: bool) -
     if as_json:
         for e in entries:
             row = {
-                "task_id": e.task_id,
-                "campaign": e.campaign,
-                "customer_id": e.customer_key,
-                "name": e.name,
-                "member": e.member,
-                "phone": mask_phone(e.phone) if e.phone else None,
-                "deadline": e.deadline.isoformat(),
+                **_whom_json(e),
                 "slack_seconds": e.slack_seconds,
                 "attempts_made": e.attempts_made,
                 "reason": e.reason,

@@ -6,6 +6,7 @@ import dataclasses
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from gate_inputs import gate_input
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,21 +29,7 @@ def local(d: int, h: int, m: int = 0, s: int = 0) -> datetime:
 
 
 def gate(**over: object) -> GateInput:
-    base = GateInput(
-        channel="voice",
-        purpose="service",
-        who=WHO,
-        policy=POLICY,
-        campaign_status="active",
-        halted=False,
-        blocked_channels=frozenset(),
-        number_ok=True,
-        contacts_last_day=0,
-        last_contact_at=None,
-        contact_cap=3,
-        min_gap=timedelta(minutes=30),
-    )
-    return dataclasses.replace(base, **over)  # type: ignore[arg-type]
+    return gate_input(**{"who": WHO, "policy": POLICY, **over})
 
 
 def test_open_window_goes() -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from gate_inputs import gate_input
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -66,21 +67,7 @@ def number(e164: str, customer: Reachee | None = None) -> Reachee:
 
 
 def gate(who: Reachee, policy: WindowPolicy, **over: object) -> GateInput:
-    base = GateInput(
-        channel="voice",
-        purpose=policy.purpose,
-        who=who,
-        policy=policy,
-        campaign_status="active",
-        halted=False,
-        blocked_channels=frozenset(),
-        number_ok=True,
-        contacts_last_day=0,
-        last_contact_at=None,
-        contact_cap=5,
-        min_gap=timedelta(minutes=30),
-    )
-    return dataclasses.replace(base, **over)  # type: ignore[arg-type]
+    return gate_input(who, policy, **{"contact_cap": 5, **over})
 
 
 def local(tz: ZoneInfo, *args: int) -> datetime:
