@@ -364,13 +364,14 @@ def _report_import(summary: ImportSummary, as_json: bool, rejects: Path | None) 
         out.print(f"columns not used: {term_safe(', '.join(summary.ignored_columns))}")
     if summary.read == 0:
         out.print("[yellow]the file has no data rows: nothing was imported[/]")
-    if summary.rejected or summary.numbers_dropped:
+    if summary.rejected or summary.numbers_dropped or summary.fields_dropped:
         where = (
             f"written to {rejects}" if rejects else f"see `dialer imports rejects {summary.run_id}`"
         )
+        fields = f", {summary.fields_dropped} value(s) left out" if summary.fields_dropped else ""
         out.print(
             f"[yellow]{summary.rejected} row(s) rejected, {summary.numbers_dropped} number(s) "
-            f"dropped[/]: {where}"
+            f"dropped{fields}[/]: {where}"
         )
 
 
@@ -604,6 +605,7 @@ def customer_json(cust: Customer, reveal: bool) -> dict[str, Any]:
         "language": cust.language,
         "language_source": cust.language_source,
         "region": cust.region,
+        "state": cust.subdivision,
         "quiet_hours": cust.quiet_hours,
     }
 
@@ -662,10 +664,16 @@ def customers_show(
             f"{' (from the file)' if data['time_zone_explicit'] else ''}"
         )
     )
-    for key in ("language", "marketing_consent", "quiet_hours", "region"):
+    for key in ("language", "marketing_consent", "quiet_hours", "region", "state"):
         if data[key] is not None:
             source = data["language_source"] if key == "language" else None
-            said = {"file": " (from the file)", "number": " (from the number's country)"}
+            if key == "state":
+                source = "address"
+            said = {
+                "file": " (from the file)",
+                "number": " (from the number's country)",
+                "address": " (from the address; its floor applies too)",
+            }
             value = term_safe(data[key])
             out.print(f"  {key.replace('_', ' ')}: {value}{said.get(source or '', '')}")
     if data["service_events"]:
