@@ -20,8 +20,7 @@ import unicodedata
 from collections.abc import Mapping
 from functools import lru_cache
 from types import MappingProxyType
-
-import pycountry
+from typing import Any
 
 from dialer.errors import RowError
 
@@ -118,7 +117,8 @@ def _key(text: str) -> str:
 def _names(country: str) -> dict[str, str | None]:
     """Name -> ISO 3166-2 code of one country's subdivisions, in English and the translations
     iso-codes ships; a name two subdivisions share (Chiayi city and county) maps to None."""
-    subs = pycountry.subdivisions.get(country_code=country) or []  # type: ignore[no-untyped-call]
+    pycountry = _pycountry()
+    subs = pycountry.subdivisions.get(country_code=country) or []
     translations = []
     for lang in _LANGUAGES:
         try:
@@ -141,7 +141,15 @@ def _names(country: str) -> dict[str, str | None]:
 
 @lru_cache(maxsize=1)
 def _codes() -> frozenset[str]:
-    return frozenset(s.code for s in pycountry.subdivisions)
+    return frozenset(s.code for s in _pycountry().subdivisions)
+
+
+def _pycountry() -> Any:
+    """pycountry, imported when a state cell is first read (it costs ~50 ms, and the window
+    engine, imported by every command, needs only `STATE_ZONES`)."""
+    import pycountry
+
+    return pycountry
 
 
 @lru_cache(maxsize=4096)
