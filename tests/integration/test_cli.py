@@ -274,6 +274,9 @@ def test_state_column_is_shown_and_a_bad_state_is_in_the_rejects_file(tmp_path: 
     shown = run(tmp_path, "customers", "show", "TX")
     assert shown.returncode == 0, shown.stderr
     assert "state: US-TX (from the address; its floor applies too)" in shown.stdout
+    assert "time zones: (none: the zones of US-TX, the address)" in shown.stdout
+    listing = run(tmp_path, "customers", "list")
+    assert "(US-TX's zones)" in listing.stdout and "safe window" not in listing.stdout
     data = json.loads(run(tmp_path, "customers", "show", "TX", "--json").stdout)
     assert data["state"] == "US-TX"
     assert json.loads(run(tmp_path, "customers", "show", "XX", "--json").stdout)["state"] is None
