@@ -31,6 +31,7 @@ def customer_reachee(customer: Customer) -> Reachee:
         customer.time_zone_explicit,
         first.time_zones if first else None,
         first.e164 if first else None,
+        customer.subdivision,
     )
 
 

@@ -3,8 +3,8 @@
 Only states whose law adds a floor of their own (`calendars.SUBDIVISION_FLOOR`) are listed: the
 state of any other number changes nothing. An area code that spans several states (none of
 today's Florida or Oklahoma codes does) lists them all, and every listed state's floor applies,
-so the strictest wins. (A number keeps its area code when its owner moves; a state or address
-column of the customer file would add the state of the address, which dialer does not read yet.)
+so the strictest wins. (A number keeps its area code when its owner moves; a state column of the
+customer file adds the state of the address, `windows.Reachee.address`, whose floor applies too.)
 
 Source: NANPA, "Area codes by state" (nationalnanpa.com, geographic NPAs in service or assigned
 as overlays), Florida and Oklahoma, as of 2026. phonenumbers' geocoder says the same ("Florida",

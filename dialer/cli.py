@@ -65,6 +65,7 @@ from dialer.serve_cli import serve_command
 from dialer.simulate_cli import simulate_command
 from dialer.spreadsheet import safe_cell
 from dialer.store import Store, describe_url
+from dialer.subdivisions import state_zones
 
 EXIT_REJECTED = 6
 PHONE_TYPE_SHORT = {"fixed_line_or_mobile": "fixed/mobile", "fixed_line": "fixed"}
@@ -364,13 +365,14 @@ def _report_import(summary: ImportSummary, as_json: bool, rejects: Path | None) 
         out.print(f"columns not used: {term_safe(', '.join(summary.ignored_columns))}")
     if summary.read == 0:
         out.print("[yellow]the file has no data rows: nothing was imported[/]")
-    if summary.rejected or summary.numbers_dropped:
+    if summary.rejected or summary.numbers_dropped or summary.fields_dropped:
         where = (
             f"written to {rejects}" if rejects else f"see `dialer imports rejects {summary.run_id}`"
         )
+        fields = f", {summary.fields_dropped} value(s) left out" if summary.fields_dropped else ""
         out.print(
             f"[yellow]{summary.rejected} row(s) rejected, {summary.numbers_dropped} number(s) "
-            f"dropped[/]: {where}"
+            f"dropped{fields}[/]: {where}"
         )
 
 
@@ -560,7 +562,7 @@ def _customers_table(session: Session, custs: list[Customer], reveal: bool) -> T
     for cu in custs:
         phone = cu.phones[0] if cu.phones else None
         more = f" +{len(cu.phones) - 1}" if len(cu.phones) > 1 else ""
-        zones = cu.time_zones[0] if cu.time_zones else "(country's safe window)"
+        zones = cu.time_zones[0] if cu.time_zones else _no_zone_label(cu.subdivision, cu.region)
         if len(cu.time_zones) > 1:
             zones += f" +{len(cu.time_zones) - 1}"
         table.add_row(
@@ -604,8 +606,17 @@ def customer_json(cust: Customer, reveal: bool) -> dict[str, Any]:
         "language": cust.language,
         "language_source": cust.language_source,
         "region": cust.region,
+        "state": cust.subdivision,
         "quiet_hours": cust.quiet_hours,
     }
+
+
+def _no_zone_label(state: str | None, region: str | None, long: bool = False) -> str:
+    """What a customer without a zone is called in: their state's zones (a state of the
+    number's country, as `windows.effective_zones` has it), else the safe window."""
+    if state and state_zones(state) and (not region or state.startswith(f"{region}-")):
+        return f"(none: the zones of {state}, the address)" if long else f"({state}'s zones)"
+    return "(none: the safe window of its country)" if long else "(country's safe window)"
 
 
 @customers_app.command("show")
@@ -658,14 +669,20 @@ def customers_show(
         out.print(term_safe(line))
     out.print(
         term_safe(
-            f"  time zones: {', '.join(data['time_zones']) or '(none: the safe window of its country)'}"
+            f"  time zones: {', '.join(data['time_zones']) or _no_zone_label(cust.subdivision, cust.region, True)}"
             f"{' (from the file)' if data['time_zone_explicit'] else ''}"
         )
     )
-    for key in ("language", "marketing_consent", "quiet_hours", "region"):
+    for key in ("language", "marketing_consent", "quiet_hours", "region", "state"):
         if data[key] is not None:
             source = data["language_source"] if key == "language" else None
-            said = {"file": " (from the file)", "number": " (from the number's country)"}
+            if key == "state":
+                source = "address"
+            said = {
+                "file": " (from the file)",
+                "number": " (from the number's country)",
+                "address": " (from the address; its floor applies too)",
+            }
             value = term_safe(data[key])
             out.print(f"  {key.replace('_', ' ')}: {value}{said.get(source or '', '')}")
     if data["service_events"]:

@@ -38,6 +38,7 @@ FIELDS = (
     "consent",
     "country",
     "time_zone",
+    "state",
     "language",
     "quiet_hours",
     "email",
@@ -74,6 +75,8 @@ _ALIASES: dict[str, str] = {
     "marketing consent|opt in|optin|accepts marketing|accepts email marketing|marketing opt in",
     "country": "國家|国家|國別|国别|國家代碼|国家代码|국가|국가코드|country|country code|nation",
     "time_zone": "時區|时区|시간대|타임존|time zone|timezone|tz",
+    "state": "州|省|縣市|县市|州別|州/省|省份|省/州|居住州|居住地州|시도|시·도|도|광역시도|state|province|"
+    "state province|state or province|region state|us state|subdivision|state code|province code",
     "language": "語言|语言|偏好語言|偏好语言|언어|사용언어|language|lang|locale|preferred language",
     "quiet_hours": "勿擾時段|勿扰时段|免打擾時段|免打扰时段|休息時間|休息时间|不便時段|不便时段|"
     "不方便時段|不方便时段|방해금지시간|방해금지|통화불가시간|quiet hours|do not disturb|dnd",

@@ -122,7 +122,7 @@ def _contact_cap(g: GateInput) -> tuple[int, str]:
     """The configured cap, or a state's legal marketing cap when stricter (with its source)."""
     if g.purpose != "marketing":
         return g.contact_cap, ""
-    keys = tuple(k for k in (g.who.region, *g.who.subdivisions) if k)
+    keys = tuple(k for k in (g.who.region, *g.who.floor_keys()) if k)
     law = marketing_cap(keys)
     if law is None or law[0] >= g.contact_cap:
         return g.contact_cap, ""

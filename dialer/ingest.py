@@ -20,7 +20,7 @@ import operator
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, tzinfo
 from functools import lru_cache
 from itertools import islice
@@ -52,6 +52,7 @@ from dialer.models import (
 from dialer.phone_pool import Known, PhoneKey, PhonePrefetch, Ticket, worth_a_worker
 from dialer.phones import ParsedPhone, PhoneParser, mask_phone, sort_key, split_phone_cell
 from dialer.store import Store
+from dialer.subdivisions import parse_subdivision
 from dialer.values import (
     parse_country,
     parse_date_and_time,
@@ -79,6 +80,7 @@ CUSTOMER_FIELDS = (
     "language",
     "language_source",
     "region",
+    "subdivision",
     "quiet_hours",
     "email",
 )
@@ -149,7 +151,7 @@ class Rejection:
     reason: str
     member: bool | None
     raw: dict[str, str]
-    kind: str = "row"  # "row": not imported; "number": the row was, without this number
+    kind: str = "row"  # "row": not imported; "number"/"field": the row was, without this value
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +182,7 @@ class ImportSummary:
     members_rejected: int = 0
     events_added: int = 0
     numbers_dropped: int = 0
+    fields_dropped: int = 0  # optional values (a state cell) left out of kept rows
     numbers_removed: int = 0
     attempts_cancelled: int = 0
     numbers_valid_in_both: int = 0
@@ -203,6 +206,7 @@ class ImportSummary:
             "members_rejected": self.members_rejected,
             "events_added": self.events_added,
             "numbers_dropped": self.numbers_dropped,
+            "fields_dropped": self.fields_dropped,
             "numbers_removed": self.numbers_removed,
             "attempts_cancelled": self.attempts_cancelled,
             "numbers_valid_in_both": self.numbers_valid_in_both,
@@ -238,7 +242,15 @@ class RowPreparer:
         `known` holds numbers already parsed (by `dialer.phone_pool`); others are parsed here.
         """
         try:
-            return self._prepare(row, present, known)
+            prepared = self._prepare(row, present, known)
+            if headers and any(d.kind == "field" for d in prepared.dropped):
+                prepared.dropped = [
+                    replace(d, column=headers.get(d.column or "", d.column))
+                    if d.kind == "field"
+                    else d
+                    for d in prepared.dropped
+                ]
+            return prepared
         except RowError as err:
             column = (headers or {}).get(err.column or "", err.column)
             return Rejection(
@@ -307,6 +319,24 @@ class RowPreparer:
         if "email" in present:
             fields["email"] = v.get("email") or None
         fields["region"] = region or phones[0][0].region
+        field_dropped: list[Rejection] = []
+        if "state" in present:
+            fields["subdivision"] = None
+            if cell := v.get("state"):
+                try:
+                    fields["subdivision"] = parse_subdivision(cell, fields["region"])
+                except RowError as exc:  # an optional field: the row is kept without it
+                    field_dropped.append(
+                        Rejection(
+                            row.number,
+                            "state",
+                            cell,
+                            f"state dropped: {exc.reason}",
+                            None,
+                            row.raw,
+                            "field",
+                        )
+                    )
         language = fields.get("language")
         if language:
             fields["language_source"] = "file"
@@ -344,6 +374,7 @@ class RowPreparer:
                 )
                 for reason, raw, header in self._failures
             ]
+        prepared.dropped.extend(field_dropped)
         return prepared
 
     def _phones(
@@ -767,7 +798,8 @@ class Importer:
             summary.rejected += len(rejections)
             summary.members_rejected += sum(1 for r in rejections if r.member)
             summary.events_added += counts["events"]
-            summary.numbers_dropped += len(dropped)
+            summary.numbers_dropped += sum(1 for d in dropped if d.kind == "number")
+            summary.fields_dropped += sum(1 for d in dropped if d.kind == "field")
             session.execute(
                 update(ImportRun)
                 .where(ImportRun.id == summary.run_id)

@@ -199,6 +199,9 @@ class Customer(Base):
     # None with no language: the campaign's default_language applies.
     language_source: Mapped[str | None] = mapped_column(String(10))
     region: Mapped[str | None] = mapped_column(String(2))
+    # The address's state or province, ISO 3166-2 ("US-FL"), from a state column of the file:
+    # its floor applies too, and it gives a zone-less number its zones (dialer.subdivisions).
+    subdivision: Mapped[str | None] = mapped_column(String(10))
     time_zones: Mapped[list[str]] = mapped_column(JSON, default=list)
     time_zone_explicit: Mapped[bool] = mapped_column(Boolean, default=False)
     quiet_hours: Mapped[str | None] = mapped_column(String(200))

@@ -286,9 +286,10 @@ def reachee(
     region: str | None,
     consent: bool | None,
     subdivisions: tuple[str, ...] = (),
+    address: str | None = None,
 ) -> Reachee:
     """What the calling window needs of a customer, from the stored columns (cached: shared)."""
-    return Reachee(zones, _quiet_spans(quiet), region, consent, subdivisions)
+    return Reachee(zones, _quiet_spans(quiet), region, consent, subdivisions, address)
 
 
 def dialled_reachee(
@@ -302,7 +303,8 @@ def dialled_reachee(
     its area code's state bind it. The customer's explicit zone column wins over the number's
     zones; a number with no zone of its own (toll-free) takes that explicit zone, else its
     country's safe window (`windows.effective_zones`), never the zones of the customer's other
-    numbers, which ring elsewhere."""
+    numbers, which ring elsewhere. The customer's address state (`Reachee.address`) goes with
+    every call: its floor applies, and it gives a zone-less number its zones."""
     zones = customer.time_zones if zone_explicit else as_zones(phone_zones)
     return Reachee(
         zones,
@@ -310,6 +312,7 @@ def dialled_reachee(
         customer.region or phone_region,
         customer.marketing_consent,
         number_subdivisions(e164),
+        customer.address,
     )
 
 
@@ -336,6 +339,7 @@ REACHEE_COLUMNS: Final = (
     Customer.time_zone_explicit,
     _first_phone(CustomerPhone.time_zones).label("first_phone_zones"),
     _first_phone(CustomerPhone.e164).label("first_phone"),
+    Customer.subdivision,
 )
 """The customer's columns the calling window needs, in `reachee_of`'s argument order: every query
 that judges a customer's window selects `*REACHEE_COLUMNS` and reads them with `reachee_of` (or
@@ -364,15 +368,17 @@ def reachee_of(
     explicit: Any = False,
     phone_zones: Any = None,
     phone: str | None = None,
+    address: str | None = None,
 ) -> Reachee:
     """`reachee` from the values of `REACHEE_COLUMNS` as a driver returns them (zones as a list
     or JSON text, consent and flags as a bool or 0/1). With the first number (`phone`), its
-    zones and state make the window unless the customer's zone is explicit."""
+    zones and state make the window unless the customer's zone is explicit; the address's state
+    (`address`) adds its floor and gives a zone-less number its zones."""
     consent_ = None if consent is None else bool(consent)
     if phone is None:
-        return reachee(as_zones(zones), quiet, region, consent_)
+        return reachee(as_zones(zones), quiet, region, consent_, (), address)
     own = as_zones(zones) if explicit else as_zones(phone_zones)
-    return reachee(own, quiet, region, consent_, number_subdivisions(phone))
+    return reachee(own, quiet, region, consent_, number_subdivisions(phone), address)
 
 
 def reachee_row(r: Any) -> Reachee:
@@ -385,4 +391,5 @@ def reachee_row(r: Any) -> Reachee:
         r.time_zone_explicit,
         r.first_phone_zones,
         r.first_phone,
+        r.subdivision,
     )

@@ -25,7 +25,10 @@ outside every campaign `rest` span and the customer's `quiet_hours`; marketing a
   in all, else the legal floor alone in all, else the number is not callable (an agent decides).
   A number with no usable zone is open only when its country is open at both ends (`safe_zones`:
   11:00–21:00 New York time for the US, 11:00–20:00 where a state floor could apply), never in
-  the campaign's default zone. `effective_zones` says which rule applied and why.
+  the campaign's default zone; with a known address state, it is open in that state's zones
+  instead. `effective_zones` says which rule applied and why.
+- Address: the floor of the customer's state (a state column, `Reachee.address`) applies on top
+  of the number's, whatever the number's area code says (the strictest of both wins).
 - DST: each local date's wall-clock set is mapped to UTC piece by piece between the zone's offset
   transitions, so a span starting in the spring-forward gap opens at the first instant after the
   gap, and a span over the repeated fall-back hour covers both occurrences (00:30–02:30 on
@@ -49,6 +52,7 @@ from dialer.calendars import (
     DEFAULT_FLOOR,
     LEGAL_FLOOR,
     PURPOSES,
+    SUBDIVISION_FLOOR,
     LegalFloor,
     Span,
     country_subdivisions,
@@ -59,6 +63,7 @@ from dialer.calendars import (
     zone_country,
 )
 from dialer.errors import ConfigError
+from dialer.subdivisions import state_zones
 
 __all__ = [
     "DEFAULT_FLOOR",
@@ -138,9 +143,19 @@ class Reachee:
     quiet_hours: tuple[Span, ...] = ()
     region: str | None = None
     marketing_consent: bool | None = None
-    subdivisions: tuple[
-        str, ...
-    ] = ()  # states whose floor applies ("US-FL"), from number or address
+    subdivisions: tuple[str, ...] = ()  # states of the number's area code ("US-FL")
+    address: str | None = None  # the address's state or province, ISO 3166-2 ("US-TX")
+
+    def floor_keys(self) -> tuple[str, ...]:
+        """The states whose own floor applies: the number's and the address's (strictest wins)."""
+        address = self.address
+        if (
+            address is not None
+            and address in SUBDIVISION_FLOOR
+            and address not in self.subdivisions
+        ):
+            return (*self.subdivisions, address)
+        return self.subdivisions
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,7 +395,7 @@ def _floor_countries(zone: str, who: Reachee, extra: tuple[str, ...] = ()) -> tu
     """The zone's country, the customer's region and the number's states: all apply, strictest
     wins."""
     keys = {c.upper() for c in (zone_country(zone), who.region) if c}
-    return tuple(sorted(keys | set(who.subdivisions) | set(extra)))
+    return tuple(sorted(keys | set(who.floor_keys()) | set(extra)))
 
 
 _ALL_DAY: tuple[Span, ...] = ((time(0), time(0)),)
@@ -451,6 +466,15 @@ def _shares_window(choice: ZoneChoice, who: Reachee, policy: WindowPolicy) -> bo
     return all(_open_us(plan, _us(ref), _us(ref) + _CHUNK) for ref in _REFERENCE_WEEKS)
 
 
+def _address_zones(who: Reachee) -> tuple[str, ...]:
+    """The zones of the customer's state, when it is in the number's country (or that is unknown)."""
+    if who.address is None:
+        return ()
+    if who.region and not who.address.upper().startswith(who.region.upper() + "-"):
+        return ()
+    return tuple(z for z in state_zones(who.address) if _zone(z) is not None)
+
+
 @lru_cache(maxsize=65536)
 def effective_zones(who: Reachee, policy: WindowPolicy) -> ZoneChoice:
     """The zones to honour and the rule used in them: never the campaign's default zone.
@@ -460,19 +484,26 @@ def effective_zones(who: Reachee, policy: WindowPolicy) -> ZoneChoice:
        and the legal floor, rest and quiet hours in every zone.
     3. Else the legal floor (and rest, quiet hours) alone, at once in every zone.
     4. Else not callable: no moment is legal in every zone; an agent decides.
-    A number without a usable zone takes its country's `safe_zones` (the region, else the
-    country of the campaign's default zone), with the strictest floor of any of its states.
+    A number without a usable zone takes the zones of its customer's state (`address`, from a
+    state column: `subdivisions.STATE_ZONES`), else the campaign's `no_zone_zones`, else its
+    country's `safe_zones` (the region, else the country of the campaign's default zone), with
+    the strictest floor of any of its states. An address whose state shares some but not all
+    of a number's zones keeps the campaign hours to those, the legal floor still in every zone.
     Decided on fixed reference weeks (January and July, holidays ignored), so that the choice
     does not change with the instant asked about.
     """
     zones = tuple(dict.fromkeys(z for z in who.time_zones if _zone(z) is not None))
     why: str | None = None
     floors: tuple[str, ...] = ()
+    home = _address_zones(who)
     if not zones:
         unknown = [z for z in who.time_zones if z]
         why = f"time zone {', '.join(unknown)} is unknown" if unknown else "number has no time zone"
         country = (who.region or zone_country(policy.default_zone) or "").upper()
-        if policy.no_zone_zones:
+        if home:  # the customer's state says where it rings; its own floor applies there
+            zones = home
+            why = f"{why}: from the address ({who.address}: {' and '.join(zones)})"
+        elif policy.no_zone_zones:
             zones = policy.no_zone_zones
             countries = {c for c in map(zone_country, zones) if c}
             floors = tuple(s for c in sorted(countries) for s in country_subdivisions(c))
@@ -486,6 +517,19 @@ def effective_zones(who: Reachee, policy: WindowPolicy) -> ZoneChoice:
             floors = country_subdivisions(country)
             why = f"{why}: the safe window of {country} ({' and '.join(zones)}, strictest floor)"
     first = ZoneChoice(zones, why, None, floors)
+    narrowed = tuple(z for z in zones if z in home)
+    if narrowed and len(narrowed) < len(zones):
+        # The address narrows where the campaign hours apply; the law stays in every zone of the
+        # number, so the window never widens beyond what is legal wherever it may ring.
+        choice = ZoneChoice(
+            zones,
+            f"from the address ({who.address}): campaign hours in {', '.join(narrowed)}, "
+            f"within the legal floor of every zone of the number ({', '.join(zones)})",
+            narrowed,
+            floors,
+        )
+        if _shares_window(choice, who, policy):
+            return choice
     if len(zones) == 1 or _shares_window(first, who, policy):
         return first
     if not all(_shares_window(ZoneChoice((z,), None, None, floors), who, policy) for z in zones):

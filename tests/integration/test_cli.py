@@ -255,3 +255,28 @@ def test_a_plain_file_path_for_db_is_a_sqlite_file(tmp_path: Path) -> None:
 
     with Store.open(f"sqlite:///{tmp_path / 'plain.db'}", upgrade=False).sessions() as s:
         assert s.query(Customer).count() == 14  # the customers went into that very file
+
+
+def test_state_column_is_shown_and_a_bad_state_is_in_the_rejects_file(tmp_path: Path) -> None:
+    source = tmp_path / "states.csv"
+    source.write_text(
+        "customer id,name,phone,state\nTX,Eve,+1 800 555 0123,Texas\nXX,Gil,+1 212 555 0199,Atlantis\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "rejects.csv"
+    result = run(tmp_path, "import", str(source), "--rejects", str(out), "--strict")
+    assert result.returncode == 0, result.stderr  # a left-out state rejects no row
+    assert "0 row(s) rejected, 0 number(s) dropped, 1 value(s) left out" in result.stdout
+    with out.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert [r[:3] for r in rows[1:]] == [["3", "state", "Atlantis"]]
+    assert rows[1][3].startswith("state dropped: state 'Atlantis' is not a known state")
+    shown = run(tmp_path, "customers", "show", "TX")
+    assert shown.returncode == 0, shown.stderr
+    assert "state: US-TX (from the address; its floor applies too)" in shown.stdout
+    assert "time zones: (none: the zones of US-TX, the address)" in shown.stdout
+    listing = run(tmp_path, "customers", "list")
+    assert "(US-TX's zones)" in listing.stdout and "safe window" not in listing.stdout
+    data = json.loads(run(tmp_path, "customers", "show", "TX", "--json").stdout)
+    assert data["state"] == "US-TX"
+    assert json.loads(run(tmp_path, "customers", "show", "XX", "--json").stdout)["state"] is None

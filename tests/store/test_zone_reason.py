@@ -15,7 +15,7 @@ from dialer.attempts import CampaignBook
 from dialer.campaigns import CampaignSpec, load_campaign
 from dialer.clock import SettableClock
 from dialer.coverage import at_risk
-from dialer.ingest import Importer
+from dialer.ingest import Importer, rejected_rows
 from dialer.models import CallbackTask, Customer
 from dialer.planner import plan_campaign
 from dialer.store import Store
@@ -113,3 +113,55 @@ def test_each_call_is_judged_in_the_dialled_numbers_zones(
         assert phone_reachee(dan, dan.phones[0]).time_zones == ("America/Chicago",)
         ben = customers["TF"]
         assert phone_reachee(ben, ben.phones[0]).time_zones == ()  # the safe window then
+
+
+STATE_HEADER = "customer id,name,phone,member,service date,service time,州\n"
+STATE_ROWS = (
+    # Toll-free, the address in Texas: the window is that of Chicago and Denver, and says so.
+    "TX,Eve,+1 800 555 0123,yes,2026/11/22,10:00,TX\n"
+    # A New York number of a Floridian: Florida is stored (its floor applies to marketing).
+    "FL,Fay,+1 212 555 0123,yes,2026/11/22,10:00,佛羅里達\n"
+    # A state nobody knows: the row is kept without it and the value is in the rejects.
+    "BAD,Gil,+1 212 555 0199,yes,2026/11/22,10:00,Atlantis\n"
+    "NO,Hal,+1 212 555 0177,yes,2026/11/22,10:00,\n"
+)
+DEN = ZoneInfo("America/Denver")
+
+
+def test_a_state_column_is_stored_and_gives_a_toll_free_number_its_states_zones(
+    store: Store, clock: SettableClock, tmp_path: Path, spec: CampaignSpec
+) -> None:
+    path = tmp_path / "states.csv"
+    path.write_text(STATE_HEADER + STATE_ROWS, encoding="utf-8")
+    summary = Importer(store, clock, default_region="TW", actor="tester").run(path)
+    assert (summary.imported, summary.rejected, summary.numbers_dropped) == (4, 0, 0)
+    assert summary.fields_dropped == 1
+    with store.sessions() as s:
+        states = dict(s.execute(select(Customer.customer_key, Customer.subdivision)).all())
+    assert states == {"TX": "US-TX", "FL": "US-FL", "BAD": None, "NO": None}
+    rejects = list(rejected_rows(store, summary.run_id))
+    assert [(r.row_number, r.kind, r.column, r.value) for r in rejects] == [
+        (4, "field", "州", "Atlantis")
+    ]
+    assert rejects[0].reason.startswith("state dropped: ") and "ISO 3166-2" in rejects[0].reason
+
+    assert plan_campaign(store, clock, spec).created == 4
+    t = by_key(store)
+    reason = t["TX"].zone_reason
+    assert reason is not None and "from the address (US-TX" in reason
+    first = t["TX"].next_attempt_at
+    assert first is not None
+    # Campaign hours in both Chicago and Denver: from 09:00 Denver, before 20:30 Chicago.
+    assert time(9) <= first.astimezone(DEN).time() and first.astimezone(CHI).time() < time(20, 30)
+    with store.sessions() as s:
+        fay = s.scalars(select(Customer).where(Customer.customer_key == "FL")).one()
+        assert customer_reachee(fay).address == "US-FL"
+        assert phone_reachee(fay, fay.phones[0]).floor_keys() == ("US-FL",)
+
+    # A later file without the column keeps what the earlier one said.
+    again = tmp_path / "again.csv"
+    again.write_text("customer id,name,phone\nTX,Eve,+1 800 555 0123\n", encoding="utf-8")
+    Importer(store, clock, default_region="TW", actor="tester").run(again)
+    with store.sessions() as s:
+        eve = s.scalars(select(Customer).where(Customer.customer_key == "TX")).one()
+        assert eve.subdivision == "US-TX"

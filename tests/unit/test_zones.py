@@ -15,16 +15,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from gate_inputs import gate_input
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dialer.area_codes import AREA_CODE_STATES, number_subdivisions
 from dialer.calendars import SUBDIVISION_FLOOR, safe_zones
 from dialer.campaigns import CampaignError, load_campaign
-from dialer.errors import ConfigError
+from dialer.errors import ConfigError, RowError
 from dialer.gate import MIN_SMS_VALIDITY, SMS_DELIVERY_MARGIN, GateInput, check
 from dialer.phones import parse_phone
 from dialer.plan_model import dialled_reachee
+from dialer.subdivisions import STATE_ZONES, parse_subdivision
 from dialer.windows import (
     Reachee,
     Span,
@@ -220,6 +221,128 @@ def test_state_table_and_safe_zones_are_data_with_sources() -> None:
     assert safe_zones("TW") == ("Asia/Taipei",)
 
 
+# ------------------------------------------------------------------ the address's state
+
+CHI = ZoneInfo("America/Chicago")
+DEN = ZoneInfo("America/Denver")
+
+
+def test_toll_free_number_of_a_texan_rings_in_central_and_mountain_not_new_york_to_la() -> None:
+    toll_free = number("+18005550123", Reachee(region="US", address="US-TX"))
+    wide = WindowPolicy(weekdays=EVERY_DAY, hours=((time(7), time(22)),))
+    choice = effective_zones(toll_free, wide)
+    assert choice.zones == ("America/Chicago", "America/Denver")
+    assert choice.reason is not None and "from the address (US-TX" in choice.reason
+    assert choice.floors == ()  # Texas is known: no need for Florida's floor
+    # 21:30 New York is 20:30 in Chicago and 19:30 in Denver: open for a Texan, not the US-wide.
+    evening = local(NYC, 2027, 1, 12, 21, 30)
+    assert is_open(toll_free, wide, evening)
+    assert not is_open(number("+18005550123"), wide, evening)
+    spans = week(toll_free, wide, local(CHI, 2027, 1, 11))
+    assert [(a.astimezone(CHI).time(), b.astimezone(CHI).time()) for a, b in spans] == [
+        (time(9), time(21))  # 08:00 Denver to 21:00 Chicago
+    ] * 7
+
+
+def test_new_york_number_of_a_floridian_keeps_floridas_marketing_floor() -> None:
+    floridian = Reachee(region="US", marketing_consent=True, address="US-FL")
+    mobile = number("+12125550123", floridian)
+    assert mobile.time_zones == ("America/New_York",) and mobile.subdivisions == ()
+    marketing = WindowPolicy(weekdays=EVERY_DAY, hours=((time(7), time(22)),), purpose="marketing")
+    at = local(NYC, 2027, 1, 12, 20, 15)
+    assert not is_open(mobile, marketing, at)
+    reason = closed_reason(mobile, marketing, at)
+    assert reason is not None and "08:00–20:00" in reason and "US-FL" in reason
+    decision = check(gate(mobile, marketing), at)
+    assert decision.verdict == "defer" and decision.until == local(NYC, 2027, 1, 13, 8)
+    spans = week(mobile, marketing, local(NYC, 2027, 1, 11))
+    assert {(a.astimezone(NYC).time(), b.astimezone(NYC).time()) for a, b in spans} == {
+        (time(8), time(20))
+    }
+    # Florida's cap of 3 marketing calls a day goes with the customer to the New York number.
+    last = local(NYC, 2027, 1, 12, 10)
+    capped = check(gate(mobile, marketing, contacts_last_day=3, last_contact_at=last), last)
+    assert capped.verdict == "defer" and "Fla. Stat." in capped.reason
+    # The same number without the address: the federal 21:00, no cap below the configured one.
+    new_yorker = dataclasses.replace(number("+12125550123"), marketing_consent=True)
+    assert is_open(new_yorker, marketing, at)
+
+
+def test_address_narrows_the_campaign_hours_to_its_zone_and_keeps_the_law_in_every_zone() -> None:
+    policy = WindowPolicy(weekdays=EVERY_DAY, hours=((time(9), time(20, 30)),))
+    idaho = number("+12085550123")
+    washingtonian = number("+12085550123", Reachee(region="US", address="US-WA"))
+    choice = effective_zones(washingtonian, policy)
+    assert choice.zones == ("America/Boise", "America/Los_Angeles")
+    assert choice.hours_in == ("America/Los_Angeles",)
+    assert choice.reason is not None and "from the address (US-WA)" in choice.reason
+    day = local(LAX, 2027, 1, 11)
+
+    # Without the address both zones' hours bind: 09:00-19:30 Los Angeles. With it the campaign
+    # hours are Los Angeles', and Boise's 21:00 still ends the day at 20:00 Los Angeles.
+    def in_la(who: Reachee) -> set[tuple[time, time]]:
+        return {
+            (a.astimezone(LAX).time(), b.astimezone(LAX).time()) for a, b in week(who, policy, day)
+        }
+
+    assert in_la(idaho) == {(time(9), time(19, 30))}
+    assert in_la(washingtonian) == {(time(9), time(20))}
+
+
+def test_explicit_zone_wins_over_the_address_and_a_foreign_state_gives_no_zones() -> None:
+    texan = Reachee(("America/New_York",), region="US", address="US-TX")
+    parsed = parse_phone("+18005550123", "US")
+    explicit = dialled_reachee(texan, parsed.e164, parsed.time_zones, "US", zone_explicit=True)
+    choice = effective_zones(explicit, TAIPEI_CAMPAIGN)
+    assert choice.zones == ("America/New_York",) and choice.reason is None
+    # A Korean province does not say where a US toll-free number rings: the US safe window.
+    korean = number("+18005550123", Reachee(region="US", address="KR-11"))
+    assert effective_zones(korean, TAIPEI_CAMPAIGN).zones == safe_zones("US")
+
+
+def test_state_zones_are_data_with_a_source_and_cover_every_state() -> None:
+    import pycountry
+
+    from dialer import subdivisions
+
+    states = {s.code for s in pycountry.subdivisions.get(country_code="US")}  # type: ignore[no-untyped-call]
+    assert set(STATE_ZONES) == states - {"US-UM"}  # every state, DC and inhabited territory
+    assert STATE_ZONES["US-FL"] == ("America/New_York", "America/Chicago")
+    assert STATE_ZONES["US-TX"] == ("America/Chicago", "America/Denver")
+    for zones in STATE_ZONES.values():
+        assert zones and all(ZoneInfo(z) for z in zones)
+    assert "49 CFR Part 71" in Path(subdivisions.__file__).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("cell", "country", "code"),
+    [
+        ("FL", "US", "US-FL"),
+        ("us-fl", "TW", "US-FL"),
+        ("Florida", None, "US-FL"),
+        ("佛羅里達", "TW", "US-FL"),
+        ("弗羅里達州", "US", "US-FL"),
+        ("佛罗里达州", "US", "US-FL"),
+        (" north carolina ", "US", "US-NC"),
+        ("TX", None, "US-TX"),
+        ("台北市", "TW", "TW-TPE"),
+        ("서울특별시", "KR", "KR-11"),
+        ("경기도", "KR", "KR-41"),
+    ],
+)
+def test_state_cells_read_as_iso_3166_2(cell: str, country: str | None, code: str) -> None:
+    assert parse_subdivision(cell, country) == code
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [("Atlantis", "not a known state"), ("Chiayi", "more than one"), ("ZZ", "not a known state")],
+)
+def test_unknown_state_cells_are_one_clear_sentence(cell: str, message: str) -> None:
+    with pytest.raises(RowError, match=message):
+        parse_subdivision(cell, "TW")
+
+
 # --------------------------------------------------------------------- the property
 
 # Reference, from the statutes and zoneinfo only: the candidate zones of each number (the +1 800
@@ -237,11 +360,26 @@ REFERENCE: dict[str, tuple[tuple[str, ...], dict[str, tuple[time, time]]]] = {
     "US+TW": (("America/New_York", "Asia/Taipei"), {}),
 }
 FEDERAL = (time(8), time(21))  # TCPA 47 CFR 64.1200(c)(1); Taiwan's default floor is the same
+# The customer's state of residence: where a toll-free number of theirs rings (49 CFR Part 71's
+# zones of the state), and whose telephone-solicitation law applies too (Fla. Stat. §501.616(6)(a),
+# Okla. Stat. tit. 15 §775C.4: 08:00-20:00), whatever the number's area code.
+ADDRESSES: dict[str | None, tuple[tuple[str, ...], dict[str, tuple[time, time]]]] = {
+    None: ((), {}),
+    "US-FL": (("America/New_York", "America/Chicago"), {"marketing": (time(8), time(20))}),
+    "US-OK": (("America/Chicago",), {"marketing": (time(8), time(20))}),
+    "US-TX": (("America/Chicago", "America/Denver"), {}),
+    "US-NY": (("America/New_York",), {}),
+    "US-WA": (("America/Los_Angeles",), {}),
+}
 
 
-def reference_allows(key: str, purpose: str, t: datetime) -> bool:
+def reference_allows(key: str, purpose: str, t: datetime, address: str | None = None) -> bool:
     zones, stricter = REFERENCE[key]
-    start, end = stricter.get(purpose, FEDERAL)
+    home, home_law = ADDRESSES[address]
+    if key == "+18005550123" and home:
+        zones, stricter = home, {}  # the customer's state says where a toll-free number rings
+    floors = [stricter.get(purpose, FEDERAL), home_law.get(purpose, FEDERAL)]
+    start, end = max(f[0] for f in floors), min(f[1] for f in floors)  # the strictest of both
     return all(start <= t.astimezone(ZoneInfo(z)).time() < end for z in zones)
 
 
@@ -254,7 +392,16 @@ def whole_minute_spans() -> st.SearchStrategy[tuple[Span, ...]]:
     return st.lists(one, min_size=1, max_size=2).map(tuple)
 
 
-@settings(max_examples=150, deadline=None)
+WIDE = ((time(7), time(22)),)
+
+
+@settings(max_examples=300, deadline=None)
+# The address's own cases always run: Florida's floor on an Idaho number, a Washingtonian's Idaho
+# number (campaign hours in Los Angeles, Boise's law), a Texan's and a Floridian's toll-free one.
+@example("+12085550123", WIDE, frozenset(range(7)), "marketing", timedelta(0), 0, 0, "US-FL")
+@example("+12085550123", WIDE, frozenset(range(7)), "service", timedelta(0), 0, 0, "US-WA")
+@example("+18005550123", WIDE, frozenset(range(7)), "service", timedelta(0), 0, 0, "US-TX")
+@example("+18005550123", WIDE, frozenset(range(7)), "marketing", timedelta(0), 0, 0, "US-FL")
 @given(
     key=st.sampled_from(sorted(REFERENCE)),
     hours=whole_minute_spans(),
@@ -263,6 +410,7 @@ def whole_minute_spans() -> st.SearchStrategy[tuple[Span, ...]]:
     min_open=st.sampled_from([timedelta(0), timedelta(minutes=7)]),
     start=st.integers(0, 700 * 24 * 3600),
     probe=st.integers(0, 7 * 24 * 3600 - 1),
+    address=st.sampled_from(list(ADDRESSES)),
 )
 def test_no_open_instant_outside_the_floor_in_any_candidate_zone(
     key: str,
@@ -272,11 +420,13 @@ def test_no_open_instant_outside_the_floor_in_any_candidate_zone(
     min_open: timedelta,
     start: int,
     probe: int,
+    address: str | None,
 ) -> None:
+    customer = Reachee(region="US", marketing_consent=True, address=address)
     if key == "US+TW":
-        who = Reachee(("America/New_York", "Asia/Taipei"), region="US", marketing_consent=True)
+        who = dataclasses.replace(customer, time_zones=("America/New_York", "Asia/Taipei"))
     else:
-        who = dataclasses.replace(number(key), marketing_consent=True)
+        who = number(key, customer)
     policy = WindowPolicy(
         weekdays=days, hours=hours, purpose=purpose, skip_holidays=False, min_open=min_open
     )
@@ -285,13 +435,19 @@ def test_no_open_instant_outside_the_floor_in_any_candidate_zone(
     for a, b in week(who, policy, s):
         # Every instant a contact may start at, through the end of the contact it starts.
         for t in (a, a + (b - a) / 2, b - tick, b - tick + min_open):
-            assert reference_allows(key, purpose, t), (key, t, effective_zones(who, policy))
+            assert reference_allows(key, purpose, t, address), (
+                key,
+                address,
+                t,
+                effective_zones(who, policy),
+            )
     t = s + timedelta(seconds=probe)
     if is_open(who, policy, t):
-        assert reference_allows(key, purpose, t) and reference_allows(key, purpose, t + min_open)
+        assert reference_allows(key, purpose, t, address)
+        assert reference_allows(key, purpose, t + min_open, address)
     nxt = next_open(who, policy, t, horizon=timedelta(days=10))
     if nxt is not None:
-        assert reference_allows(key, purpose, nxt)
+        assert reference_allows(key, purpose, nxt, address)
 
 
 def test_a_campaign_can_configure_the_window_of_zone_less_numbers(tmp_path: Path) -> None:
