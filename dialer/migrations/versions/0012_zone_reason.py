@@ -28,5 +28,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("callback_tasks", schema=None) as batch_op:
-        batch_op.drop_column("zone_reason")
+    # A plain DROP COLUMN (SQLite 3.35+): a batch copy would drop the old table, and with foreign
+    # keys on that cascades into the rows that refer to it (tasks, attempts, cases).
+    op.drop_column("callback_tasks", "zone_reason")

@@ -42,11 +42,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # A plain DROP COLUMN (SQLite 3.35+): a batch copy would drop the old table, and with foreign
+    # keys on that cascades into the rows that refer to it (tasks, attempts, cases).
     for table, column in (
         ("service_events", "service_time_local"),
         ("import_runs", "numbers_dropped"),
         ("rejected_rows", "kind"),
         ("customers", "language_source"),
     ):
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.drop_column(column)
+        op.drop_column(table, column)

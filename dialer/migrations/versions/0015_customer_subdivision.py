@@ -22,10 +22,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("customers") as batch:
-        batch.add_column(sa.Column("subdivision", sa.String(10), nullable=True))
+    # A plain ADD COLUMN: a batch (table copy) of `customers` on SQLite would drop the old table,
+    # and with foreign keys on that cascades into every task and case of those customers.
+    op.add_column("customers", sa.Column("subdivision", sa.String(10), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("customers") as batch:
-        batch.drop_column("subdivision")
+    # A plain DROP COLUMN (SQLite 3.35+): a batch copy would drop the old table, and with foreign
+    # keys on that cascades into the rows that refer to it (tasks, attempts, cases).
+    op.drop_column("customers", "subdivision")
