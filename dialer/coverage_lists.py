@@ -39,7 +39,7 @@ from dialer.models import (
     CustomerPhone,
     TaskState,
 )
-from dialer.windows import closed_reason
+from dialer.windows import closed_reason, next_open
 
 ListName = Literal["breached", "at-risk", "pending", "not-contactable"]
 LISTS: tuple[ListName, ...] = ("breached", "at-risk", "pending", "not-contactable")
@@ -146,7 +146,12 @@ def why_not_now(
     decision = check(gate, due)
     if decision.verdict == "defer":
         rule = closed_reason(gate.who, gate.policy, due) if "window" in decision.reason else None
-        return rule or decision.reason, decision.until
+        # A rule other than the window (a contact cap, the gap between contacts) ends at an instant
+        # the window may not allow: the next eligible time is the window's next opening after it.
+        until = decision.until
+        if until is not None and gate.channel != "agent":
+            until = next_open(gate.who, gate.policy, until)
+        return rule or decision.reason, until
     if decision.verdict in ("hold", "cancel"):
         return decision.reason, decision.until
     if channel == "agent":

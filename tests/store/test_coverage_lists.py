@@ -80,6 +80,31 @@ def test_a_scheduled_retry_and_a_breached_member_with_its_tries(
     assert gone.why == "deadline passed unreached; no next try planned" and gone.next_at is None
 
 
+def test_a_capped_member_is_next_eligible_when_the_window_opens_not_at_night(
+    store: Store, clock: SettableClock
+) -> None:
+    """Three calls by 19:00 in Taipei: the cap frees a slot at 03:00, when the window is shut,
+    so the next eligible time is 09:00 the next morning, never the cap's own instant."""
+    clock.set(datetime(2026, 11, 23, 12, 0, tzinfo=UTC))  # Monday 20:00 in Taipei
+    ids = _three(store, clock)
+    now = clock.now()
+    with store.transaction() as s:
+        task = s.get(CallbackTask, ids[0])
+        assert task is not None
+        task.next_attempt_at = now
+        for n in (1, 2, 3):
+            placed = now - timedelta(hours=4 - n)
+            s.add(Attempt(task_id=task.id, customer_id=task.customer_id, number=n,
+                          channel="voice", state="completed", provider_status="no-answer",
+                          due_at=placed, created_at=placed, placed_at=placed,
+                          phone_e164="+886912345670"))  # fmt: skip
+    with store.sessions() as s:
+        got = listed(s, CampaignBook(), now, "pending", limit=10)
+    capped = next(e for e in got if e.task_id == ids[0])
+    assert capped.why.startswith("contact cap: 3 contacts in the last 24 hours")
+    assert capped.local(capped.next_at) == "2026-11-24 09:00 Asia/Taipei"
+
+
 def test_tries_text_folds_repeats_in_order() -> None:
     def a(channel: str, state: str, status: str | None = None, by: str | None = None) -> Attempt:
         return Attempt(channel=channel, state=state, provider_status=status, answered_by=by)
