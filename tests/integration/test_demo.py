@@ -211,7 +211,9 @@ def _has_attempts(db: Path) -> bool:
     if not db.exists():
         return False
     try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+        # closing(): sqlite3's own context manager only commits; an open reader would keep the
+        # file (and its -shm) alive while the demo removes it.
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)) as conn:
             return bool(conn.execute("select count(*) from attempts").fetchone()[0])
     except sqlite3.Error:  # not created yet, or busy
         return False
