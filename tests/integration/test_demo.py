@@ -183,13 +183,13 @@ def test_ctrl_c_removes_what_the_demo_wrote_and_says_so(tmp_path: Path) -> None:
     saying what was removed, and no database, WAL or CSV left behind."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIALER_")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dialer", "demo", "--customers", "400", "--days", "3"],
+        [sys.executable, "-m", "dialer", "demo", "--customers", "2000", "--days", "3"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     db = tmp_path / "dialer-demo.db"
     try:
         assert proc.stdout is not None
-        assert proc.stdout.readline().startswith("dialer demo: 400 generated customers")
+        assert proc.stdout.readline().startswith("dialer demo: 2000 generated customers")
         while proc.poll() is None and not _has_attempts(db):  # until the run is under way
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=0.2)
