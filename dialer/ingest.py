@@ -665,20 +665,7 @@ class Importer:
     def _empty_run(self, path: Path, file_format: str | None) -> ImportSummary:
         """A zero-byte file accepted with allow_empty: a completed run that read nothing."""
         fmt = (file_format or path.suffix.lstrip(".") or "csv").lower()[:10]
-        with self.store.transaction() as session:
-            run = ImportRun(
-                source_name=str(path),
-                source_sha256=_sha256(path),
-                file_format=fmt,
-                encoding=None,
-                status=ImportStatus.COMPLETED,
-                actor=self.actor,
-                started_at=self.clock.now(),
-                finished_at=self.clock.now(),
-            )
-            session.add(run)
-            session.flush()
-            run_id = run.id
+        run_id = self._add_run(path, fmt, None, ImportStatus.COMPLETED)
         return ImportSummary(
             run_id=run_id,
             source=str(path),
@@ -686,6 +673,24 @@ class Importer:
             encoding=None,
             status=ImportStatus.COMPLETED,
         )
+
+    def _add_run(self, path: Path, fmt: str, encoding: str | None, status: ImportStatus) -> int:
+        """One import run row, committed on its own (a completed run is finished at once)."""
+        now = self.clock.now()
+        with self.store.transaction() as session:
+            run = ImportRun(
+                source_name=str(path),
+                source_sha256=_sha256(path),
+                file_format=fmt,
+                encoding=encoding,
+                status=status,
+                actor=self.actor,
+                started_at=now,
+                finished_at=now if status == ImportStatus.COMPLETED else None,
+            )
+            session.add(run)
+            session.flush()
+            return run.id
 
     def _parsed_batches(
         self, source: CustomerFile, prefetch: PhonePrefetch
@@ -712,19 +717,7 @@ class Importer:
             yield pending[0], prefetch.result(pending[1])
 
     def _start(self, path: Path, source: CustomerFile) -> ImportSummary:
-        with self.store.transaction() as session:
-            run = ImportRun(
-                source_name=str(path),
-                source_sha256=_sha256(path),
-                file_format=source.format,
-                encoding=source.encoding,
-                status=ImportStatus.RUNNING,
-                actor=self.actor,
-                started_at=self.clock.now(),
-            )
-            session.add(run)
-            session.flush()
-            run_id = run.id
+        run_id = self._add_run(path, source.format, source.encoding, ImportStatus.RUNNING)
         return ImportSummary(
             run_id=run_id,
             source=str(path),
